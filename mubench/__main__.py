@@ -1,0 +1,3 @@
+from mubench.cli.app import main
+
+main()

@@ -1,0 +1,45 @@
+"""The root command: wires the sub-commands, nothing else."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mubench import __version__
+from mubench.cli.flops_cmd import flops
+from mubench.cli.models_cmd import models
+from mubench.cli.params_cmd import params
+
+app = typer.Typer(
+    name="mubench",
+    help="Benchmark diffusion denoisers: parameters, MACs/FLOPs, latency and noise robustness of baseline "
+    "U-Nets and ODE-based continuous U-Nets (arXiv 2310.20092).",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mubench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """mubench: is this denoiser really smaller, cheaper, faster, and as good?"""
+
+
+app.command()(models)
+app.command()(params)
+app.command()(flops)
+
+
+def main() -> None:
+    app()

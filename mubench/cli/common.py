@@ -1,0 +1,98 @@
+"""What every command shares: options, friendly errors, progress, output files."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from mubench.errors import MubenchError
+from mubench.results import check_writable, full_environment, write_csv, write_json
+
+# The paper's comparison: the baseline its authors trained against the continuous U-Net it describes.
+DEFAULT_PAIR = ("lucid-unet", "ode-u")
+PAPER_RESOLUTION = 64  # the paper's (and its authors' counts') input side
+
+console = Console(width=int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS") else None)
+err_console = Console(stderr=True)
+
+ModelsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Registry name or package.module:factory; repeat to compare. Default: lucid-unet and ode-u.",
+        show_default=False,
+    ),
+]
+CsvOpt = Annotated[Path | None, typer.Option("--csv", help="Write the result rows to this CSV file.")]
+JsonOpt = Annotated[
+    Path | None, typer.Option("--json", help="Write the rows and environment to this JSON file.")
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(func: F) -> F:
+    """Turn mubench's known errors into one line on stderr and their exit code (2: bad input)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except MubenchError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def models_or_default(models: list[str] | None) -> list[str]:
+    return list(models) if models else list(DEFAULT_PAIR)
+
+
+def check_outputs(*paths: Path | None) -> None:
+    """Fail before measuring if an output file could not be written."""
+    for path in paths:
+        check_writable(path)
+
+
+def write_outputs(frame: pd.DataFrame, csv: Path | None, json: Path | None, device: str = "cpu") -> None:
+    if csv is not None:
+        write_csv(frame, csv)
+        err_console.print(f"wrote {len(frame)} rows to {csv}", highlight=False)
+    if json is not None:
+        write_json(frame, json, full_environment(device))
+        err_console.print(f"wrote {len(frame)} rows to {json}", highlight=False)
+
+
+T = TypeVar("T")
+
+
+def progress(items: Iterable[T], total: int, description: str, quiet: bool) -> Iterator[T]:
+    """Iterate with a rich progress bar (elapsed and ETA) on stderr, unless quiet."""
+    if quiet:
+        yield from items
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        for item in items:
+            bar.update(task, description=f"{description} {item}")
+            yield item
+            bar.advance(task)

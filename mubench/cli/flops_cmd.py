@@ -1,0 +1,156 @@
+"""`mubench flops`: MACs and FLOPs per call and per trajectory."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from mubench.cli.common import (
+    PAPER_RESOLUTION,
+    CsvOpt,
+    JsonOpt,
+    ModelsOpt,
+    QuietOpt,
+    check_outputs,
+    console,
+    err_console,
+    friendly_errors,
+    models_or_default,
+    progress,
+    write_outputs,
+)
+from mubench.cli.render import giga, integer, percent, ratio, table, text, with_ratio_to_first
+from mubench.cli.solver_options import (
+    AdjointOpt,
+    AtolOpt,
+    OdeStepSizeOpt,
+    OdeStepsOpt,
+    RtolOpt,
+    SolverOpt,
+    solver_config,
+)
+from mubench.measure.flops import FlopConditions, measure_flops
+from mubench.measure.runner import run_item
+from mubench.registry import get_spec
+from mubench.results import new_run_id, to_frame
+
+
+@friendly_errors
+def flops(
+    model: ModelsOpt = None,
+    resolution: Annotated[
+        int | None,
+        typer.Option(
+            help="Input side in px. Default: 64 (the paper's) for several models, else the model's own."
+        ),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Images per denoiser call.")] = 1,
+    channels: Annotated[int | None, typer.Option(help="Image channels. Default: the model's.")] = None,
+    steps: Annotated[
+        int, typer.Option(help="Denoiser calls per trajectory, for the per-trajectory totals.")
+    ] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the example input.")] = 0,
+    tier: Annotated[
+        str,
+        typer.Option(
+            help="'matmul': conv, linear, matmul, attention. 'all': also norms and elementwise ops."
+        ),
+    ] = "matmul",
+    depth: Annotated[int, typer.Option(help="Also show MACs per module down to this depth.")] = 0,
+    solver: SolverOpt = None,
+    ode_steps: OdeStepsOpt = None,
+    ode_step_size: OdeStepSizeOpt = None,
+    rtol: RtolOpt = None,
+    atol: AtolOpt = None,
+    adjoint: AdjointOpt = False,
+    csv: CsvOpt = None,
+    json: JsonOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Count MACs (multiply-accumulates) and FLOPs (= 2 x MACs) of one denoiser call, and of a trajectory.
+
+    fvcore counts (primary, in MACs), torch's FlopCounterMode cross-checks (in FLOPs); both rows are shown
+    with their ratio. ODE models report NFE (ODE-function evaluations) beside every figure.
+
+    Examples:
+
+        mubench flops
+
+        mubench flops --model ode-u
+
+        mubench flops --model ode-u --solver dopri5 --rtol 1e-3 --atol 1e-4
+
+        mubench flops -m ddpm-unet -m lucid-unet -m ode-u -m ode-u-ref --steps 1000 --csv flops.csv
+
+        mubench flops --model lucid-unet --depth 1
+    """
+    names = models_or_default(model)
+    specs = [get_spec(name) for name in names]
+    shared = resolution if resolution is not None else (PAPER_RESOLUTION if len(names) > 1 else None)
+    for spec in specs:
+        spec.check_resolution(shared or spec.resolution)
+    conds = FlopConditions(
+        resolution=shared,
+        batch_size=batch_size,
+        channels=channels,
+        steps=steps,
+        seed=seed,
+        tier=tier,
+        solver=solver_config(solver, ode_steps, ode_step_size, rtol, atol, adjoint),
+        depth=depth,
+    )
+    check_outputs(csv, json)
+    run_id = new_run_id()
+    rows, breakdowns = [], []
+
+    for name in progress(names, len(names), "counting", quiet):
+
+        def measure(name: str = name) -> list[dict]:
+            found, breakdown = measure_flops(name, conds, run_id)
+            breakdowns.append(breakdown)
+            return found
+
+        rows += run_item(
+            "flops", run_id, name, measure, resolution=shared, batch_size=batch_size, steps=steps
+        )
+    frame = to_frame(rows)
+    _render(frame, names, shared, steps)
+    for breakdown in breakdowns:
+        if not breakdown.empty:
+            title = f"MACs per module: {breakdown['model'].iloc[0]} (fvcore, depth <= {depth})"
+            console.print(table(breakdown, [("module", "module", text), ("macs", "MACs", integer),
+                                            ("share", "share", percent)], title=title))  # fmt: skip
+    write_outputs(frame, csv, json)
+    if (frame["status"] != "ok").any():
+        raise typer.Exit(1)
+
+
+def _render(frame: pd.DataFrame, names: list[str], shared: int | None, steps: int) -> None:
+    fv = frame[frame.get("counter", pd.Series(dtype=str)).fillna("fvcore") != "torch"].reset_index(drop=True)
+    if "macs" in fv:
+        fv["macs_vs_first"] = with_ratio_to_first(fv, "macs")
+    columns = [
+        ("model", "model", text),
+        ("nfe", "NFE", integer),
+        ("macs", "MACs/call", integer),
+        ("macs_vs_first", "vs first", percent),
+        *([("macs_per_trajectory", f"MACs x{steps}", giga)] if steps > 1 else []),
+        ("xcheck_ratio", "torch/fv", ratio),
+        ("coverage", "cov.", percent),
+        *([("status", "status", text)] if (fv["status"] != "ok").any() else []),
+    ]
+    solvers = sorted({s for s in fv.get("solver", pd.Series(dtype=str)).dropna()})
+    where = f"{shared}x{shared}, shared by all models" if shared else "each model's default"
+    tier = fv["tier"].iloc[0] if "tier" in fv else "-"
+    caption = (
+        f"MACs = multiply-accumulates counted by fvcore (tier '{tier}'); FLOPs = 2 x MACs. "
+        f"vs first: MACs / those of {names[0]}. Resolution: {where}; batch {fv['batch_size'].iloc[0]}. "
+        f"NFE = ODE-function evaluations per call{' (' + ', '.join(solvers) + ')' if solvers else ''}. "
+        "torch/fv = torch FlopCounterMode FLOPs / (2 x fvcore MACs) over the ops both count."
+    )
+    console.print(table(fv, columns, title="Compute per denoiser call", caption=caption))
+    for model, message in dict.fromkeys(zip(frame["model"], frame["message"])):
+        if message:
+            err_console.print(f"note ({model}): {message}", highlight=False)

@@ -1,0 +1,57 @@
+"""`mubench params`: parameter counts."""
+
+from __future__ import annotations
+
+import typer
+
+from mubench.cli.common import (
+    CsvOpt,
+    JsonOpt,
+    ModelsOpt,
+    QuietOpt,
+    check_outputs,
+    console,
+    friendly_errors,
+    models_or_default,
+    progress,
+    write_outputs,
+)
+from mubench.cli.render import integer, percent, table, text, with_ratio_to_first
+from mubench.measure.params import measure_params
+from mubench.registry import get_spec
+from mubench.results import new_run_id, to_frame
+
+
+@friendly_errors
+def params(
+    model: ModelsOpt = None, csv: CsvOpt = None, json: JsonOpt = None, quiet: QuietOpt = False
+) -> None:
+    """Count parameters: total, trainable, frozen (requires_grad False) and buffers.
+
+    With no --model: the paper's comparison, lucid-unet (baseline) against ode-u, with their ratio.
+
+    Examples:
+
+        mubench params
+
+        mubench params --model ode-u-ref --model ddpm-unet --csv params.csv
+    """
+    names = models_or_default(model)
+    for name in names:
+        get_spec(name)  # unknown names fail before any work
+    check_outputs(csv, json)
+    run_id = new_run_id()
+    frame = to_frame(measure_params(name, run_id) for name in progress(names, len(names), "params", quiet))
+    frame["params_vs_first"] = with_ratio_to_first(frame, "params_total")
+    columns = [
+        ("model", "model", text),
+        ("params_total", "total", integer),
+        ("params_trainable", "trainable", integer),
+        ("params_frozen", "frozen", integer),
+        ("buffers_total", "buffers", integer),
+        ("params_vs_first", f"total vs {names[0]}", percent),
+    ]
+    console.print(table(frame, columns, title="Parameters (elements)"))
+    write_outputs(frame, csv, json)
+    if (frame["status"] != "ok").any():
+        raise typer.Exit(1)

@@ -1,0 +1,42 @@
+"""ODE solver options shared by the commands that run ODE models."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mubench.models.ode_block import SolverConfig
+
+SolverOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--solver", help="ODE solver of ODE models (torchdiffeq method: rk4, euler, midpoint, dopri5, ...)."
+    ),
+]
+OdeStepsOpt = Annotated[
+    int | None, typer.Option("--ode-steps", help="Fixed-step solvers: steps over s in [0, 1].")
+]
+OdeStepSizeOpt = Annotated[
+    float | None,
+    typer.Option("--ode-step-size", help="Fixed-step solvers: step size (overrides --ode-steps)."),
+]
+RtolOpt = Annotated[float | None, typer.Option("--rtol", help="Adaptive solvers: relative tolerance.")]
+AtolOpt = Annotated[float | None, typer.Option("--atol", help="Adaptive solvers: absolute tolerance.")]
+AdjointOpt = Annotated[bool, typer.Option("--adjoint", help="Integrate with the adjoint method.")]
+
+
+def solver_config(
+    solver: str | None,
+    ode_steps: int | None,
+    ode_step_size: float | None,
+    rtol: float | None,
+    atol: float | None,
+    adjoint: bool,
+) -> SolverConfig | None:
+    """The solver the user asked for, or None when no solver option was given (model defaults)."""
+    given = {"method": solver, "steps": ode_steps, "step_size": ode_step_size, "rtol": rtol, "atol": atol}
+    given = {k: v for k, v in given.items() if v is not None}
+    if not given and not adjoint:
+        return None
+    return SolverConfig(**given, adjoint=adjoint)

@@ -1,0 +1,173 @@
+"""MACs and FLOPs per denoiser call and per trajectory, counted by fvcore and cross-checked by torch."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
+
+from mubench.errors import MeasurementError, UsageError
+from mubench.measure.counters import TIERS, count_fvcore, count_torch
+from mubench.measure.params import count_parameters
+from mubench.measure.setup import NUM_DIFFUSION_STEPS, build_model, example_inputs
+from mubench.models.ode_block import SolverConfig, has_ode_blocks, nfe_by_block, reset_nfe
+from mubench.registry import get_spec
+from mubench.results import make_row
+
+XCHECK_TOLERANCE = 0.01  # |torch / fvcore - 1| beyond this is flagged: both count the same ops
+
+
+@dataclass(frozen=True)
+class FlopConditions:
+    """Conditions of a count; all models compared in one run share them."""
+
+    resolution: int | None = None  # input side in px; None = the model's default
+    batch_size: int = 1
+    channels: int | None = None  # None = the model's default
+    steps: int = 1  # denoiser calls per trajectory
+    seed: int = 0
+    tier: str = "matmul"  # "matmul" or "all" (adds norms, resampling, elementwise ops)
+    solver: SolverConfig | None = None  # ODE models; None = each model's default
+    nfe_samples: int = 8  # inputs/timesteps over which adaptive solvers' NFE is sampled
+    depth: int = 0  # per-module breakdown down to this depth (0 = none)
+
+    def __post_init__(self) -> None:
+        if self.steps <= 0:
+            raise UsageError(f"--steps must be a positive number of denoiser calls, got {self.steps}")
+        if self.batch_size <= 0:
+            raise UsageError(f"--batch-size must be positive, got {self.batch_size}")
+        if self.tier not in TIERS:
+            raise UsageError(f"--tier must be one of {', '.join(TIERS)}, got '{self.tier}'")
+        if self.depth < 0:
+            raise UsageError(f"--depth must be 0 or more, got {self.depth}")
+
+
+def _state_snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _same_state(model: nn.Module, snapshot: dict[str, torch.Tensor]) -> bool:
+    state = model.state_dict()
+    return state.keys() == snapshot.keys() and all(torch.equal(state[k], v) for k, v in snapshot.items())
+
+
+def _nfe_of_call(model: nn.Module, x: torch.Tensor, t: torch.Tensor) -> tuple[int, dict[str, int]]:
+    reset_nfe(model)
+    with torch.no_grad():
+        model(x, t)
+    per_block = nfe_by_block(model)
+    return sum(per_block.values()), per_block
+
+
+def _nfe_distribution(model: nn.Module, conds: FlopConditions, channels: int, resolution: int) -> list[int]:
+    """NFE of one call for ``nfe_samples`` inputs, with t spread over [0, T)."""
+    counts = []
+    for i in range(conds.nfe_samples):
+        x, _ = example_inputs(conds.batch_size, channels, resolution, conds.seed + 1 + i)
+        t = torch.full((conds.batch_size,), (2 * i + 1) * NUM_DIFFUSION_STEPS // (2 * conds.nfe_samples))
+        counts.append(_nfe_of_call(model, x, t)[0])
+    return counts
+
+
+def measure_flops(
+    model_name: str, conds: FlopConditions, run_id: str
+) -> tuple[list[dict[str, Any]], pd.DataFrame]:
+    """Count one denoiser call of ``model_name`` with fvcore and torch.
+
+    Returns two rows (``counter`` = ``fvcore`` and ``torch``) and, when ``conds.depth`` > 0, a per-module
+    breakdown (module, depth, macs, share). fvcore's figures are MACs; torch's are FLOPs; each row
+    carries both, one of them derived (x2 or /2), and ``xcheck_ratio`` = torch FLOPs / (2 x fvcore MACs)
+    over the ops both count.
+    """
+    spec = get_spec(model_name)
+    resolution = conds.resolution or spec.resolution
+    spec.check_resolution(resolution)
+    channels = conds.channels or spec.channels
+    model = build_model(spec, channels, conds.solver)
+    solver_cfg = getattr(model, "solver", None) if has_ode_blocks(model) else None
+    x, t = example_inputs(conds.batch_size, channels, resolution, conds.seed)
+    snapshot = _state_snapshot(model)
+
+    with torch.no_grad():
+        fv = count_fvcore(model, (x, t), conds.tier)
+        tc = count_torch(model, (x, t))
+    nfe, per_block = _nfe_of_call(model, x, t) if solver_cfg else (None, {})
+    if not _same_state(model, snapshot):
+        raise MeasurementError(
+            f"counting changed the state of model '{model_name}'; its numbers are not trusted"
+        )
+
+    nfe_samples = (
+        _nfe_distribution(model, conds, channels, resolution) if solver_cfg and solver_cfg.adaptive else []
+    )
+    ratio = tc.flops / (2 * fv.matmul_macs) if fv.matmul_macs else float("nan")
+    message = ""
+    if abs(ratio - 1) > XCHECK_TOLERANCE:
+        message = f"fvcore and torch disagree: torch/fvcore = {ratio:.4f} over the ops both count"
+    if solver_cfg and solver_cfg.adaptive:
+        message = (message + "; " if message else "") + (
+            "adaptive solver: NFE varies with input and t (nfe_min..nfe_max); per-trajectory figures "
+            "assume the counted call's NFE at every step"
+        )
+    common = dict(
+        model=model_name,
+        batch_size=conds.batch_size,
+        resolution=resolution,
+        steps=conds.steps,
+        solver=solver_cfg.describe() if solver_cfg else None,
+        seed=conds.seed,
+        message=message,
+        channels=channels,
+        tier=conds.tier,
+        nfe=nfe,
+        nfe_min=min(nfe_samples) if nfe_samples else nfe,
+        nfe_median=statistics.median(nfe_samples) if nfe_samples else nfe,
+        nfe_max=max(nfe_samples) if nfe_samples else nfe,
+        nfe_per_block=",".join(str(v) for v in per_block.values()) or None,
+        nfe_per_trajectory=nfe * conds.steps if nfe is not None else None,
+        params_total=count_parameters(model)["params_total"],
+        paper_macs=spec.paper_macs,
+        xcheck_ratio=ratio,
+    )
+    fv_row = make_row(
+        "flops",
+        run_id,
+        counter="fvcore",
+        macs=fv.macs,
+        flops=2 * fv.macs,
+        **{f"macs_{k}": v for k, v in fv.by_category.items()},
+        macs_per_trajectory=fv.macs * conds.steps,
+        flops_per_trajectory=2 * fv.macs * conds.steps,
+        coverage=fv.coverage,
+        unsupported_ops="; ".join(f"{op} x{n}" for op, n in sorted(fv.unsupported.items())),
+        **common,
+    )
+    torch_row = make_row(
+        "flops",
+        run_id,
+        counter="torch",
+        macs=tc.flops // 2,
+        flops=tc.flops,
+        **{f"macs_{k}": v // 2 for k, v in tc.by_category.items()},
+        macs_per_trajectory=tc.flops // 2 * conds.steps,
+        flops_per_trajectory=tc.flops * conds.steps,
+        coverage=None,
+        unsupported_ops=None,
+        **{**common, "tier": "matmul"},
+    )
+    return [fv_row, torch_row], _breakdown(model_name, fv.by_module, fv.macs, conds.depth)
+
+
+def _breakdown(model_name: str, by_module: dict[str, int], total: int, depth: int) -> pd.DataFrame:
+    rows = []
+    for name, macs in by_module.items():
+        level = 0 if name == "" else name.count(".") + 1
+        if 0 < level <= depth and macs:
+            rows.append(
+                {"model": model_name, "module": name, "depth": level, "macs": macs, "share": macs / total}
+            )
+    return pd.DataFrame(rows, columns=["model", "module", "depth", "macs", "share"])

@@ -1,0 +1,40 @@
+"""Building a model and its inputs under stated conditions, the same way for every measurement."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mubench.errors import UsageError
+from mubench.models.ode_block import SolverConfig
+from mubench.registry import ModelSpec
+
+NUM_DIFFUSION_STEPS = 1000  # T of every built-in model's schedule
+
+
+def build_model(
+    spec: ModelSpec, channels: int | None = None, solver: SolverConfig | None = None
+) -> nn.Module:
+    """Build ``spec``'s model in eval mode with the given image channels and (ODE models) solver."""
+    overrides: dict = {}
+    if channels is not None and channels != spec.channels:
+        if channels <= 0:
+            raise UsageError(f"--channels must be positive, got {channels}")
+        if spec.family == "user":
+            raise UsageError(f"--channels cannot be changed for user model '{spec.name}'")
+        overrides.update(in_channels=channels, out_channels=channels)
+    if solver is not None and spec.is_ode:
+        overrides["solver"] = solver
+    return spec.build(**overrides).eval()
+
+
+def example_inputs(
+    batch_size: int, channels: int, resolution: int, seed: int, device: str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seeded input ``x`` ~ N(0, I) of shape (B, C, R, R) and diffusion steps ``t`` in [0, T)."""
+    if batch_size <= 0:
+        raise UsageError(f"--batch-size must be positive, got {batch_size}")
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch_size, channels, resolution, resolution, generator=gen)
+    t = torch.randint(0, NUM_DIFFUSION_STEPS, (batch_size,), generator=gen)
+    return x.to(device), t.to(device)

@@ -1,0 +1,186 @@
+"""Model registry: names -> specs -> ready ``nn.Module`` denoisers.
+
+Usage mirrors torchvision/timm::
+
+    from mubench.registry import register_model, get_model, list_models
+
+    @register_model("my-unet", family="unet", description="...", source="...", resolution=32)
+    def my_unet(**overrides) -> nn.Module: ...
+
+Users add models without touching mubench in two ways: ``--model package.module:factory`` on the
+command line, or an entry point in the ``mubench.models`` group whose value is such a factory (or a
+:class:`ModelSpec`). Every model takes ``(x, t)`` (``t``: one diffusion step per batch item) and
+returns a tensor of ``x``'s shape.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import importlib
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from importlib.metadata import entry_points
+from typing import Any
+
+from torch import nn
+
+from mubench.errors import UsageError
+
+ENTRY_POINT_GROUP = "mubench.models"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What mubench knows about a model before building it."""
+
+    name: str
+    builder: Callable[..., nn.Module]
+    family: str  # "unet" (discrete blocks), "ode-unet" (continuous, ODE blocks) or "user"
+    description: str  # one line
+    source: str = ""  # paper / code the model follows
+    resolution: int = 32  # default input side in pixels
+    channels: int = 3  # image channels in and out
+    resolution_multiple: int = 1  # the input side must be a multiple of this
+    expected_params: int | None = None  # exact total of .parameters(), checked by the tests
+    expected_trainable: int | None = None  # exact count with requires_grad, when it differs
+    solver: Mapping[str, Any] | None = None  # solver defaults of ODE models
+    prediction: str = "eps"  # what the network is trained to predict: "eps" or "v"
+    schedule: str = "linear"  # beta schedule it is trained with
+    paper_macs: int | None = None  # the paper authors' own MAC count (thop, 64x64), for reference
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_ode(self) -> bool:
+        return self.family == "ode-unet"
+
+    def build(self, **overrides: Any) -> nn.Module:
+        """Build the model; ``None`` overrides are dropped so that the model's defaults win."""
+        kwargs = {k: v for k, v in overrides.items() if v is not None}
+        model = self.builder(**kwargs)
+        if not isinstance(model, nn.Module):
+            raise UsageError(
+                f"model '{self.name}': its factory returned {type(model).__name__}, not a torch.nn.Module"
+            )
+        return model
+
+    def check_resolution(self, resolution: int) -> None:
+        """Raise :class:`UsageError` unless this model can take ``resolution`` x ``resolution`` input."""
+        if resolution <= 0:
+            raise UsageError(f"--resolution must be a positive number of pixels, got {resolution}")
+        if resolution % self.resolution_multiple:
+            raise UsageError(
+                f"model '{self.name}' needs a resolution that is a multiple of {self.resolution_multiple}, "
+                f"got {resolution}"
+            )
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+_entry_points_loaded = False
+
+
+def register_model(name: str, **spec: Any) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Decorator registering a model factory under ``name``; refuses a name already taken."""
+
+    def decorator(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        add_spec(ModelSpec(name=name, builder=builder, **spec))
+        return builder
+
+    return decorator
+
+
+def add_spec(spec: ModelSpec) -> None:
+    """Register a ready :class:`ModelSpec`; refuses a name already taken."""
+    if spec.name in _REGISTRY:
+        raise ValueError(f"a model named '{spec.name}' is already registered")
+    _REGISTRY[spec.name] = spec
+
+
+def _ensure_loaded() -> None:
+    """Import the built-in models and the ``mubench.models`` entry points, once."""
+    global _entry_points_loaded
+    import mubench.models  # noqa: F401  (registers the built-in models)
+
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in _REGISTRY:
+            continue
+        try:
+            target = ep.load()
+        except Exception as exc:  # a broken plug-in must not break mubench
+            raise UsageError(f"entry point '{ep.name}' ({ep.value}) failed to load: {exc}") from exc
+        spec = target if isinstance(target, ModelSpec) else _user_spec(ep.name, target)
+        add_spec(replace(spec, name=ep.name))
+
+
+def list_models(include: str | Iterable[str] = "*", exclude: str | Iterable[str] = ()) -> list[str]:
+    """Registered model names matching any glob in ``include`` and none in ``exclude``, sorted."""
+    _ensure_loaded()
+    inc = [include] if isinstance(include, str) else list(include)
+    exc = [exclude] if isinstance(exclude, str) else list(exclude)
+    names = [n for n in _REGISTRY if any(fnmatch.fnmatch(n, p) for p in inc)]
+    return sorted(n for n in names if not any(fnmatch.fnmatch(n, p) for p in exc))
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The spec of a registered model, or of ``package.module:factory``."""
+    if ":" in name:
+        return _import_user_spec(name)
+    _ensure_loaded()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise UsageError(
+            f"unknown model '{name}'{hint} (`mubench models` lists them; "
+            "your own: --model package.module:factory)"
+        ) from None
+
+
+def get_model(name: str, **overrides: Any) -> nn.Module:
+    """Build the model ``name`` (registry name or ``package.module:factory``) in eval mode."""
+    return get_spec(name).build(**overrides).eval()
+
+
+def _import_user_spec(ref: str) -> ModelSpec:
+    module_name, _, attr = ref.partition(":")
+    if not module_name or not attr:
+        raise UsageError(f"--model '{ref}': write it as package.module:factory")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise UsageError(
+            f"--model '{ref}': cannot import '{module_name}': {type(exc).__name__}: {exc}"
+        ) from exc
+    factory = getattr(module, attr, None)
+    if factory is None:
+        raise UsageError(f"--model '{ref}': module '{module_name}' has no attribute '{attr}'")
+    if isinstance(factory, ModelSpec):
+        return replace(factory, name=ref)
+    return _user_spec(ref, factory)
+
+
+def _user_spec(name: str, factory: Any) -> ModelSpec:
+    """Spec for a user's factory; it may carry ``mubench_resolution`` / ``mubench_channels`` attributes."""
+    if not callable(factory):
+        raise UsageError(
+            f"--model '{name}': '{factory!r}' is not callable; give a function returning an nn.Module"
+        )
+    if isinstance(factory, nn.Module):
+        module = factory
+        factory = lambda: module  # noqa: E731
+    doc = inspect.getdoc(factory) or ""
+    return ModelSpec(
+        name=name,
+        builder=factory,
+        family="user",
+        description=doc.splitlines()[0] if doc else "user model",
+        source=name,
+        resolution=int(getattr(factory, "mubench_resolution", 32)),
+        channels=int(getattr(factory, "mubench_channels", 3)),
+        resolution_multiple=int(getattr(factory, "mubench_resolution_multiple", 1)),
+    )

@@ -1,0 +1,165 @@
+"""Result rows: one schema for every command, the run's conditions, and atomic CSV/JSON writing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import tempfile
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+import mubench
+from mubench.errors import UsageError
+
+SCHEMA_VERSION = 1
+
+# Columns every row carries, in this order; measurement columns follow.
+KEY_COLUMNS = (
+    "command",
+    "model",
+    "device",
+    "dtype",
+    "batch_size",
+    "resolution",
+    "steps",
+    "sampler",
+    "solver",
+    "seed",
+    "status",
+    "message",
+    "run_id",
+    "timestamp",
+    "mubench_version",
+    "schema_version",
+)
+# Conditions of the machine recorded in every row.
+ENV_COLUMNS = ("torch_version", "cuda_version", "cudnn_version", "device_name", "num_threads")
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def utc_timestamp() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def device_name(device: str) -> str:
+    """Human name of the device: the GPU's name, or the CPU's model name."""
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment(device: str = "cpu") -> dict[str, Any]:
+    """Software and hardware versions that decide a measurement (recorded in rows and env JSON)."""
+    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    return {
+        "torch_version": torch.__version__,
+        "cuda_version": torch.version.cuda if device.startswith("cuda") else None,
+        "cudnn_version": cudnn if device.startswith("cuda") else None,
+        "device_name": device_name(device),
+        "num_threads": torch.get_num_threads(),
+    }
+
+
+def full_environment(device: str = "cpu") -> dict[str, Any]:
+    """Everything in :func:`environment` plus the platform, for an environment JSON file."""
+    env = environment(device)
+    env.update(
+        {
+            "mubench_version": mubench.__version__,
+            "python_version": platform.python_version(),
+            "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+            "driver_version": _nvidia_driver() if device.startswith("cuda") else None,
+        }
+    )
+    return env
+
+
+def _nvidia_driver() -> str | None:
+    try:
+        return Path("/proc/driver/nvidia/version").read_text().split("Kernel Module")[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def make_row(command: str, run_id: str, **fields: Any) -> dict[str, Any]:
+    """A result row: the key columns (defaults where not given), then ``fields`` in their order."""
+    row: dict[str, Any] = {
+        "command": command,
+        "model": None,
+        "device": "cpu",
+        "dtype": "float32",
+        "batch_size": 1,
+        "resolution": None,
+        "steps": None,
+        "sampler": None,
+        "solver": None,
+        "seed": 0,
+        "status": "ok",
+        "message": "",
+        "run_id": run_id,
+        "timestamp": utc_timestamp(),
+        "mubench_version": mubench.__version__,
+        "schema_version": SCHEMA_VERSION,
+    }
+    row.update(fields)
+    return row
+
+
+def to_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(list(rows))
+
+
+def check_writable(path: Path | None) -> None:
+    """Raise :class:`UsageError` now, before measuring, if ``path`` cannot be written."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise UsageError(f"output path '{path}' is a directory; give a file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"cannot write '{path}': directory '{parent}' does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"cannot write '{path}': permission denied")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: never a half-written file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    _write_atomic(path, frame.to_csv(index=False))
+
+
+def write_json(frame: pd.DataFrame, path: Path, env: Mapping[str, Any] | None = None) -> None:
+    """JSON: ``{"schema_version", "environment", "rows": [...]}``."""
+    payload = {
+        "schema_version": SCHEMA_VERSION,
+        "environment": dict(env or {}),
+        "rows": json.loads(frame.to_json(orient="records")),
+    }
+    _write_atomic(path, json.dumps(payload, indent=2) + "\n")
