@@ -108,7 +108,11 @@ FREE_OPS = (
     "aten::dropout_",
     "aten::feature_dropout",
     "aten::pad",
+    "aten::view_as",
 )
+# torchdiffeq's autograd helpers (stage-buffer assignment, gradient stitching): data movement only.
+# fvcore cannot ignore a PythonOp by name, so they get a handle that counts nothing.
+FREE_PYTHON_OPS = ("prim::PythonOp._UncheckedAssign", "prim::PythonOp._StitchGradient")
 # Elementwise arithmetic and reductions: 1 per output element in the ``all`` tier.
 ELEMENTWISE_OPS = (
     "aten::add", "aten::add_", "aten::sub", "aten::sub_", "aten::rsub", "aten::mul", "aten::mul_",
@@ -117,7 +121,7 @@ ELEMENTWISE_OPS = (
     "aten::gelu", "aten::sigmoid", "aten::tanh", "aten::relu", "aten::softmax", "aten::log_softmax",
     "aten::clamp_min", "aten::clamp_max", "aten::where", "aten::sum", "aten::mean", "aten::norm",
     "aten::linalg_vector_norm", "aten::frobenius_norm", "aten::maximum", "aten::minimum",
-    "aten::expand_as", "aten::max_pool2d", "aten::avg_pool2d",
+    "aten::expand_as", "aten::max_pool2d", "aten::avg_pool2d", "aten::min", "aten::max", "aten::nextafter",
 )  # fmt: skip
 
 Handle = Callable[[list[Any], list[Any]], float]
@@ -148,6 +152,10 @@ def _einsum_macs(inputs: list[Any], outputs: list[Any]) -> float:
     for letters, shape in zip(lhs, shapes):
         sizes.update(zip(letters, shape))
     return math.prod(sizes.values())
+
+
+def _free(inputs: list[Any], outputs: list[Any]) -> float:
+    return 0
 
 
 def _elementwise(inputs: list[Any], outputs: list[Any]) -> float:
@@ -224,6 +232,7 @@ def count_fvcore(model: nn.Module, inputs: tuple[torch.Tensor, ...], tier: str =
     handles = {name: counting(name, h) for name, h in fvcore_handles(tier).items()}
     out_of_tier = [op for op in fvcore_handles("all") if op not in handles]
     analysis.set_op_handle(**handles).set_op_handle(**dict.fromkeys(FREE_OPS + tuple(out_of_tier)))
+    analysis.set_op_handle(**dict.fromkeys(FREE_PYTHON_OPS, _free))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         by_operator = analysis.by_operator()

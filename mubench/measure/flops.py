@@ -87,7 +87,7 @@ def measure_flops(
     resolution = conds.resolution or spec.resolution
     spec.check_resolution(resolution)
     channels = conds.channels or spec.channels
-    model = build_model(spec, channels, conds.solver)
+    model = build_model(spec, channels, conds.solver, conds.seed)
     solver_cfg = getattr(model, "solver", None) if has_ode_blocks(model) else None
     x, t = example_inputs(conds.batch_size, channels, resolution, conds.seed)
     snapshot = _state_snapshot(model)
@@ -108,6 +108,11 @@ def measure_flops(
     message = ""
     if abs(ratio - 1) > XCHECK_TOLERANCE:
         message = f"fvcore and torch disagree: torch/fvcore = {ratio:.4f} over the ops both count"
+        if solver_cfg and solver_cfg.adaptive:
+            message += (
+                " (expected with adaptive solvers: fvcore's trace drops evaluations that only steer the"
+                " step size; torch's count is of the executed ops)"
+            )
     if solver_cfg and solver_cfg.adaptive:
         message = (message + "; " if message else "") + (
             "adaptive solver: NFE varies with input and t (nfe_min..nfe_max); per-trajectory figures "

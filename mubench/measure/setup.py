@@ -13,9 +13,13 @@ NUM_DIFFUSION_STEPS = 1000  # T of every built-in model's schedule
 
 
 def build_model(
-    spec: ModelSpec, channels: int | None = None, solver: SolverConfig | None = None
+    spec: ModelSpec, channels: int | None = None, solver: SolverConfig | None = None, seed: int = 0
 ) -> nn.Module:
-    """Build ``spec``'s model in eval mode with the given image channels and (ODE models) solver."""
+    """Build ``spec``'s model in eval mode with the given image channels and (ODE models) solver.
+
+    Initial weights are drawn from ``seed``: adaptive solvers' NFE depends on the weights, so an
+    untrained model must be the same one in every run.
+    """
     overrides: dict = {}
     if channels is not None and channels != spec.channels:
         if channels <= 0:
@@ -25,7 +29,9 @@ def build_model(
         overrides.update(in_channels=channels, out_channels=channels)
     if solver is not None and spec.is_ode:
         overrides["solver"] = solver
-    return spec.build(**overrides).eval()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return spec.build(**overrides).eval()
 
 
 def example_inputs(

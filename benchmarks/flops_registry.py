@@ -1,0 +1,59 @@
+"""Benchmark: `mubench flops` over the whole registry, as a user runs it, wall-clock seconds.
+
+Target (issue 2): under 60 s on a 2-core CPU. Runs the command ``--repeats`` times in a fresh process
+(imports included) and writes the timings and the environment to ``results/cpu/flops_registry.json``.
+
+    python benchmarks/flops_registry.py [--repeats 3] [--out results/cpu/flops_registry.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mubench.registry import list_models
+from mubench.results import full_environment
+
+TARGET_S = 60.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=Path("results/cpu/flops_registry.json"))
+    args = parser.parse_args()
+
+    models = list_models()
+    command = [sys.executable, "-m", "mubench", "flops", "--quiet"]
+    for name in models:
+        command += ["--model", name]
+    wall_s = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        wall_s.append(time.perf_counter() - start)
+    median_s = statistics.median(wall_s)
+    result = {
+        "benchmark": "flops_registry",
+        "command": " ".join(["mubench", *command[3:]]),
+        "models": models,
+        "wall_s": [round(s, 3) for s in wall_s],
+        "wall_s_median": round(median_s, 3),
+        "target_s": TARGET_S,
+        "within_target": median_s <= TARGET_S,
+        "environment": full_environment("cpu"),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"mubench flops over {len(models)} models: median {median_s:.1f} s of {args.repeats} runs "
+          f"({', '.join(f'{s:.1f}' for s in wall_s)}); target {TARGET_S:.0f} s")  # fmt: skip
+    return 0 if median_s <= TARGET_S else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
