@@ -8,6 +8,7 @@ import typer
 
 from mubench import __version__
 from mubench.cli.flops_cmd import flops
+from mubench.cli.latency_cmd import latency
 from mubench.cli.models_cmd import models
 from mubench.cli.params_cmd import params
 
@@ -16,7 +17,7 @@ app = typer.Typer(
     help="Benchmark diffusion denoisers: parameters, MACs/FLOPs, latency and noise robustness of baseline "
     "U-Nets and ODE-based continuous U-Nets (arXiv 2310.20092).",
     no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -39,6 +40,7 @@ def root(
 app.command()(models)
 app.command()(params)
 app.command()(flops)
+app.command()(latency)
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from mubench.cli.render import giga, integer, percent, ratio, table, text, with_
 from mubench.cli.solver_options import (
     AdjointOpt,
     AtolOpt,
+    OdeBackendOpt,
     OdeStepSizeOpt,
     OdeStepsOpt,
     RtolOpt,
@@ -65,6 +66,7 @@ def flops(
     rtol: RtolOpt = None,
     atol: AtolOpt = None,
     adjoint: AdjointOpt = False,
+    ode_backend: OdeBackendOpt = None,
     csv: CsvOpt = None,
     json: JsonOpt = None,
     quiet: QuietOpt = False,
@@ -98,7 +100,7 @@ def flops(
         steps=steps,
         seed=seed,
         tier=tier,
-        solver=solver_config(solver, ode_steps, ode_step_size, rtol, atol, adjoint),
+        solver=solver_config(solver, ode_steps, ode_step_size, rtol, atol, adjoint, ode_backend),
         depth=depth,
     )
     check_outputs(csv, json)

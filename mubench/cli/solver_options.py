@@ -24,6 +24,13 @@ OdeStepSizeOpt = Annotated[
 RtolOpt = Annotated[float | None, typer.Option("--rtol", help="Adaptive solvers: relative tolerance.")]
 AtolOpt = Annotated[float | None, typer.Option("--atol", help="Adaptive solvers: absolute tolerance.")]
 AdjointOpt = Annotated[bool, typer.Option("--adjoint", help="Integrate with the adjoint method.")]
+OdeBackendOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ode-backend",
+        help="torchdiffeq (reference, every method) or fixed (mubench's loop: euler, midpoint, rk4).",
+    ),
+]
 
 
 def solver_config(
@@ -33,9 +40,17 @@ def solver_config(
     rtol: float | None,
     atol: float | None,
     adjoint: bool,
+    backend: str | None = None,
 ) -> SolverConfig | None:
     """The solver the user asked for, or None when no solver option was given (model defaults)."""
-    given = {"method": solver, "steps": ode_steps, "step_size": ode_step_size, "rtol": rtol, "atol": atol}
+    given = {
+        "method": solver,
+        "steps": ode_steps,
+        "step_size": ode_step_size,
+        "rtol": rtol,
+        "atol": atol,
+        "backend": backend,
+    }
     given = {k: v for k, v in given.items() if v is not None}
     if not given and not adjoint:
         return None

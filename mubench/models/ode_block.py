@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -15,6 +16,11 @@ from mubench.errors import UsageError
 FIXED_STEP_METHODS = ("euler", "midpoint", "heun2", "heun3", "rk4", "explicit_adams", "implicit_adams")
 # Evaluations of the ODE function per step of each fixed-grid method (torchdiffeq's rk4 is the 3/8 rule).
 EVALS_PER_STEP = {"euler": 1, "midpoint": 2, "heun2": 2, "heun3": 3, "rk4": 4}
+# Backends: torchdiffeq (reference; every method, adaptive and adjoint) or mubench's own loop over a
+# fixed grid, which computes the same steps without per-step bookkeeping, host syncs or tensor grids
+# (so it can be compiled whole and captured in a CUDA graph).
+BACKENDS = ("torchdiffeq", "fixed")
+FIXED_BACKEND_METHODS = ("euler", "midpoint", "rk4")
 
 
 def solver_methods() -> list[str]:
@@ -32,6 +38,7 @@ class SolverConfig:
     rtol: float = 1e-3  # adaptive methods only
     atol: float = 1e-4  # adaptive methods only
     adjoint: bool = False  # adjoint back-propagation (training memory; no effect on inference cost)
+    backend: str = "torchdiffeq"  # "torchdiffeq" or "fixed" (mubench's loop; euler, midpoint, rk4)
 
     def __post_init__(self) -> None:
         if self.method not in _TORCHDIFFEQ_SOLVERS:
@@ -44,6 +51,15 @@ class SolverConfig:
             raise UsageError(f"--ode-step-size must be in (0, 1], got {self.step_size}")
         if self.rtol <= 0 or self.atol <= 0:
             raise UsageError(f"--rtol and --atol must be positive, got {self.rtol} and {self.atol}")
+        if self.backend not in BACKENDS:
+            raise UsageError(f"unknown ODE backend '{self.backend}'; choose one of {', '.join(BACKENDS)}")
+        if self.backend == "fixed" and self.method not in FIXED_BACKEND_METHODS:
+            raise UsageError(
+                f"the fixed backend runs {', '.join(FIXED_BACKEND_METHODS)}; "
+                f"'{self.method}' needs --ode-backend torchdiffeq"
+            )
+        if self.backend == "fixed" and self.adjoint:
+            raise UsageError("--adjoint needs --ode-backend torchdiffeq")
 
     @property
     def adaptive(self) -> bool:
@@ -57,7 +73,18 @@ class SolverConfig:
             label = f"{self.method}(step_size={self.step_size:g})"
         else:
             label = f"{self.method}(steps={self.steps})"
-        return label + ("+adjoint" if self.adjoint else "")
+        return label + ("+adjoint" if self.adjoint else "") + ("/fixed" if self.backend == "fixed" else "")
+
+    def fixed_steps(self) -> list[tuple[float, float, float]]:
+        """(s0, h, s1) of each step of the fixed grid over [0, 1], rounded as torchdiffeq's float32 grid."""
+        if self.step_size is None:
+            points = torch.linspace(0.0, 1.0, self.steps + 1, dtype=torch.float32)
+        else:
+            count = math.ceil(1 / self.step_size + 1)
+            points = torch.arange(0, count, dtype=torch.float32) * self.step_size
+            points[-1] = 1.0
+        widths = (points[1:] - points[:-1]).tolist()
+        return list(zip(points[:-1].tolist(), widths, points[1:].tolist()))
 
 
 class ODEFunc(nn.Module):
@@ -120,9 +147,16 @@ class ODEBlock(nn.Module):
         super().__init__()
         self.func = func
         self.solver = solver
+        self.steps = solver.fixed_steps() if solver.backend == "fixed" else []
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor | None = None) -> torch.Tensor:
         cfg = self.solver
+        if cfg.backend == "fixed":
+            self.func.cond = self.func.modulation(emb) if self.func.scale_shift is not None else None
+            try:
+                return integrate_fixed(self.func, x, self.steps, cfg.method)
+            finally:
+                self.func.cond = None
         if cfg.adaptive or cfg.step_size is not None:
             grid = torch.tensor([0.0, 1.0], device=x.device, dtype=x.dtype)
         else:
@@ -141,6 +175,29 @@ class ODEBlock(nn.Module):
         finally:
             self.func.cond = None
         return states[-1]
+
+
+def integrate_fixed(
+    func: nn.Module, x: torch.Tensor, steps: list[tuple[float, float, float]], method: str
+) -> torch.Tensor:
+    """Integrate dx/ds = func(s, x) over ``steps`` (s0, h, s1) with euler, midpoint or rk4 (3/8 rule)."""
+    # The arithmetic follows torchdiffeq's order of operations, so that float32 results agree closely.
+    for s0, h, s1 in steps:
+        if method == "euler":
+            x = x + h * func(s0, x)
+        elif method == "midpoint":
+            half = 0.5 * h
+            k = func(s0, x)
+            x = x + h * func(s0 + half, x + k * half)
+        elif method == "rk4":
+            k1 = func(s0, x)
+            k2 = func(s0 + h / 3, x + h * k1 * (1 / 3))
+            k3 = func(s0 + h * 2 / 3, x + h * (k2 - k1 * (1 / 3)))
+            k4 = func(s1, x + h * (k1 - k2 + k3))
+            x = x + (k1 + 3 * (k2 + k3) + k4) * h * 0.125
+        else:
+            raise ValueError(f"fixed-step integration has no method '{method}'")
+    return x
 
 
 def reset_nfe(model: nn.Module) -> None:

@@ -1,0 +1,88 @@
+"""Benchmark: mubench's latency timer against torch.utils.benchmark's blocked_autorange, same workload.
+
+Target (issue 3): medians within 5% on CPU. For each workload (one denoiser call of a model), both
+timers measure it alternately, ``--rounds`` times each, and the medians of their medians are compared.
+
+    python benchmarks/timer_check.py [--device cpu] [--out results/cpu/timer_check.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+import torch.utils.benchmark as tbench
+
+from mubench.measure.device import NumericFlags
+from mubench.measure.latency import LatencyConditions, _prepare
+from mubench.measure.timing import Timer
+from mubench.results import full_environment
+
+TOLERANCE = 0.05
+WORKLOADS = (("lucid-unet-tiny", 32), ("ode-u-tiny", 32), ("ode-u", 64), ("lucid-unet", 64))
+
+
+def mubench_median_ms(call, calls_per_sample: int, timer: Timer, samples: int) -> float:
+    return statistics.median(timer(call, calls_per_sample) for _ in range(samples))
+
+
+def torch_median_ms(call, min_run_time: float) -> float:
+    measurement = tbench.Timer(stmt="call()", globals={"call": call}).blocked_autorange(
+        min_run_time=min_run_time
+    )
+    return measurement.median * 1e3
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument("--out", type=Path, default=Path("results/cpu/timer_check.json"))
+    args = parser.parse_args()
+
+    device = torch.device(args.device)
+    flags = NumericFlags().apply()
+    results = []
+    for name, resolution in WORKLOADS:
+        c = _prepare(name, LatencyConditions(device=args.device), device, torch.float32, resolution)
+        timer = Timer(device)
+        ours, theirs = [], []
+        for _ in range(args.rounds):
+            ours.append(mubench_median_ms(c.call, c.calls_per_sample, timer, args.samples))
+            theirs.append(torch_median_ms(c.call, min_run_time=max(1.0, ours[-1] * args.samples / 1e3)))
+        ours_ms, theirs_ms = statistics.median(ours), statistics.median(theirs)
+        ratio = ours_ms / theirs_ms
+        results.append(
+            {
+                "model": name,
+                "resolution": resolution,
+                "mubench_ms_median": round(ours_ms, 4),
+                "blocked_autorange_ms_median": round(theirs_ms, 4),
+                "ratio": round(ratio, 4),
+                "within_5pct": abs(ratio - 1) <= TOLERANCE,
+                "mubench_rounds_ms": [round(v, 4) for v in ours],
+                "blocked_autorange_rounds_ms": [round(v, 4) for v in theirs],
+            }
+        )
+        print(f"{name:16s} {resolution}px  mubench {ours_ms:9.3f} ms  blocked_autorange {theirs_ms:9.3f} ms  "
+              f"ratio {ratio:.4f}")  # fmt: skip
+    payload = {
+        "benchmark": "timer_check",
+        "device": args.device,
+        "tolerance": TOLERANCE,
+        "results": results,
+        "flags": flags,
+        "environment": full_environment(args.device),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(payload, indent=2) + "\n")
+    return 0 if all(r["within_5pct"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

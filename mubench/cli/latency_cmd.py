@@ -1,0 +1,174 @@
+"""`mubench latency`: per-call and per-trajectory inference time under fixed, fair conditions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from mubench.cli.common import (
+    PAPER_RESOLUTION,
+    CsvOpt,
+    JsonOpt,
+    ModelsOpt,
+    QuietOpt,
+    check_outputs,
+    console,
+    err_console,
+    friendly_errors,
+    models_or_default,
+    write_outputs,
+)
+from mubench.cli.render import Column, integer, percent, ratio, table, text
+from mubench.cli.solver_options import (
+    AdjointOpt,
+    AtolOpt,
+    OdeBackendOpt,
+    OdeStepSizeOpt,
+    OdeStepsOpt,
+    RtolOpt,
+    SolverOpt,
+    solver_config,
+)
+from mubench.measure.device import NumericFlags
+from mubench.measure.latency import LatencyConditions, measure_latency
+from mubench.results import new_run_id, to_frame
+
+
+def _ms(value: object) -> str:
+    return "-" if value is None or pd.isna(value) else f"{float(value):,.3f}"
+
+
+def _s(value: object) -> str:
+    return "-" if value is None or pd.isna(value) else f"{float(value):,.3f}"
+
+
+@friendly_errors
+def latency(
+    model: ModelsOpt = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+    dtype: Annotated[str, typer.Option(help="fp32, or fp16 / bf16 (autocast).")] = "fp32",
+    batch_size: Annotated[int, typer.Option(help="Images per denoiser call.")] = 1,
+    resolution: Annotated[
+        int | None,
+        typer.Option(help="Input side in px. Default: 64 for several models, else the model's own."),
+    ] = None,
+    steps: Annotated[int, typer.Option(help="Denoiser calls per reverse trajectory.")] = 50,
+    sampler: Annotated[str, typer.Option(help="ddim (any --steps) or ddpm (all 1000 steps).")] = "ddim",
+    eta: Annotated[float, typer.Option(help="DDIM eta (0: deterministic).")] = 0.0,
+    repeats: Annotated[int, typer.Option(help="Timed per-call samples per model.")] = 30,
+    trajectory_repeats: Annotated[int, typer.Option(help="Timed full trajectories per model (0: skip).")] = 3,
+    warmup: Annotated[int, typer.Option(help="Minimum warm-up calls (then until stable).")] = 3,
+    compile: Annotated[bool, typer.Option("--compile", help="torch.compile every model.")] = False,
+    channels_last: Annotated[
+        bool, typer.Option("--channels-last", help="Channels-last memory format.")
+    ] = False,
+    cuda_graphs: Annotated[
+        bool,
+        typer.Option(
+            "--cuda-graphs", help="Capture each call in a CUDA graph (GPU; ODE: --ode-backend fixed)."
+        ),
+    ] = False,
+    tf32: Annotated[bool, typer.Option("--tf32", help="Allow TF32 for fp32 matmul/conv on GPU.")] = False,
+    cudnn_benchmark: Annotated[bool, typer.Option("--cudnn-benchmark", help="cuDNN autotuning.")] = False,
+    threads: Annotated[int | None, typer.Option(help="CPU threads. Default: all cores.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of inputs and initial weights.")] = 0,
+    solver: SolverOpt = None,
+    ode_steps: OdeStepsOpt = None,
+    ode_step_size: OdeStepSizeOpt = None,
+    rtol: RtolOpt = None,
+    atol: AtolOpt = None,
+    adjoint: AdjointOpt = False,
+    ode_backend: OdeBackendOpt = None,
+    csv: CsvOpt = None,
+    json: JsonOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Time one denoiser call and a full reverse trajectory, every model under the same conditions.
+
+    Warm-up first (a minimum of calls, then until stable); then samples taken round-robin across the
+    models; CUDA events on GPU, perf_counter on CPU. Medians with p10/p90 and IQR; rows whose
+    IQR/median exceeds 10% are flagged unstable. Ratios are to the first model.
+
+    Examples:
+
+        mubench latency
+
+        mubench latency --steps 1000 --device cuda
+
+        mubench latency -m lucid-unet -m ode-u --device cuda --dtype bf16 --batch-size 64 --csv lat.csv
+
+        mubench latency -m ode-u-tiny -m lucid-unet-tiny --repeats 10 --steps 10
+    """
+    names = models_or_default(model)
+    shared = resolution if resolution is not None else (PAPER_RESOLUTION if len(names) > 1 else None)
+    conds = LatencyConditions(
+        device=device,
+        dtype=dtype,
+        batch_size=batch_size,
+        resolution=shared,
+        steps=steps,
+        sampler=sampler,
+        eta=eta,
+        repeats=repeats,
+        trajectory_repeats=trajectory_repeats,
+        warmup_min=warmup,
+        compile=compile,
+        channels_last=channels_last,
+        cuda_graphs=cuda_graphs,
+        seed=seed,
+        flags=NumericFlags(tf32=tf32, cudnn_benchmark=cudnn_benchmark, threads=threads),
+        solver=solver_config(solver, ode_steps, ode_step_size, rtol, atol, adjoint, ode_backend),
+    )
+    check_outputs(csv, json)
+    run_id = new_run_id()
+    total = len(names) + repeats + trajectory_repeats
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=quiet,
+    ) as bar:
+        task = bar.add_task("latency", total=total)
+        rows = measure_latency(
+            names, conds, run_id, lambda what: bar.update(task, advance=1, description=what)
+        )
+    frame = to_frame(rows)
+    _render(frame, names, conds)
+    write_outputs(frame, csv, json, device)
+    if (frame["status"] != "ok").any():
+        raise typer.Exit(1)
+
+
+def _render(frame: pd.DataFrame, names: list[str], conds: LatencyConditions) -> None:
+    columns: list[Column] = [
+        ("model", "model", text),
+        ("call_ms_median", "call ms", _ms),
+        ("call_ms_p10", "p10", _ms),
+        ("call_ms_p90", "p90", _ms),
+        ("call_ms_vs_first", "vs first", ratio),
+        ("macs_vs_first", "MACs vs first", ratio),
+        ("trajectory_s_median", f"traj. s ({conds.steps})", _s),
+        ("achieved_share", "matmul peak", percent),
+        ("peak_mem_mib", "peak MiB", _ms),
+        ("nfe", "NFE", integer),
+        ("status", "status", text),
+    ]
+    first = frame.iloc[0]
+    caption = (
+        f"{first.get('device_name', '')} ({first['device']}), {first['dtype']}, batch {first['batch_size']}, "
+        f"{first['resolution']}x{first['resolution']}, {first.get('num_threads', '?')} threads, "
+        f"tf32 {first.get('tf32', '-')}, mode {conds.mode()}. "
+        f"Trajectory: {first['sampler']} x {conds.steps} steps. vs first = ratio to {names[0]}; "
+        "MACs vs first beside it shows what the arithmetic alone predicts."
+    )
+    console.print(table(frame, columns, title="Latency per denoiser call (median ms)", caption=caption))
+    for _, row in frame.iterrows():
+        if row.get("message"):
+            err_console.print(f"note ({row['model']}): {row['message']}", highlight=False)

@@ -1,0 +1,1 @@
+"""Diffusion core: noise schedules, parameterisations, samplers, and the sigma -> t* mapping."""
