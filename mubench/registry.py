@@ -43,6 +43,7 @@ class ModelSpec:
     resolution: int = 32  # default input side in pixels
     channels: int = 3  # image channels in and out
     resolution_multiple: int = 1  # the input side must be a multiple of this
+    min_resolution: int = 1  # smallest input side the model can take
     expected_params: int | None = None  # exact total of .parameters(), checked by the tests
     expected_trainable: int | None = None  # exact count with requires_grad, when it differs
     solver: Mapping[str, Any] | None = None  # solver defaults of ODE models
@@ -73,6 +74,10 @@ class ModelSpec:
             raise UsageError(
                 f"model '{self.name}' needs a resolution that is a multiple of {self.resolution_multiple}, "
                 f"got {resolution}"
+            )
+        if resolution < self.min_resolution:
+            raise UsageError(
+                f"model '{self.name}' needs a resolution of at least {self.min_resolution}, got {resolution}"
             )
 
 

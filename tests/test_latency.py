@@ -125,7 +125,7 @@ class Nan(nn.Module):
 
 class OutOfMemory(nn.Module):
     def forward(self, x, t):
-        raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
 
 
 def nan():

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -74,14 +75,9 @@ def write_outputs(frame: pd.DataFrame, csv: Path | None, json: Path | None, devi
         err_console.print(f"wrote {len(frame)} rows to {json}", highlight=False)
 
 
-T = TypeVar("T")
-
-
-def progress(items: Iterable[T], total: int, description: str, quiet: bool) -> Iterator[T]:
-    """Iterate with a rich progress bar (elapsed and ETA) on stderr, unless quiet."""
-    if quiet:
-        yield from items
-        return
+@contextlib.contextmanager
+def progress(total: int, description: str, quiet: bool) -> Iterator[Callable[[str], None]]:
+    """A rich progress bar (elapsed, ETA) on stderr unless quiet; yields ``tick(label)`` = one step done."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -90,9 +86,6 @@ def progress(items: Iterable[T], total: int, description: str, quiet: bool) -> I
         TextColumn("eta"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err_console, transient=True) as bar:
+    with Progress(*columns, console=err_console, transient=True, disable=quiet) as bar:
         task = bar.add_task(description, total=total)
-        for item in items:
-            bar.update(task, description=f"{description} {item}")
-            yield item
-            bar.advance(task)
+        yield lambda label: bar.update(task, advance=1, description=f"{description}: {label}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 import pandas as pd
@@ -92,7 +93,7 @@ def flops(
     specs = [get_spec(name) for name in names]
     shared = resolution if resolution is not None else (PAPER_RESOLUTION if len(names) > 1 else None)
     for spec in specs:
-        spec.check_resolution(shared or spec.resolution)
+        spec.check_resolution(shared if shared is not None else spec.resolution)
     conds = FlopConditions(
         resolution=shared,
         batch_size=batch_size,
@@ -107,16 +108,23 @@ def flops(
     run_id = new_run_id()
     rows, breakdowns = [], []
 
-    for name in progress(names, len(names), "counting", quiet):
+    def measure(name: str) -> list[dict]:
+        found, breakdown = measure_flops(name, conds, run_id)
+        breakdowns.append(breakdown)
+        return found
 
-        def measure(name: str = name) -> list[dict]:
-            found, breakdown = measure_flops(name, conds, run_id)
-            breakdowns.append(breakdown)
-            return found
-
-        rows += run_item(
-            "flops", run_id, name, measure, resolution=shared, batch_size=batch_size, steps=steps
-        )
+    with progress(len(names), "counting", quiet) as tick:
+        for name in names:
+            rows += run_item(
+                "flops",
+                run_id,
+                name,
+                partial(measure, name),
+                resolution=shared,
+                batch_size=batch_size,
+                steps=steps,
+            )
+            tick(name)
     frame = to_frame(rows)
     _render(frame, names, shared, steps)
     for breakdown in breakdowns:
@@ -130,7 +138,8 @@ def flops(
 
 
 def _render(frame: pd.DataFrame, names: list[str], shared: int | None, steps: int) -> None:
-    fv = frame[frame.get("counter", pd.Series(dtype=str)).fillna("fvcore") != "torch"].reset_index(drop=True)
+    counter = frame["counter"] if "counter" in frame else pd.Series("fvcore", index=frame.index)
+    fv = frame[counter.fillna("fvcore") != "torch"].reset_index(drop=True)
     if "macs" in fv:
         fv["macs_vs_first"] = with_ratio_to_first(fv, "macs")
     columns = [

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from mubench.cli.common import (
     PAPER_RESOLUTION,
@@ -19,6 +18,7 @@ from mubench.cli.common import (
     err_console,
     friendly_errors,
     models_or_default,
+    progress,
     write_outputs,
 )
 from mubench.cli.render import Column, integer, percent, ratio, table, text
@@ -124,21 +124,8 @@ def latency(
     )
     check_outputs(csv, json)
     run_id = new_run_id()
-    total = len(names) + repeats + trajectory_repeats
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-        disable=quiet,
-    ) as bar:
-        task = bar.add_task("latency", total=total)
-        rows = measure_latency(
-            names, conds, run_id, lambda what: bar.update(task, advance=1, description=what)
-        )
+    with progress(len(names) + repeats + trajectory_repeats, "latency", quiet) as tick:
+        rows = measure_latency(names, conds, run_id, tick)
     frame = to_frame(rows)
     _render(frame, names, conds)
     write_outputs(frame, csv, json, device)

@@ -18,6 +18,7 @@ from mubench.cli.common import (
 )
 from mubench.cli.render import integer, percent, table, text, with_ratio_to_first
 from mubench.measure.params import measure_params
+from mubench.measure.runner import run_item
 from mubench.registry import get_spec
 from mubench.results import new_run_id, to_frame
 
@@ -41,7 +42,12 @@ def params(
         get_spec(name)  # unknown names fail before any work
     check_outputs(csv, json)
     run_id = new_run_id()
-    frame = to_frame(measure_params(name, run_id) for name in progress(names, len(names), "params", quiet))
+    rows = []
+    with progress(len(names), "params", quiet) as tick:
+        for name in names:
+            rows += run_item("params", run_id, name, lambda name=name: [measure_params(name, run_id)])
+            tick(name)
+    frame = to_frame(rows)
     frame["params_vs_first"] = with_ratio_to_first(frame, "params_total")
     columns = [
         ("model", "model", text),

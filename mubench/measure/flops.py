@@ -44,6 +44,10 @@ class FlopConditions:
             raise UsageError(f"--tier must be one of {', '.join(TIERS)}, got '{self.tier}'")
         if self.depth < 0:
             raise UsageError(f"--depth must be 0 or more, got {self.depth}")
+        if self.channels is not None and self.channels <= 0:
+            raise UsageError(f"--channels must be positive, got {self.channels}")
+        if self.resolution is not None and self.resolution <= 0:
+            raise UsageError(f"--resolution must be a positive number of pixels, got {self.resolution}")
 
 
 def _state_snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -84,9 +88,9 @@ def measure_flops(
     over the ops both count.
     """
     spec = get_spec(model_name)
-    resolution = conds.resolution or spec.resolution
+    resolution = conds.resolution if conds.resolution is not None else spec.resolution
     spec.check_resolution(resolution)
-    channels = conds.channels or spec.channels
+    channels = conds.channels if conds.channels is not None else spec.channels
     model = build_model(spec, channels, conds.solver, conds.seed)
     solver_cfg = getattr(model, "solver", None) if has_ode_blocks(model) else None
     x, t = example_inputs(conds.batch_size, channels, resolution, conds.seed)

@@ -68,6 +68,10 @@ class LatencyConditions:
         if self.trajectory_repeats < 0:
             raise UsageError(f"--trajectory-repeats must be 0 or more, got {self.trajectory_repeats}")
         Sampler(self.sampler, self.steps, self.eta).timesteps(NUM_DIFFUSION_STEPS - 1)  # validates
+        if self.channels is not None and self.channels <= 0:
+            raise UsageError(f"--channels must be positive, got {self.channels}")
+        if self.resolution is not None and self.resolution <= 0:
+            raise UsageError(f"--resolution must be a positive number of pixels, got {self.resolution}")
         if self.cuda_graphs and not self.device.startswith("cuda"):
             raise UsageError("--cuda-graphs needs a CUDA device (--device cuda)")
 
@@ -117,7 +121,7 @@ def _prepare(
     name: str, conds: LatencyConditions, device: torch.device, dtype: torch.dtype, resolution: int
 ) -> _Candidate:
     spec = get_spec(name)
-    channels = conds.channels or spec.channels
+    channels = conds.channels if conds.channels is not None else spec.channels
     eager = build_model(spec, channels, conds.solver, conds.seed).to(device)
     x, t = example_inputs(conds.batch_size, channels, resolution, conds.seed, str(device))
     with torch.inference_mode():
@@ -223,7 +227,7 @@ def measure_latency(
     device = resolve_device(conds.device)
     dtype = resolve_dtype(conds.dtype, device)
     specs = [get_spec(name) for name in names]
-    resolution = conds.resolution or specs[0].resolution
+    resolution = conds.resolution if conds.resolution is not None else specs[0].resolution
     for spec in specs:
         spec.check_resolution(resolution)
     flag_record = conds.flags.apply()

@@ -17,7 +17,7 @@ def failure_row(
     command: str, run_id: str, model: str, exc: BaseException, **conditions: Any
 ) -> dict[str, Any]:
     """A row recording why the measurement of ``model`` failed (status ``oom`` or ``error``)."""
-    status = "oom" if isinstance(exc, torch.OutOfMemoryError) else "error"
+    status = "oom" if isinstance(exc, torch.cuda.OutOfMemoryError) else "error"
     message = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
     return make_row(command, run_id, model=model, status=status, message=message, **conditions)
 

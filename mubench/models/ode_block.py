@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import nn
@@ -121,13 +123,18 @@ class ODEFunc(nn.Module):
         scale, shift = self.scale_shift(emb)[:, :, None, None].chunk(2, dim=1)
         return scale, shift
 
-    def forward(self, s: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        self.nfe += 1
+    def forward(
+        self, s: torch.Tensor | float, x: torch.Tensor, cond: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """dx/ds at (s, x); ``cond`` (scale, shift) defaults to what the block set in ``self.cond``."""
+        cond = cond if cond is not None else self.cond
+        if not torch.compiler.is_compiling():  # a mutated int would make torch.compile recompile each call
+            self.nfe += 1
         h = self.norm2(self.act(self.conv1(self.norm1(x))))
         if self.scale_shift is not None:
-            if self.cond is None:
+            if cond is None:
                 raise RuntimeError("ODEFunc is conditioned on t but no step embedding was set")
-            scale, shift = self.cond
+            scale, shift = cond
             h = h * (1 + scale) + shift
         return self.act(self.conv2(h)) + x
 
@@ -151,12 +158,9 @@ class ODEBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor | None = None) -> torch.Tensor:
         cfg = self.solver
-        if cfg.backend == "fixed":
-            self.func.cond = self.func.modulation(emb) if self.func.scale_shift is not None else None
-            try:
-                return integrate_fixed(self.func, x, self.steps, cfg.method)
-            finally:
-                self.func.cond = None
+        if cfg.backend == "fixed":  # no module state is mutated: torch.compile sees one pure function
+            cond = self.func.modulation(emb) if self.func.scale_shift is not None else None
+            return integrate_fixed(partial(self.func, cond=cond), x, self.steps, cfg.method)
         if cfg.adaptive or cfg.step_size is not None:
             grid = torch.tensor([0.0, 1.0], device=x.device, dtype=x.dtype)
         else:
@@ -178,7 +182,10 @@ class ODEBlock(nn.Module):
 
 
 def integrate_fixed(
-    func: nn.Module, x: torch.Tensor, steps: list[tuple[float, float, float]], method: str
+    func: Callable[[float, torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    steps: list[tuple[float, float, float]],
+    method: str,
 ) -> torch.Tensor:
     """Integrate dx/ds = func(s, x) over ``steps`` (s0, h, s1) with euler, midpoint or rk4 (3/8 rule)."""
     # The arithmetic follows torchdiffeq's order of operations, so that float32 results agree closely.

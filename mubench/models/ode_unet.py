@@ -188,6 +188,7 @@ def ode_u(**overrides) -> ContinuousUNet:
     source=_SOURCE_REF,
     resolution=64,
     resolution_multiple=16,
+    min_resolution=32,  # InstanceNorm needs more than one pixel at the bottleneck
     expected_params=8_811_875,
     expected_trainable=8_555_875,
     solver=_SOLVER_DEFAULTS,
@@ -222,6 +223,7 @@ def ode_u_tiny(**overrides) -> ContinuousUNet:
     source=_SOURCE_REF,
     resolution=32,
     resolution_multiple=8,
+    min_resolution=16,  # InstanceNorm needs more than one pixel at the bottleneck
     expected_params=201_995,
     expected_trainable=137_995,
     solver=_SOLVER_DEFAULTS,

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# One prepared run on a GPU machine: the GPU tests, the GPU latency table (issue 3) and the ODE-U
+# speed benchmark (issue 6). Writes everything under $OUT (default results/gpu) and prints a short
+# table last. Pure-Python wheels that the machine lacks (fvcore and its needs, mubench itself) are
+# installed from .whl/ when that folder exists (see README, "GPU runs").
+set -u
+OUT=${OUT:-results/gpu}
+mkdir -p "$OUT"
+exec > >(tee "$OUT/log.txt") 2>&1
+export PYTHONUNBUFFERED=1
+if [ -d .whl ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    && export PYTHONPATH=/tmp/site
+fi
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
+python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'cudnn', torch.backends.cudnn.version())"
+
+echo "== GPU tests"
+python3 -m pytest -q -m gpu -p no:cacheprovider tests/test_latency.py
+
+echo "== mubench latency --steps 1000 --device cuda (the default pair)"
+python3 -m mubench latency --steps 1000 --device cuda --trajectory-repeats 2 -q \
+  --csv "$OUT/latency_cuda.csv" --json "$OUT/latency_cuda.json"
+
+echo "== ODE-U speed (issue 6): eager, fixed backend, channels-last, CUDA graphs"
+python3 benchmarks/ode_speed.py --device cuda --out "$OUT" \
+  --modes eager/torchdiffeq eager/fixed channels_last/fixed cuda_graphs/fixed
+
+echo "== ODE-U speed with torch.compile (time-boxed)"
+timeout "${COMPILE_BUDGET_S:-180}" python3 benchmarks/ode_speed.py --device cuda --out "$OUT/compile" \
+  --batch-sizes 64 --dtypes bf16 --modes compile/fixed
+echo "done"
+python3 - "$OUT" <<'PY'
+import json, sys, pathlib
+for path in sorted(pathlib.Path(sys.argv[1]).rglob("ode_speed.json")):
+    for s in json.loads(path.read_text())["summary"]:
+        print(f"{s['dtype']:5s} b{s['batch_size']:<3d} best: ode-u {s['ode_call_ms']:.3f} ms ({s['ode_mode']}) "
+              f"lucid-unet {s['baseline_call_ms']:.3f} ms ({s['baseline_mode']}) latency ratio {s['latency_ratio']:.3f} "
+              f"MACs ratio {s['macs_ratio']:.3f} latency/MACs {s['latency_over_macs']:.3f} "
+              f"peak share ode {s['ode_achieved_share']:.3f} lucid {s['baseline_achieved_share']:.3f}")
+PY

@@ -1,0 +1,132 @@
+"""Bad input: exit code 2, one clear line, no traceback, no output file. Failed measurements: exit 1."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from mubench.cli.app import app
+
+USER = "mubench_test_user_models"  # the module written by conftest's user_module fixture
+
+BAD_INPUT = [
+    (["flops", "-m", "ode-uu"], "did you mean 'ode-u'"),
+    (["params", "-m", "ode-uu"], "did you mean 'ode-u'"),
+    (["flops", "-m", "lucid-unet-tni"], "'lucid-unet-tiny'"),
+    (["flops", "-m", "ode-u-tiny", "-m", "ode-uu"], "unknown model 'ode-uu'"),
+    (["flops", "-m", "ode-u", "--resolution", "60"], "multiple of 16"),
+    (["flops", "-m", "ode-u-tiny", "-m", "lucid-unet-tiny", "--resolution", "36"], "multiple of 8"),
+    (["flops", "-m", "ode-u-tiny", "--resolution", "-16"], "--resolution"),
+    (["flops", "-m", "ode-u-tiny", "--steps", "0"], "--steps"),
+    (["flops", "-m", "ode-u-tiny", "--steps", "-3"], "--steps"),
+    (["flops", "-m", "ode-u-tiny", "--batch-size", "0"], "--batch-size"),
+    (["flops", "-m", "ode-u-tiny", "--batch-size", "-1"], "--batch-size"),
+    (["flops", "-m", "ode-u-tiny", "--channels", "-1"], "--channels"),
+    (["flops", "-m", "ode-u-tiny", "--solver", "rk5"], "unknown ODE solver 'rk5'"),
+    (["flops", "-m", "ode-u-tiny", "--ode-steps", "0"], "--ode-steps"),
+    (["flops", "-m", "ode-u-tiny", "--ode-step-size", "2"], "--ode-step-size"),
+    (["flops", "-m", "ode-u-tiny", "--solver", "dopri5", "--rtol", "0"], "--rtol"),
+    (["flops", "-m", "ode-u-tiny", "--tier", "most"], "--tier"),
+    (["flops", "-m", "ode-u-tiny", "--depth", "-1"], "--depth"),
+    (["flops", "-m", "mubench_test_broken_module:factory"], "cannot import 'mubench_test_broken_module'"),
+    (["params", "-m", "mubench_test_broken_module:factory"], "cannot import 'mubench_test_broken_module'"),
+    (["flops", "-m", "no_such_module_for_mubench:factory"], "cannot import"),
+    (["flops", "-m", f"{USER}:missing"], "no attribute 'missing'"),
+    (["flops", "-m", f"{USER}:NOT_CALLABLE"], "not callable"),
+    (["flops", "-m", f"{USER}:not_a_module"], "not a torch.nn.Module"),
+    (["params", "-m", f"{USER}:not_a_module"], "not a torch.nn.Module"),
+]
+
+
+def _check_one_line_error(result, message: str) -> None:
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error:"), result.output
+    assert message in lines[0]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_INPUT, ids=[" ".join(a) for a, _ in BAD_INPUT])
+def test_bad_input_exits_2_with_one_line_and_no_file(
+    args, message, runner, user_module, tmp_path, clean_exit
+):
+    out = tmp_path / "out"
+    out.mkdir()
+    csv, js = out / "r.csv", out / "r.json"
+    result = runner.invoke(app, [*args, "--csv", str(csv), "--json", str(js)])
+    clean_exit(result, 2)
+    _check_one_line_error(result, message)
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [["flops", "-m", "ode-u-tiny"], ["params", "-m", "ode-u-tiny"]])
+@pytest.mark.parametrize("option", ["--csv", "--json"])
+def test_output_in_missing_directory(command, option, runner, tmp_path, clean_exit):
+    target = tmp_path / "no" / "such" / "dir" / "r.out"
+    result = runner.invoke(app, [*command, option, str(target)])
+    clean_exit(result, 2)
+    _check_one_line_error(result, "does not exist")
+    assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize("command", [["flops", "-m", "ode-u-tiny"], ["params", "-m", "ode-u-tiny"]])
+def test_output_path_is_a_directory(command, runner, tmp_path, clean_exit):
+    result = runner.invoke(app, [*command, "--csv", str(tmp_path)])
+    clean_exit(result, 2)
+    _check_one_line_error(result, "is a directory")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_output_path_fails_before_the_other_file_is_written(runner, tmp_path, clean_exit):
+    good = tmp_path / "r.csv"
+    result = runner.invoke(
+        app, ["params", "-m", "ode-u-tiny", "--csv", str(good), "--json", str(tmp_path / "x" / "r.json")]
+    )
+    clean_exit(result, 2)
+    assert not good.exists()
+
+
+# --- known bugs --------------------------------------------------------------------------------------
+
+
+def test_zero_resolution_is_refused(runner, tmp_path, clean_exit):
+    csv = tmp_path / "r.csv"
+    result = runner.invoke(app, ["flops", "-m", "ode-u-tiny", "--resolution", "0", "--csv", str(csv)])
+    clean_exit(result, 2)
+    _check_one_line_error(result, "--resolution")
+    assert not csv.exists()
+
+
+def test_zero_channels_is_refused(runner, tmp_path, clean_exit):
+    csv = tmp_path / "r.csv"
+    result = runner.invoke(app, ["flops", "-m", "ode-u-tiny", "--channels", "0", "--csv", str(csv)])
+    clean_exit(result, 2)
+    _check_one_line_error(result, "--channels")
+    assert not csv.exists()
+
+
+def test_resolution_too_small_for_the_model_is_bad_input(runner, tmp_path, clean_exit):
+    csv = tmp_path / "r.csv"
+    result = runner.invoke(app, ["flops", "-m", "ode-u-ref-tiny", "--resolution", "8", "--csv", str(csv)])
+    clean_exit(result, 2)
+    _check_one_line_error(result, "resolution")
+    assert not csv.exists()
+
+
+def test_flops_single_failed_model_gives_an_error_row(runner, user_module, tmp_path, clean_exit):
+    csv = tmp_path / "r.csv"
+    result = runner.invoke(app, ["flops", "-m", f"{user_module}:raises", "--csv", str(csv)])
+    clean_exit(result, 1)
+    frame = pd.read_csv(csv)
+    assert frame["status"].tolist() == ["error"]
+    assert "boom in the factory" in frame["message"].iloc[0]
+
+
+def test_params_failed_model_gives_an_error_row(runner, user_module, tmp_path, clean_exit):
+    csv = tmp_path / "r.csv"
+    result = runner.invoke(
+        app, ["params", "-q", "-m", "ode-u-tiny", "-m", f"{user_module}:raises", "--csv", str(csv)]
+    )
+    clean_exit(result, 1)
+    frame = pd.read_csv(csv)
+    assert frame["status"].tolist() == ["ok", "error"]
+    assert frame["params_total"].iloc[0] == 169_899

@@ -1,0 +1,38 @@
+"""The installed entry points, run as a user would: a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import mubench
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "mubench", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def test_python_m_mubench_help():
+    proc = _run("--help")
+    assert proc.returncode == 0, proc.stderr
+    assert "Usage" in proc.stdout
+    for command in ("models", "params", "flops"):
+        assert command in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+def test_python_m_mubench_version():
+    proc = _run("--version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"mubench {mubench.__version__}"
+
+
+def test_bad_input_in_a_real_process_has_no_traceback():
+    proc = _run("flops", "-m", "ode-uu")
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert "did you mean 'ode-u'" in proc.stderr
