@@ -31,9 +31,9 @@ def mubench_median_ms(call, calls_per_sample: int, timer: Timer, samples: int) -
 
 
 def torch_median_ms(call, min_run_time: float) -> float:
-    measurement = tbench.Timer(stmt="call()", globals={"call": call}).blocked_autorange(
-        min_run_time=min_run_time
-    )
+    # torch's Timer runs on one thread unless told otherwise: give it the threads mubench uses.
+    timer = tbench.Timer(stmt="call()", globals={"call": call}, num_threads=torch.get_num_threads())
+    measurement = timer.blocked_autorange(min_run_time=min_run_time)
     return measurement.median * 1e3
 
 
