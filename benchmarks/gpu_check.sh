@@ -27,7 +27,7 @@ python3 benchmarks/ode_speed.py --device cuda --out "$OUT" \
   --modes eager/torchdiffeq eager/fixed channels_last/fixed cuda_graphs/fixed
 
 echo "== ODE-U speed with torch.compile (time-boxed)"
-timeout "${COMPILE_BUDGET_S:-180}" python3 benchmarks/ode_speed.py --device cuda --out "$OUT/compile" \
+timeout "${COMPILE_BUDGET_S:-150}" python3 benchmarks/ode_speed.py --device cuda --out "$OUT/compile" \
   --batch-sizes 64 --dtypes bf16 --modes compile/fixed
 echo "done"
 python3 - "$OUT" <<'PY'

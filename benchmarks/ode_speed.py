@@ -131,6 +131,9 @@ def _summary(frame: pd.DataFrame, models: list[str]) -> list[dict]:
                 "latency_ratio": latency_ratio,
                 "macs_ratio": macs_ratio,
                 "latency_over_macs": latency_ratio / macs_ratio,
+                "baseline_agrees_with_eager_fp32": bool(base["agrees_with_eager_fp32"]),
+                "ode_agrees_with_eager_fp32": bool(ode["agrees_with_eager_fp32"]),
+                "ode_max_rel_err": ode["max_rel_err_vs_eager_fp32"],
                 "baseline_achieved_share": base["achieved_share"],
                 "ode_achieved_share": ode["achieved_share"],
             }

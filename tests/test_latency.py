@@ -110,6 +110,7 @@ def test_modes_are_checked_against_eager_fp32(extra, max_err):
     )
     assert rows[0]["status"] == "ok", rows[0]["message"]
     assert 0 <= rows[0]["max_rel_err_vs_eager_fp32"] <= max_err
+    assert rows[0]["agrees_with_eager_fp32"] is True
     assert rows[0]["agreement_tolerance"] == max_err
 
 

@@ -145,6 +145,7 @@ def _render(frame: pd.DataFrame, names: list[str], conds: LatencyConditions) -> 
         ("achieved_share", "matmul peak", percent),
         ("peak_mem_mib", "peak MiB", _ms),
         ("nfe", "NFE", integer),
+        ("agrees_with_eager_fp32", "agrees", text),
         ("status", "status", text),
     ]
     first = frame.iloc[0]

@@ -342,7 +342,6 @@ def _row(
         run_id,
         model=c.name,
         **{**common, "solver": c.solver},
-        status="ok" if agrees else "error",
         message="; ".join(
             m
             for m, on in (
@@ -376,6 +375,7 @@ def _row(
         channels_last=conds.channels_last,
         cuda_graphs=conds.cuda_graphs,
         max_rel_err_vs_eager_fp32=c.max_rel_err,
+        agrees_with_eager_fp32=agrees,
         agreement_tolerance=tolerance,
         **{**env, **flags},
     )
