@@ -40,7 +40,14 @@ KEY_COLUMNS = (
     "schema_version",
 )
 # Conditions of the machine recorded in every row.
-ENV_COLUMNS = ("torch_version", "cuda_version", "cudnn_version", "device_name", "num_threads")
+ENV_COLUMNS = (
+    "torch_version",
+    "cuda_version",
+    "cudnn_version",
+    "driver_version",
+    "device_name",
+    "num_threads",
+)
 
 
 def new_run_id() -> str:
@@ -71,6 +78,7 @@ def environment(device: str = "cpu") -> dict[str, Any]:
         "torch_version": torch.__version__,
         "cuda_version": torch.version.cuda if device.startswith("cuda") else None,
         "cudnn_version": cudnn if device.startswith("cuda") else None,
+        "driver_version": _nvidia_driver() if device.startswith("cuda") else None,
         "device_name": device_name(device),
         "num_threads": torch.get_num_threads(),
     }
@@ -85,7 +93,6 @@ def full_environment(device: str = "cpu") -> dict[str, Any]:
             "python_version": platform.python_version(),
             "platform": platform.platform(),
             "cpu_count": os.cpu_count(),
-            "driver_version": _nvidia_driver() if device.startswith("cuda") else None,
         }
     )
     return env

@@ -122,6 +122,7 @@ ELEMENTWISE_OPS = (
     "aten::clamp_min", "aten::clamp_max", "aten::where", "aten::sum", "aten::mean", "aten::norm",
     "aten::linalg_vector_norm", "aten::frobenius_norm", "aten::maximum", "aten::minimum",
     "aten::expand_as", "aten::max_pool2d", "aten::avg_pool2d", "aten::min", "aten::max", "aten::nextafter",
+    "aten::addcmul", "aten::addcdiv", "aten::lerp", "aten::square", "aten::erf", "aten::hardtanh",
 )  # fmt: skip
 
 Handle = Callable[[list[Any], list[Any]], float]
