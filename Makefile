@@ -16,6 +16,7 @@ install: $(BIN)/mubench
 demo: install
 	$(BIN)/mubench params
 	$(BIN)/mubench flops
+	$(BIN)/mubench latency --repeats 10 --trajectory-repeats 1
 
 test: install
 	$(BIN)/python -m pytest -q

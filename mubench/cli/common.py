@@ -66,13 +66,16 @@ def check_outputs(*paths: Path | None) -> None:
         check_writable(path)
 
 
-def write_outputs(frame: pd.DataFrame, csv: Path | None, json: Path | None, device: str = "cpu") -> None:
+def finish(frame: pd.DataFrame, csv: Path | None, json: Path | None, device: str = "cpu") -> None:
+    """Write the rows to the requested files; exit 1 if any measurement failed (its row says why)."""
     if csv is not None:
         write_csv(frame, csv)
         err_console.print(f"wrote {len(frame)} rows to {csv}", highlight=False)
     if json is not None:
         write_json(frame, json, full_environment(device))
         err_console.print(f"wrote {len(frame)} rows to {json}", highlight=False)
+    if (frame["status"] != "ok").any():
+        raise typer.Exit(1)
 
 
 @contextlib.contextmanager

@@ -17,10 +17,10 @@ from mubench.cli.common import (
     check_outputs,
     console,
     err_console,
+    finish,
     friendly_errors,
     models_or_default,
     progress,
-    write_outputs,
 )
 from mubench.cli.render import giga, integer, percent, ratio, table, text, with_ratio_to_first
 from mubench.cli.solver_options import (
@@ -132,9 +132,7 @@ def flops(
             title = f"MACs per module: {breakdown['model'].iloc[0]} (fvcore, depth <= {depth})"
             console.print(table(breakdown, [("module", "module", text), ("macs", "MACs", integer),
                                             ("share", "share", percent)], title=title))  # fmt: skip
-    write_outputs(frame, csv, json)
-    if (frame["status"] != "ok").any():
-        raise typer.Exit(1)
+    finish(frame, csv, json)
 
 
 def _render(frame: pd.DataFrame, names: list[str], shared: int | None, steps: int) -> None:

@@ -16,10 +16,10 @@ from mubench.cli.common import (
     check_outputs,
     console,
     err_console,
+    finish,
     friendly_errors,
     models_or_default,
     progress,
-    write_outputs,
 )
 from mubench.cli.render import Column, integer, percent, ratio, table, text
 from mubench.cli.solver_options import (
@@ -128,9 +128,7 @@ def latency(
         rows = measure_latency(names, conds, run_id, tick)
     frame = to_frame(rows)
     _render(frame, names, conds)
-    write_outputs(frame, csv, json, device)
-    if (frame["status"] != "ok").any():
-        raise typer.Exit(1)
+    finish(frame, csv, json, device)
 
 
 def _render(frame: pd.DataFrame, names: list[str], conds: LatencyConditions) -> None:

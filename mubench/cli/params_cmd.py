@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import typer
-
 from mubench.cli.common import (
     CsvOpt,
     JsonOpt,
@@ -11,10 +9,10 @@ from mubench.cli.common import (
     QuietOpt,
     check_outputs,
     console,
+    finish,
     friendly_errors,
     models_or_default,
     progress,
-    write_outputs,
 )
 from mubench.cli.render import integer, percent, table, text, with_ratio_to_first
 from mubench.measure.params import measure_params
@@ -58,6 +56,4 @@ def params(
         ("params_vs_first", f"total vs {names[0]}", percent),
     ]
     console.print(table(frame, columns, title="Parameters (elements)"))
-    write_outputs(frame, csv, json)
-    if (frame["status"] != "ok").any():
-        raise typer.Exit(1)
+    finish(frame, csv, json)
