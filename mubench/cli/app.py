@@ -11,6 +11,7 @@ from mubench.cli.flops_cmd import flops
 from mubench.cli.latency_cmd import latency
 from mubench.cli.models_cmd import models
 from mubench.cli.params_cmd import params
+from mubench.cli.robustness_cmd import robustness
 
 app = typer.Typer(
     name="mubench",
@@ -41,6 +42,7 @@ app.command()(models)
 app.command()(params)
 app.command()(flops)
 app.command()(latency)
+app.command()(robustness)
 
 
 def main() -> None:

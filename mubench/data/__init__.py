@@ -1,0 +1,1 @@
+"""Datasets: built-in ones that ship with installed packages, no download."""

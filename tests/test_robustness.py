@@ -1,0 +1,119 @@
+"""Built-in data and the robustness protocol: split by source, seeded noise, metrics, reference rows."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from mubench.cli.app import app
+from mubench.data.builtin import load_builtin
+from mubench.diffusion.schedules import NoiseSchedule
+from mubench.errors import UsageError
+from mubench.measure.robustness import RobustnessConditions, measure_robustness, noisy_images, psnr_db, spread
+
+
+@pytest.mark.parametrize("name", ["patches32", "patches64", "faces32"])
+def test_train_and_test_share_no_source_image(name):
+    train, test = load_builtin(name, "train"), load_builtin(name, "test")
+    assert set(train.sources).isdisjoint(test.sources)
+    assert len(train) > len(test) > 0
+    size = int(name[-2:])
+    assert train.images.shape[1:] == test.images.shape[1:] == (3, size, size)
+    assert 0.0 <= float(test.images.min()) and float(test.images.max()) <= 1.0
+
+
+def test_builtin_data_is_deterministic():
+    load_builtin.cache_clear()
+    first = load_builtin("patches32", "test").images.clone()
+    load_builtin.cache_clear()
+    assert torch.equal(first, load_builtin("patches32", "test").images)
+
+
+def test_psnr_and_confidence_interval_by_hand():
+    clean = np.zeros((3, 8, 8))
+    assert psnr_db(clean + 0.1, clean) == pytest.approx(20.0)
+    got = spread([1.0, 2.0, 3.0, 4.0], "x")
+    assert got["x_mean"] == 2.5
+    assert got["x_std"] == pytest.approx(math.sqrt(5 / 3))
+    assert got["x_ci95"] == pytest.approx(3.182446305 * math.sqrt(5 / 3) / 2)
+
+
+def test_noise_is_seeded_per_image():
+    clean = torch.zeros(10, 3, 8, 8)
+    a = noisy_images(clean, 0.1, seed=3)
+    assert torch.equal(a[:5], noisy_images(clean[:5], 0.1, seed=3))  # image i's noise ignores the others
+    assert not torch.equal(a, noisy_images(clean, 0.1, seed=4))
+    assert not torch.equal(a[0], a[1])
+
+
+@pytest.fixture(scope="module")
+def reference_rows():
+    conds = RobustnessConditions(sigmas=(0.1, 0.2), num_images=50)
+    return pd.DataFrame(measure_robustness([], conds, "r"))
+
+
+def test_identity_row_is_the_analytic_psnr(reference_rows):
+    identity = reference_rows[reference_rows["model"] == "identity"].set_index("sigma")
+    assert identity.loc[0.1, "psnr_db_mean"] == pytest.approx(20.0, abs=0.2)
+    assert identity.loc[0.2, "psnr_db_mean"] == pytest.approx(20 - 20 * math.log10(2), abs=0.2)
+
+
+def test_classical_denoisers_beat_the_noisy_input(reference_rows):
+    for sigma, group in reference_rows.groupby("sigma"):
+        psnr = group.set_index("model")["psnr_db_mean"]
+        for name in ("tv", "wavelet", "nl-means"):
+            assert psnr[name] > psnr["identity"] + 3, (sigma, name)
+    assert set(reference_rows["n_images"]) == {50}
+
+
+def test_models_start_at_their_schedules_matched_step():
+    conds = RobustnessConditions(sigmas=(0.1,), num_images=4, steps=3, allow_untrained=True, references=())
+    rows = measure_robustness(["ode-u-tiny", "ddpm-unet-tiny"], conds, "r")
+    assert rows[0]["t_start"] == NoiseSchedule.create("sigmoid").step_for_sigma(0.1)
+    assert rows[1]["t_start"] == NoiseSchedule.create("linear").step_for_sigma(0.1) == 57
+    assert rows[0]["checkpoint"] == "untrained" and rows[0]["denoiser_calls"] == 3
+    assert rows[0]["nfe_total"] == 3 * 28
+
+
+def test_untrained_models_are_refused_without_the_flag():
+    with pytest.raises(UsageError, match="--allow-untrained"):
+        measure_robustness(["ode-u-tiny"], RobustnessConditions(), "r")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        ([], "--allow-untrained"),
+        (["--sigma", "0"], "--sigma"),
+        (["--sigma", "1.5"], "--sigma"),
+        (["--dataset", "cifar"], "unknown dataset"),
+        (["--num-images", "0"], "--num-images"),
+        (["--reference", "bm3d"], "reference"),
+        (["--sampler", "ddpm", "--steps", "3"], "ddpm"),
+    ],
+)
+def test_robustness_bad_input_is_one_line_exit_2(runner, clean_exit, tmp_path, args, needle):
+    out = tmp_path / "rob.csv"
+    result = runner.invoke(app, ["robustness", "-q", "--csv", str(out), *args])
+    clean_exit(result, 2)
+    assert needle in result.output
+    assert not out.exists()
+
+
+def test_robustness_cli_writes_rows(runner, tmp_path):
+    out = tmp_path / "rob.csv"
+    result = runner.invoke(
+        app,
+        ["robustness", "-q", "-m", "lucid-unet-tiny", "--allow-untrained", "--num-images", "4",
+         "--steps", "2", "--sigma", "0.05", "--sigma", "0.1", "--reference", "identity", "--csv", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out)
+    assert list(frame["model"]) == ["identity", "lucid-unet-tiny"] * 2
+    expected = ("sigma", "dataset", "checkpoint", "n_images", "t_start", "nfe_total", "denoise_s_per_image")
+    for column in (*expected, *(f"{m}_{s}" for m in ("psnr_db", "ssim") for s in ("mean", "std", "ci95"))):
+        assert column in frame.columns
