@@ -19,6 +19,7 @@ import difflib
 import fnmatch
 import importlib
 import inspect
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from importlib.metadata import entry_points
@@ -115,9 +116,10 @@ def _ensure_loaded() -> None:
             continue
         try:
             target = ep.load()
-        except Exception as exc:  # a broken plug-in must not break mubench
-            raise UsageError(f"entry point '{ep.name}' ({ep.value}) failed to load: {exc}") from exc
-        spec = target if isinstance(target, ModelSpec) else _user_spec(ep.name, target)
+            spec = target if isinstance(target, ModelSpec) else _user_spec(ep.name, target)
+        except Exception as exc:  # a broken plug-in must not break mubench: skip it, say so
+            warnings.warn(f"skipped model entry point '{ep.name}' ({ep.value}): {exc}", stacklevel=2)
+            continue
         add_spec(replace(spec, name=ep.name))
 
 

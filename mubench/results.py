@@ -111,7 +111,7 @@ def make_row(command: str, run_id: str, **fields: Any) -> dict[str, Any]:
         "command": command,
         "model": None,
         "device": "cpu",
-        "dtype": "float32",
+        "dtype": "fp32",
         "batch_size": 1,
         "resolution": None,
         "steps": None,

@@ -117,7 +117,7 @@ def test_params_default_pair_with_ratio(runner):
     assert "lucid-unet" in out and "ode-u" in out
     assert out.index("lucid-unet") < out.index("ode-u")  # the baseline first
     assert "35,710,339" in out and "9,449,955" in out
-    assert "total vs lucid-unet" in out
+    assert "vs base: total / that of lucid-unet" in out
     assert f"{100 * 9_449_955 / 35_710_339:.1f}%" in out  # 26.5%
 
 

@@ -77,8 +77,9 @@ def test_ode_steps_override_changes_nfe():
 def test_all_tier_counts_more_than_matmul_tier():
     matmul, _ = measure_flops("ode-u-tiny", FlopConditions(resolution=8), "r")
     everything, _ = measure_flops("ode-u-tiny", FlopConditions(resolution=8, tier="all"), "r")
-    assert everything[0]["macs_other"] > 0
-    assert everything[0]["macs"] == matmul[0]["macs"] + everything[0]["macs_other"]
+    assert everything[0]["elementwise_ops"] > 0 and matmul[0]["elementwise_ops"] is None
+    assert everything[0]["macs"] == matmul[0]["macs"]  # MACs stay multiply-accumulates
+    assert everything[0]["flops"] == 2 * matmul[0]["macs"] + everything[0]["elementwise_ops"]
     assert everything[1]["tier"] == "matmul"  # torch's row always covers the matmul ops only
 
 

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from mubench.errors import MubenchError
+from mubench.errors import MubenchError, UsageError
 from mubench.results import check_writable, full_environment, write_csv, write_json
 
 # The paper's comparison: the baseline its authors trained against the continuous U-Net it describes.
@@ -57,7 +57,12 @@ def friendly_errors(func: F) -> F:
 
 
 def models_or_default(models: list[str] | None) -> list[str]:
-    return list(models) if models else list(DEFAULT_PAIR)
+    """The --model names given (each once), or the paper's comparison pair."""
+    names = list(models) if models else list(DEFAULT_PAIR)
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise UsageError(f"--model {', '.join(repeated)} given more than once; name each model once")
+    return names
 
 
 def check_outputs(*paths: Path | None) -> None:
@@ -66,14 +71,20 @@ def check_outputs(*paths: Path | None) -> None:
         check_writable(path)
 
 
-def finish(frame: pd.DataFrame, csv: Path | None, json: Path | None, device: str = "cpu") -> None:
-    """Write the rows to the requested files; exit 1 if any measurement failed (its row says why)."""
+def save(frame: pd.DataFrame, csv: Path | None, json: Path | None, device: str = "cpu") -> None:
+    """(Re)write the rows so far to the requested files, atomically: an interrupted run keeps them."""
     if csv is not None:
         write_csv(frame, csv)
-        err_console.print(f"wrote {len(frame)} rows to {csv}", highlight=False)
     if json is not None:
         write_json(frame, json, full_environment(device))
-        err_console.print(f"wrote {len(frame)} rows to {json}", highlight=False)
+
+
+def finish(frame: pd.DataFrame, csv: Path | None, json: Path | None, device: str = "cpu") -> None:
+    """Write the rows to the requested files; exit 1 if any measurement failed (its row says why)."""
+    save(frame, csv, json, device)
+    for path in (csv, json):
+        if path is not None:
+            err_console.print(f"wrote {len(frame)} rows to {path}", highlight=False)
     if (frame["status"] != "ok").any():
         raise typer.Exit(1)
 

@@ -21,8 +21,9 @@ from mubench.cli.common import (
     friendly_errors,
     models_or_default,
     progress,
+    save,
 )
-from mubench.cli.render import giga, integer, percent, ratio, table, text, with_ratio_to_first
+from mubench.cli.render import first_ok, giga, integer, percent, ratio, table, text, with_ratio_to_first
 from mubench.cli.solver_options import (
     AdjointOpt,
     AtolOpt,
@@ -33,6 +34,7 @@ from mubench.cli.solver_options import (
     SolverOpt,
     solver_config,
 )
+from mubench.errors import UsageError
 from mubench.measure.flops import FlopConditions, measure_flops
 from mubench.measure.runner import run_item
 from mubench.registry import get_spec
@@ -94,6 +96,8 @@ def flops(
     shared = resolution if resolution is not None else (PAPER_RESOLUTION if len(names) > 1 else None)
     for spec in specs:
         spec.check_resolution(shared if shared is not None else spec.resolution)
+        if channels is not None and channels != spec.channels and spec.family == "user":
+            raise UsageError(f"--channels cannot be changed for user model '{spec.name}'")
     conds = FlopConditions(
         resolution=shared,
         batch_size=batch_size,
@@ -124,6 +128,7 @@ def flops(
                 batch_size=batch_size,
                 steps=steps,
             )
+            save(to_frame(rows), csv, json)
             tick(name)
     frame = to_frame(rows)
     _render(frame, names, shared, steps)
@@ -144,7 +149,7 @@ def _render(frame: pd.DataFrame, names: list[str], shared: int | None, steps: in
         ("model", "model", text),
         ("nfe", "NFE", integer),
         ("macs", "MACs/call", integer),
-        ("macs_vs_first", "vs first", percent),
+        ("macs_vs_first", "vs base", percent),
         *([("macs_per_trajectory", f"MACs x{steps}", giga)] if steps > 1 else []),
         ("xcheck_ratio", "torch/fv", ratio),
         ("coverage", "cov.", percent),
@@ -152,10 +157,13 @@ def _render(frame: pd.DataFrame, names: list[str], shared: int | None, steps: in
     ]
     solvers = sorted({s for s in fv.get("solver", pd.Series(dtype=str)).dropna()})
     where = f"{shared}x{shared}, shared by all models" if shared else "each model's default"
-    tier = fv["tier"].iloc[0] if "tier" in fv else "-"
+    base = first_ok(fv)
+    tier = base["tier"] if base is not None else "-"
+    baseline = base["model"] if base is not None else "-"
     caption = (
-        f"MACs = multiply-accumulates counted by fvcore (tier '{tier}'); FLOPs = 2 x MACs. "
-        f"vs first: MACs / those of {names[0]}. Resolution: {where}; batch {fv['batch_size'].iloc[0]}. "
+        f"MACs = multiply-accumulates counted by fvcore (tier '{tier}'); FLOPs = 2 x MACs"
+        f"{' + elementwise ops' if tier == 'all' else ''}. vs base: MACs / those of {baseline}. "
+        f"Resolution: {where}; batch {fv['batch_size'].iloc[0]}. "
         f"NFE = ODE-function evaluations per call{' (' + ', '.join(solvers) + ')' if solvers else ''}. "
         "torch/fv = torch FlopCounterMode FLOPs / (2 x fvcore MACs) over the ops both count."
     )

@@ -21,7 +21,7 @@ from mubench.cli.common import (
     models_or_default,
     progress,
 )
-from mubench.cli.render import Column, integer, percent, ratio, table, text
+from mubench.cli.render import Column, first_ok, integer, percent, ratio, table, text
 from mubench.cli.solver_options import (
     AdjointOpt,
     AtolOpt,
@@ -34,15 +34,16 @@ from mubench.cli.solver_options import (
 )
 from mubench.measure.device import NumericFlags
 from mubench.measure.latency import LatencyConditions, measure_latency
+from mubench.measure.setup import NUM_DIFFUSION_STEPS
 from mubench.results import new_run_id, to_frame
 
 
-def _ms(value: object) -> str:
+def _3f(value: object) -> str:
     return "-" if value is None or pd.isna(value) else f"{float(value):,.3f}"
 
 
-def _s(value: object) -> str:
-    return "-" if value is None or pd.isna(value) else f"{float(value):,.3f}"
+def _1f(value: object) -> str:
+    return "-" if value is None or pd.isna(value) else f"{float(value):,.1f}"
 
 
 @friendly_errors
@@ -55,7 +56,9 @@ def latency(
         int | None,
         typer.Option(help="Input side in px. Default: 64 for several models, else the model's own."),
     ] = None,
-    steps: Annotated[int, typer.Option(help="Denoiser calls per reverse trajectory.")] = 50,
+    steps: Annotated[
+        int | None, typer.Option(help="Denoiser calls per trajectory. Default: 50 (ddim), 1000 (ddpm).")
+    ] = None,
     sampler: Annotated[str, typer.Option(help="ddim (any --steps) or ddpm (all 1000 steps).")] = "ddim",
     eta: Annotated[float, typer.Option(help="DDIM eta (0: deterministic).")] = 0.0,
     repeats: Annotated[int, typer.Option(help="Timed per-call samples per model.")] = 30,
@@ -103,6 +106,8 @@ def latency(
         mubench latency -m ode-u-tiny -m lucid-unet-tiny --repeats 10 --steps 10
     """
     names = models_or_default(model)
+    if steps is None:
+        steps = NUM_DIFFUSION_STEPS if sampler == "ddpm" else 50
     shared = resolution if resolution is not None else (PAPER_RESOLUTION if len(names) > 1 else None)
     conds = LatencyConditions(
         device=device,
@@ -127,32 +132,34 @@ def latency(
     with progress(len(names) + repeats + trajectory_repeats, "latency", quiet) as tick:
         rows = measure_latency(names, conds, run_id, tick)
     frame = to_frame(rows)
-    _render(frame, names, conds)
+    _render(frame, conds)
     finish(frame, csv, json, device)
 
 
-def _render(frame: pd.DataFrame, names: list[str], conds: LatencyConditions) -> None:
+def _render(frame: pd.DataFrame, conds: LatencyConditions) -> None:
     columns: list[Column] = [
         ("model", "model", text),
-        ("call_ms_median", "call ms", _ms),
-        ("call_ms_p10", "p10", _ms),
-        ("call_ms_p90", "p90", _ms),
-        ("call_ms_vs_first", "vs first", ratio),
-        ("macs_vs_first", "MACs vs first", ratio),
-        ("trajectory_s_median", f"traj. s ({conds.steps})", _s),
-        ("achieved_share", "matmul peak", percent),
-        ("peak_mem_mib", "peak MiB", _ms),
+        ("call_ms_median", "call ms", _3f),
+        ("call_ms_p10", "p10", _3f),
+        ("call_ms_p90", "p90", _3f),
+        ("call_ms_vs_first", "vs base", ratio),
+        ("macs_vs_first", "MACs vs base", ratio),
+        ("trajectory_s_median", f"traj. s ({conds.steps})", _3f),
+        ("achieved_share", "of peak", percent),
+        ("peak_mem_mib", "peak MiB", _1f),
         ("nfe", "NFE", integer),
         ("agrees_with_eager_fp32", "agrees", text),
         ("status", "status", text),
     ]
     first = frame.iloc[0]
+    base = first_ok(frame)
     caption = (
         f"{first.get('device_name', '')} ({first['device']}), {first['dtype']}, batch {first['batch_size']}, "
         f"{first['resolution']}x{first['resolution']}, {first.get('num_threads', '?')} threads, "
         f"tf32 {first.get('tf32', '-')}, mode {conds.mode()}. "
-        f"Trajectory: {first['sampler']} x {conds.steps} steps. vs first = ratio to {names[0]}; "
-        "MACs vs first beside it shows what the arithmetic alone predicts."
+        f"Trajectory: {first['sampler']} x {conds.steps} steps. vs base = median over that of "
+        f"{base['model'] if base is not None else '-'}; MACs vs base beside it is what the arithmetic "
+        "alone predicts. of peak = achieved FLOP/s over the device's measured matmul rate."
     )
     console.print(table(frame, columns, title="Latency per denoiser call (median ms)", caption=caption))
     for _, row in frame.iterrows():

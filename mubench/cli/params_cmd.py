@@ -13,8 +13,9 @@ from mubench.cli.common import (
     friendly_errors,
     models_or_default,
     progress,
+    save,
 )
-from mubench.cli.render import integer, percent, table, text, with_ratio_to_first
+from mubench.cli.render import first_ok, integer, percent, table, text, with_ratio_to_first
 from mubench.measure.params import measure_params
 from mubench.measure.runner import run_item
 from mubench.registry import get_spec
@@ -44,6 +45,7 @@ def params(
     with progress(len(names), "params", quiet) as tick:
         for name in names:
             rows += run_item("params", run_id, name, lambda name=name: [measure_params(name, run_id)])
+            save(to_frame(rows), csv, json)
             tick(name)
     frame = to_frame(rows)
     frame["params_vs_first"] = with_ratio_to_first(frame, "params_total")
@@ -53,7 +55,9 @@ def params(
         ("params_trainable", "trainable", integer),
         ("params_frozen", "frozen", integer),
         ("buffers_total", "buffers", integer),
-        ("params_vs_first", f"total vs {names[0]}", percent),
+        ("params_vs_first", "vs base", percent),
     ]
-    console.print(table(frame, columns, title="Parameters (elements)"))
+    base = first_ok(frame)
+    caption = f"vs base: total / that of {base['model']}." if base is not None else None
+    console.print(table(frame, columns, title="Parameters (elements)", caption=caption))
     finish(frame, csv, json)

@@ -20,10 +20,6 @@ def integer(value: Any) -> str:
     return "-" if _missing(value) else f"{int(value):,}"
 
 
-def millions(value: Any) -> str:
-    return "-" if _missing(value) else f"{value / 1e6:,.3f} M"
-
-
 def giga(value: Any) -> str:
     return "-" if _missing(value) else f"{value / 1e9:,.3f} G"
 
@@ -52,8 +48,10 @@ def table(
     body = [[fmt(row[name]) for name, _, fmt in present] for _, row in frame.iterrows()]
     for i, (_, header, fmt) in enumerate(present):
         width = max((len(cells[i]) for cells in body), default=1)
-        if fmt is text:  # long text folds; short text (names) stays whole
-            out.add_column(header, overflow="fold", min_width=min(width, 16))
+        if fmt is text and width > 24:  # long text (descriptions, messages) folds
+            out.add_column(header, overflow="fold", min_width=16)
+        elif fmt is text:  # short text (model names, flags) stays whole
+            out.add_column(header, no_wrap=True, min_width=max(width, len(header)))
         else:  # numbers are never wrapped; headers and long text give way instead
             out.add_column(header, justify="right", no_wrap=True, min_width=width)
     for (_, row), cells in zip(frame.iterrows(), body):
@@ -61,9 +59,15 @@ def table(
     return out
 
 
-def with_ratio_to_first(frame: pd.DataFrame, column: str, by: str = "model") -> pd.Series:
-    """``column`` of each row divided by that of the first row's ``by`` group (the baseline)."""
-    if frame.empty or column not in frame:
-        return pd.Series(dtype=float)
-    base = frame[column].iloc[0]
-    return frame[column] / base if base else pd.Series(float("nan"), index=frame.index)
+def first_ok(frame: pd.DataFrame) -> pd.Series | None:
+    """The first row whose status is ok (the baseline of ratios), or None."""
+    ok = frame[frame["status"] == "ok"] if "status" in frame else frame
+    return ok.iloc[0] if len(ok) else None
+
+
+def with_ratio_to_first(frame: pd.DataFrame, column: str) -> pd.Series:
+    """``column`` of each row divided by that of the first ok row (the baseline)."""
+    base = first_ok(frame)
+    if base is None or column not in frame or not base[column]:
+        return pd.Series(float("nan"), index=frame.index)
+    return frame[column] / base[column]

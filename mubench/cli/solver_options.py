@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from mubench.errors import UsageError
 from mubench.models.ode_block import SolverConfig
 
 SolverOpt = Annotated[
@@ -54,4 +55,11 @@ def solver_config(
     given = {k: v for k, v in given.items() if v is not None}
     if not given and not adjoint:
         return None
-    return SolverConfig(**given, adjoint=adjoint)
+    config = SolverConfig(**given, adjoint=adjoint)
+    ignored = ("rtol", "atol") if not config.adaptive else ("steps", "step_size")
+    flags = {"rtol": "--rtol", "atol": "--atol", "steps": "--ode-steps", "step_size": "--ode-step-size"}
+    unused = [flags[k] for k in ignored if k in given]
+    if unused:
+        kind = "adaptive" if config.adaptive else "fixed-step"
+        raise UsageError(f"{' and '.join(unused)} has no effect with the {kind} solver '{config.method}'")
+    return config

@@ -16,7 +16,7 @@ from mubench.measure.params import count_parameters
 from mubench.measure.setup import NUM_DIFFUSION_STEPS, build_model, example_inputs
 from mubench.models.ode_block import SolverConfig, has_ode_blocks, nfe_by_block, reset_nfe
 from mubench.registry import get_spec
-from mubench.results import make_row
+from mubench.results import environment, make_row
 
 XCHECK_TOLERANCE = 0.01  # |torch / fvcore - 1| beyond this is flagged: both count the same ops
 
@@ -106,7 +106,9 @@ def measure_flops(
         )
 
     nfe_samples = (
-        _nfe_distribution(model, conds, channels, resolution) if solver_cfg and solver_cfg.adaptive else []
+        [nfe, *_nfe_distribution(model, conds, channels, resolution)]
+        if solver_cfg and solver_cfg.adaptive
+        else []
     )
     ratio = tc.flops / (2 * fv.matmul_macs) if fv.matmul_macs else float("nan")
     message = ""
@@ -139,18 +141,24 @@ def measure_flops(
         nfe_per_block=",".join(str(v) for v in per_block.values()) or None,
         nfe_per_trajectory=nfe * conds.steps if nfe is not None else None,
         params_total=count_parameters(model)["params_total"],
+        **environment("cpu"),
         paper_macs=spec.paper_macs,
         xcheck_ratio=ratio,
     )
+    # MACs are multiply-accumulates only; the 'all' tier's other ops (norms, resampling, elementwise)
+    # are counted once each in elementwise_ops and added to flops, never doubled.
+    other = fv.by_category["other"] if conds.tier == "all" else None
+    fv_flops = 2 * fv.matmul_macs + (other or 0)
     fv_row = make_row(
         "flops",
         run_id,
         counter="fvcore",
-        macs=fv.macs,
-        flops=2 * fv.macs,
-        **{f"macs_{k}": v for k, v in fv.by_category.items()},
-        macs_per_trajectory=fv.macs * conds.steps,
-        flops_per_trajectory=2 * fv.macs * conds.steps,
+        macs=fv.matmul_macs,
+        flops=fv_flops,
+        **{f"macs_{k}": fv.by_category[k] for k in ("conv", "linear", "attention")},
+        elementwise_ops=other,
+        macs_per_trajectory=fv.matmul_macs * conds.steps,
+        flops_per_trajectory=fv_flops * conds.steps,
         coverage=fv.coverage,
         unsupported_ops="; ".join(f"{op} x{n}" for op, n in sorted(fv.unsupported.items())),
         **common,
@@ -161,7 +169,8 @@ def measure_flops(
         counter="torch",
         macs=tc.flops // 2,
         flops=tc.flops,
-        **{f"macs_{k}": v // 2 for k, v in tc.by_category.items()},
+        **{f"macs_{k}": tc.by_category[k] // 2 for k in ("conv", "linear", "attention")},
+        elementwise_ops=None,
         macs_per_trajectory=tc.flops // 2 * conds.steps,
         flops_per_trajectory=tc.flops * conds.steps,
         coverage=None,

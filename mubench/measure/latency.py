@@ -100,9 +100,13 @@ class _Candidate:
     peak_mem_mib: float | None
     solver: str | None
     max_rel_err: float
+    eager: nn.Module  # the uncompiled model, whose ODE functions count their evaluations
+    counts_nfe: bool  # False when compiled or graphed: the counters do not run there
+    adaptive: bool  # an adaptive ODE solver: NFE depends on the input
     call_ms: list[float] = field(default_factory=list)
     trajectory_s: list[float] = field(default_factory=list)
     trajectory_calls: int = 0
+    trajectory_nfe: int | None = None
     failure: dict[str, Any] | None = None
 
 
@@ -124,7 +128,7 @@ def _prepare(
     channels = conds.channels if conds.channels is not None else spec.channels
     eager = build_model(spec, channels, conds.solver, conds.seed).to(device)
     x, t = example_inputs(conds.batch_size, channels, resolution, conds.seed, str(device))
-    with torch.inference_mode():
+    with torch.inference_mode(), PeakMemory(device) as first_call:
         reference = eager(x, t).float()  # eager float32: what every mode must agree with
     if not torch.isfinite(reference).all():
         raise FloatingPointError("model output has NaN or Inf in eager float32; not timed")
@@ -156,8 +160,10 @@ def _prepare(
     warm = warm_up(timer, call, conds.warmup_min, conds.warmup_max_s)
     min_ms = MIN_SAMPLE_MS[device.type]
     per_sample = min(MAX_CALLS_PER_SAMPLE, max(1, math.ceil(min_ms / max(warm.last_ms, 1e-6))))
-    with PeakMemory(device) as peak:
-        call()
+    if device.type == "cuda":  # CPU: the first call's growth above; its allocator keeps freed memory
+        with PeakMemory(device) as warm_call:
+            call()
+    peak_mib = warm_call.peak_mib if device.type == "cuda" else first_call.peak_mib
     solver = getattr(eager, "solver", None) if nfe is not None else None
     return _Candidate(
         name=name,
@@ -171,9 +177,12 @@ def _prepare(
         calls_per_sample=per_sample,
         warmup_iters=warm.iterations,
         warmup_stable=warm.stable,
-        peak_mem_mib=peak.peak_mib,
+        peak_mem_mib=peak_mib,
         solver=solver.describe() if solver is not None else None,
         max_rel_err=max_rel_err,
+        eager=eager,
+        counts_nfe=nfe is not None and not (conds.compile or conds.cuda_graphs),
+        adaptive=solver is not None and solver.adaptive,
     )
 
 
@@ -260,12 +269,12 @@ def measure_latency(
                 torch.cuda.empty_cache()
 
     timer = Timer(device)
-    for _ in _round_robin(conds.repeats, candidates, tick, "per-call"):
+    for _ in _round_robin(conds.repeats, tick, "per-call"):
         for c in _active(candidates):
             _guard(c, lambda c=c: c.call_ms.append(timer(c.call, c.calls_per_sample)), fail(c.name))
 
     schedules: dict[str, NoiseSchedule] = {}
-    for i in _round_robin(conds.trajectory_repeats, candidates, tick, "trajectory"):
+    for i in _round_robin(conds.trajectory_repeats, tick, "trajectory"):
         for c in _active(candidates):
             schedule = schedules.setdefault(c.spec.schedule, NoiseSchedule.create(c.spec.schedule))
             gen = torch.Generator(device=device).manual_seed(conds.seed + i)
@@ -297,11 +306,14 @@ def _time_trajectory(
     """Time one full reverse trajectory from pure noise at t = T - 1, sampler arithmetic included."""
     result: list = []
     t_start = schedule.num_steps - 1
+    reset_nfe(c.eager)
     ms = timer(
         lambda: result.append(sampler.sample(c.denoise, schedule, x_start, t_start, c.spec.prediction, gen))
     )
     c.trajectory_s.append(ms / 1e3)
     c.trajectory_calls = result[0].denoiser_calls
+    if c.counts_nfe:
+        c.trajectory_nfe = sum(nfe_by_block(c.eager).values())
 
 
 def _format(x: torch.Tensor) -> torch.memory_format:
@@ -314,9 +326,7 @@ def _active(candidates: list[_Candidate]) -> list[_Candidate]:
     return [c for c in candidates if c.failure is None]
 
 
-def _round_robin(
-    rounds: int, candidates: list[_Candidate], tick: Callable[[str], None], what: str
-) -> Iterator[int]:
+def _round_robin(rounds: int, tick: Callable[[str], None], what: str) -> Iterator[int]:
     for i in range(rounds):
         yield i
         tick(f"{what} {i + 1}/{rounds}")
@@ -363,7 +373,7 @@ def _row(
         n_trajectories=len(c.trajectory_s),
         trajectory_denoiser_calls=c.trajectory_calls if c.trajectory_s else None,
         nfe=c.nfe,
-        nfe_per_trajectory=c.nfe * c.trajectory_calls if c.nfe is not None and c.trajectory_s else None,
+        nfe_per_trajectory=_trajectory_nfe(c),
         flops_per_call=c.flops,
         macs_per_call=c.flops // 2,
         achieved_gflops=achieved,
@@ -379,6 +389,16 @@ def _row(
         agreement_tolerance=tolerance,
         **{**env, **flags},
     )
+
+
+def _trajectory_nfe(c: _Candidate) -> int | None:
+    """Counted over the last timed trajectory; for compiled or graphed fixed-step solvers, where the
+    counters do not run, NFE per call x calls (exact there: fixed grids do not depend on the input)."""
+    if c.nfe is None or not c.trajectory_s:
+        return None
+    if c.counts_nfe:
+        return c.trajectory_nfe
+    return None if c.adaptive else c.nfe * c.trajectory_calls
 
 
 def _add_ratios(rows: list[dict[str, Any]]) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 from torch import nn
 
 from mubench.registry import get_spec
-from mubench.results import make_row
+from mubench.results import environment, make_row
 
 
 def count_parameters(model: nn.Module) -> dict[str, int]:
@@ -42,4 +42,5 @@ def measure_params(model_name: str, run_id: str) -> dict[str, Any]:
         resolution=spec.resolution,
         **counts,
         params_expected=spec.expected_params,
+        **environment("cpu"),
     )

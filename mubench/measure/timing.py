@@ -94,8 +94,10 @@ def summarize(values: list[float], prefix: str) -> dict[str, float]:
 class PeakMemory:
     """Peak memory of the code run inside the context, in MiB.
 
-    CUDA: peak allocated by torch's caching allocator (reset on entry). CPU: growth of the process's
-    resident set over its size on entry, sampled every millisecond from /proc (Linux; None elsewhere).
+    CUDA: the peak that torch's caching allocator held (reset on entry; weights and inputs included).
+    CPU: growth of the process's resident set over its size on entry, sampled every millisecond from
+    /proc (Linux; None elsewhere). The CPU allocator keeps freed memory, so this is meaningful for the
+    first call of a freshly built model, which is where mubench measures it.
     """
 
     def __init__(self, device: torch.device):
@@ -118,7 +120,6 @@ class PeakMemory:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
-            self._base = torch.cuda.memory_allocated(self.device)
         elif Path("/proc/self/statm").exists():
             import resource
 
@@ -142,9 +143,8 @@ class PeakMemory:
 def matmul_peak_gflops(device: torch.device, dtype: torch.dtype, seconds: float = 1.0) -> float:
     """The device's measured dense matmul rate in GFLOP/s for ``dtype`` (square products, best of runs)."""
     n = 8192 if device.type == "cuda" else 1024
-    compute_dtype = dtype if device.type == "cuda" else torch.float32
-    a = torch.randn(n, n, device=device, dtype=compute_dtype)
-    b = torch.randn(n, n, device=device, dtype=compute_dtype)
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
     timer = Timer(device)
     timer(lambda: a @ b)  # warm-up
     best_ms, begin = float("inf"), time.perf_counter()

@@ -15,9 +15,11 @@ from torchdiffeq._impl.odeint import SOLVERS as _TORCHDIFFEQ_SOLVERS
 from mubench.errors import UsageError
 
 # torchdiffeq's fixed-grid solvers: the grid is linspace(0, 1, steps + 1) or the given step size.
-FIXED_STEP_METHODS = ("euler", "midpoint", "heun2", "heun3", "rk4", "explicit_adams", "implicit_adams")
-# Evaluations of the ODE function per step of each fixed-grid method (torchdiffeq's rk4 is the 3/8 rule).
-EVALS_PER_STEP = {"euler": 1, "midpoint": 2, "heun2": 2, "heun3": 3, "rk4": 4}
+FIXED_STEP_METHODS = (
+    "euler", "midpoint", "heun2", "heun3", "rk4", "explicit_adams", "implicit_adams", "fixed_adams",
+)  # fmt: skip
+# torchdiffeq methods mubench does not run: scipy's solvers leave torch (nothing to count or time).
+UNSUPPORTED_METHODS = ("scipy_solver",)
 # Backends: torchdiffeq (reference; every method, adaptive and adjoint) or mubench's own loop over a
 # fixed grid, which computes the same steps without per-step bookkeeping, host syncs or tensor grids
 # (so it can be compiled whole and captured in a CUDA graph).
@@ -26,8 +28,8 @@ FIXED_BACKEND_METHODS = ("euler", "midpoint", "rk4")
 
 
 def solver_methods() -> list[str]:
-    """Every method name torchdiffeq accepts here."""
-    return sorted(_TORCHDIFFEQ_SOLVERS)
+    """Every torchdiffeq method mubench can run."""
+    return sorted(m for m in _TORCHDIFFEQ_SOLVERS if m not in UNSUPPORTED_METHODS)
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class SolverConfig:
     backend: str = "torchdiffeq"  # "torchdiffeq" or "fixed" (mubench's loop; euler, midpoint, rk4)
 
     def __post_init__(self) -> None:
-        if self.method not in _TORCHDIFFEQ_SOLVERS:
+        if self.method not in solver_methods():
             raise UsageError(
                 f"unknown ODE solver '{self.method}'; choose one of {', '.join(solver_methods())}"
             )
@@ -154,13 +156,13 @@ class ODEBlock(nn.Module):
         super().__init__()
         self.func = func
         self.solver = solver
-        self.steps = solver.fixed_steps() if solver.backend == "fixed" else []
+        self.grid = solver.fixed_steps() if solver.backend == "fixed" else []  # (s0, h, s1) per step
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor | None = None) -> torch.Tensor:
         cfg = self.solver
         if cfg.backend == "fixed":  # no module state is mutated: torch.compile sees one pure function
             cond = self.func.modulation(emb) if self.func.scale_shift is not None else None
-            return integrate_fixed(partial(self.func, cond=cond), x, self.steps, cfg.method)
+            return integrate_fixed(partial(self.func, cond=cond), x, self.grid, cfg.method)
         if cfg.adaptive or cfg.step_size is not None:
             grid = torch.tensor([0.0, 1.0], device=x.device, dtype=x.dtype)
         else:
