@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from mubench.registry import list_models
-from mubench.results import full_environment
+from mubench.results import full_environment, write_text_atomic
 
 TARGET_S = 60.0
 
@@ -35,7 +35,9 @@ def main() -> int:
     wall_s = []
     for _ in range(args.repeats):
         start = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        if subprocess.run(command, stdout=subprocess.DEVNULL).returncode != 0:
+            print("mubench flops failed; see its output above", file=sys.stderr)
+            return 2
         wall_s.append(time.perf_counter() - start)
     median_s = statistics.median(wall_s)
     result = {
@@ -49,7 +51,7 @@ def main() -> int:
         "environment": full_environment("cpu"),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_text_atomic(args.out, json.dumps(result, indent=2) + "\n")
     print(f"mubench flops over {len(models)} models: median {median_s:.1f} s of {args.repeats} runs "
           f"({', '.join(f'{s:.1f}' for s in wall_s)}); target {TARGET_S:.0f} s")  # fmt: skip
     return 0 if median_s <= TARGET_S else 1

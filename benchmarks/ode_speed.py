@@ -4,7 +4,9 @@ For each configuration (batch size x dtype) and inference mode, both models are 
 one `measure_latency` run (same conditions, round-robin). Reported per configuration:
 
 - per mode: ode-u / lucid-unet per-call latency, their MACs ratio, and latency ratio / MACs ratio;
-- best: each model's fastest mode, and ratio of those (target: at most 1.25 x the MACs ratio).
+- best: each model's fastest mode, and ratio of those (target: at most 1.25 x the MACs ratio). The
+  two best modes may come from different runs (each run interleaves its two models; runs follow one
+  another), so the best-mode ratio is less drift-proof than the per-mode ones.
 
     python benchmarks/ode_speed.py                      # CPU: batch 1 and 8, fp32
     python benchmarks/ode_speed.py --device cuda        # GPU: batch 1 and 64, fp32 and bf16
@@ -22,7 +24,7 @@ import pandas as pd
 
 from mubench.measure.latency import LatencyConditions, measure_latency
 from mubench.models.ode_block import SolverConfig
-from mubench.results import full_environment, new_run_id
+from mubench.results import full_environment, new_run_id, write_csv, write_text_atomic
 
 TARGET = 1.25  # latency ratio may exceed the MACs ratio by at most this factor
 
@@ -81,13 +83,14 @@ def main() -> int:
                 print(_line(found, label, dtype, batch), flush=True)
 
     frame = pd.DataFrame(rows)
-    frame.to_csv(out / "ode_speed.csv", index=False)
+    write_csv(frame, out / "ode_speed.csv")
     summary = _summary(frame, args.models)
-    (out / "ode_speed.json").write_text(
+    write_text_atomic(
+        out / "ode_speed.json",
         json.dumps(
             {"target": TARGET, "summary": summary, "environment": full_environment(args.device)}, indent=2
         )
-        + "\n"
+        + "\n",
     )
     print("\nbest mode of each model, per configuration:")
     for s in summary:

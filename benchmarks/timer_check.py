@@ -20,7 +20,7 @@ import torch.utils.benchmark as tbench
 from mubench.measure.device import NumericFlags
 from mubench.measure.latency import LatencyConditions, _prepare
 from mubench.measure.timing import Timer
-from mubench.results import full_environment
+from mubench.results import full_environment, write_text_atomic
 
 TOLERANCE = 0.05
 WORKLOADS = (("lucid-unet-tiny", 32), ("ode-u-tiny", 32), ("ode-u", 64), ("lucid-unet", 64))
@@ -80,7 +80,7 @@ def main() -> int:
         "environment": full_environment(args.device),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(payload, indent=2) + "\n")
+    write_text_atomic(args.out, json.dumps(payload, indent=2) + "\n")
     return 0 if all(r["within_5pct"] for r in results) else 1
 
 

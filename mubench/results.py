@@ -146,7 +146,7 @@ def check_writable(path: Path | None) -> None:
         raise UsageError(f"cannot write '{path}': permission denied")
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename: never a half-written file."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -159,7 +159,7 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    _write_atomic(path, frame.to_csv(index=False))
+    write_text_atomic(path, frame.to_csv(index=False))
 
 
 def write_json(frame: pd.DataFrame, path: Path, env: Mapping[str, Any] | None = None) -> None:
@@ -169,4 +169,4 @@ def write_json(frame: pd.DataFrame, path: Path, env: Mapping[str, Any] | None = 
         "environment": dict(env or {}),
         "rows": json.loads(frame.to_json(orient="records")),
     }
-    _write_atomic(path, json.dumps(payload, indent=2) + "\n")
+    write_text_atomic(path, json.dumps(payload, indent=2) + "\n")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 
@@ -60,21 +61,22 @@ class NoiseSchedule:
     def num_steps(self) -> int:
         return self.betas.numel()
 
-    @property
+    @cached_property
     def alphas(self) -> torch.Tensor:
         return 1 - self.betas
 
-    @property
+    @cached_property
     def alpha_bar(self) -> torch.Tensor:
         return torch.cumprod(self.alphas, dim=0)
 
+    @cached_property
     def alpha_bar_prev(self) -> torch.Tensor:
         """alpha-bar at t - 1, with alpha-bar(-1) = 1."""
         return torch.cat([torch.ones(1, dtype=torch.float64), self.alpha_bar[:-1]])
 
     def posterior(self, t: int) -> tuple[float, float, float]:
         """q(x_{t-1} | x_t, x_0) = N(c0 x_0 + ct x_t, var): returns (c0, ct, var)."""
-        beta, abar, abar_prev = self.betas[t], self.alpha_bar[t], self.alpha_bar_prev()[t]
+        beta, abar, abar_prev = self.betas[t], self.alpha_bar[t], self.alpha_bar_prev[t]
         c0 = beta * abar_prev.sqrt() / (1 - abar)
         ct = (1 - abar_prev) * self.alphas[t].sqrt() / (1 - abar)
         var = beta * (1 - abar_prev) / (1 - abar)

@@ -62,17 +62,24 @@ def dtype_name(dtype: torch.dtype) -> str:
     return {v: k for k, v in DTYPES.items()}[dtype]
 
 
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 @dataclass(frozen=True)
 class NumericFlags:
     """Flags that change speed (and results), set explicitly for a run rather than inherited."""
 
     tf32: bool = False  # TF32 tensor cores for fp32 matmul and conv (CUDA)
     cudnn_benchmark: bool = False  # cuDNN autotuning of conv algorithms
-    threads: int | None = None  # intra-op CPU threads; None = all cores
+    threads: int | None = None  # intra-op CPU threads; None = the CPUs this process may run on
 
     def apply(self) -> dict[str, Any]:
         """Set the flags process-wide; returns what was set, for the result rows."""
-        threads = self.threads if self.threads is not None else (os.cpu_count() or 1)
+        threads = self.threads if self.threads is not None else _usable_cpus()
         if threads <= 0:
             raise UsageError(f"--threads must be positive, got {threads}")
         torch.set_num_threads(threads)
