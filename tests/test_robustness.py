@@ -81,13 +81,16 @@ def test_models_start_at_their_schedules_matched_step():
 
 def test_untrained_models_are_refused_without_the_flag():
     with pytest.raises(UsageError, match="--allow-untrained"):
-        measure_robustness(["ode-u-tiny"], RobustnessConditions(), "r")
+        measure_robustness(["ddpm-unet-tiny"], RobustnessConditions(), "r")  # nothing shipped for it
 
 
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        ([], "--allow-untrained"),
+        (["-m", "ddpm-unet-tiny"], "--allow-untrained"),
+        (["-m", "ode-u-tiny", "--checkpoint", "ode-u-tiny"], "NAME=PATH"),
+        (["-m", "ode-u-tiny", "--checkpoint", "lucid-unet-tiny=x.safetensors"], "not among the --model"),
+        (["-m", "ode-u-tiny", "--checkpoint", "ode-u-tiny=missing.safetensors"], "does not exist"),
         (["--sigma", "0"], "--sigma"),
         (["--sigma", "1.5"], "--sigma"),
         (["--dataset", "cifar"], "unknown dataset"),

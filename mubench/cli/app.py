@@ -12,6 +12,7 @@ from mubench.cli.latency_cmd import latency
 from mubench.cli.models_cmd import models
 from mubench.cli.params_cmd import params
 from mubench.cli.robustness_cmd import robustness
+from mubench.cli.train_cmd import train_command
 
 app = typer.Typer(
     name="mubench",
@@ -43,6 +44,7 @@ app.command()(params)
 app.command()(flops)
 app.command()(latency)
 app.command()(robustness)
+app.command("train")(train_command)
 
 
 def main() -> None:

@@ -17,11 +17,11 @@ from mubench.cli.common import (
     err_console,
     finish,
     friendly_errors,
-    models_or_default,
     progress,
 )
 from mubench.cli.render import Column, integer, table, text
 from mubench.data.builtin import DATASETS
+from mubench.errors import UsageError
 from mubench.measure.robustness import REFERENCES, RobustnessConditions, measure_robustness
 from mubench.results import new_run_id, to_frame
 
@@ -32,6 +32,9 @@ def _db(value: object) -> str:
 
 def _ssim(value: object) -> str:
     return "-" if value is None or pd.isna(value) else f"{float(value):.4f}"
+
+
+SHIPPED_PAIR = ("lucid-unet-tiny", "ode-u-tiny")  # the comparison pair at the size mubench ships trained
 
 
 @friendly_errors
@@ -51,6 +54,9 @@ def robustness(
     reference: Annotated[
         list[str] | None, typer.Option(help=f"Reference rows (default all): {', '.join(REFERENCES)}.")
     ] = None,
+    checkpoint: Annotated[
+        list[str] | None, typer.Option(help="NAME=PATH: weights for model NAME (.safetensors). Repeatable.")
+    ] = None,
     allow_untrained: Annotated[
         bool, typer.Option("--allow-untrained", help="Measure models without trained weights (rows marked).")
     ] = False,
@@ -62,15 +68,28 @@ def robustness(
 
     Each model starts the reverse process at the step t* whose noise matches sigma and runs to 0.
     The table includes the noisy input itself (identity) and classical denoisers as reference rows.
-    mubench cannot load trained weights yet: models run only with --allow-untrained, marked as such.
+    With no --model: the tiny comparison pair with the checkpoints mubench ships (trained on patches32).
+    A model without weights is refused unless --allow-untrained (its rows are marked untrained).
 
     Examples:
 
-        mubench robustness --sigma 0.1 --model ode-u-tiny --allow-untrained
+        mubench robustness --sigma 0.1
+
+        mubench robustness --sigma 0.1 -m ode-u-tiny --checkpoint ode-u-tiny=my.safetensors
 
         mubench robustness --sigma 0.05 --sigma 0.1 --sigma 0.2 --reference identity --reference tv
     """
-    names = models_or_default(model)
+    names = list(model) if model else list(SHIPPED_PAIR)
+    if not model:
+        err_console.print(
+            f"models: {' and '.join(SHIPPED_PAIR)} with the checkpoints mubench ships (--model to change)"
+        )
+    pairs = []
+    for item in checkpoint or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise UsageError(f"--checkpoint '{item}': write it as NAME=PATH")
+        pairs.append((name, path))
     conds = RobustnessConditions(
         sigmas=tuple(sigma or (0.1,)),
         dataset=dataset,
@@ -81,6 +100,7 @@ def robustness(
         seed=seed,
         allow_untrained=allow_untrained,
         references=tuple(reference or REFERENCES),
+        checkpoints=tuple(pairs),
     )
     check_outputs(csv, json)
     run_id = new_run_id()

@@ -16,18 +16,20 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from mubench.checkpoints import load_checkpoint, shipped_checkpoint
 from mubench.data.builtin import DATASETS, load_builtin
 from mubench.diffusion.samplers import Sampler
 from mubench.diffusion.schedules import NoiseSchedule
 from mubench.errors import UsageError
 from mubench.measure.setup import build_model
 from mubench.models.ode_block import has_ode_blocks, nfe_by_block, reset_nfe
-from mubench.registry import get_spec
+from mubench.registry import ModelSpec, get_spec
 from mubench.results import make_row
 
 REFERENCES = ("identity", "tv", "wavelet", "nl-means")
@@ -44,6 +46,7 @@ class RobustnessConditions:
     seed: int = 0
     allow_untrained: bool = False
     references: tuple[str, ...] = REFERENCES
+    checkpoints: tuple[tuple[str, str], ...] = ()  # (model name, path) pairs; others use shipped ones
 
     def __post_init__(self) -> None:
         if not self.sigmas:
@@ -120,6 +123,28 @@ def _score(name: str, estimates: list[np.ndarray], clean: np.ndarray) -> dict[st
     return {**spread(psnrs, "psnr_db"), **spread(ssims, "ssim")}
 
 
+def _checkpoint_paths(names: list[str], conds: RobustnessConditions) -> dict[str, Path | None]:
+    """Each model's weights: --checkpoint, else the shipped checkpoint, else None (refused unless
+    untrained models are allowed)."""
+    given = dict(conds.checkpoints)
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise UsageError(f"--checkpoint for {', '.join(unknown)}, which is not among the --model names")
+    paths = {name: Path(given[name]) if name in given else shipped_checkpoint(name) for name in names}
+    missing = [name for name, path in paths.items() if path is None]
+    if missing and not conds.allow_untrained:
+        raise UsageError(
+            f"no checkpoint for {', '.join(missing)}: train one (mubench train --model {missing[0]} --out "
+            f"{missing[0]}.safetensors) and pass --checkpoint {missing[0]}=PATH, or pass --allow-untrained"
+        )
+    return paths
+
+
+def _trained_as(spec: ModelSpec, trained: dict[str, dict], key: str) -> str:
+    """The schedule or prediction a checkpoint was trained with (the model's registered one if unknown)."""
+    return trained.get(spec.name, {}).get(key) or getattr(spec, key)
+
+
 def measure_robustness(
     names: list[str],
     conds: RobustnessConditions,
@@ -129,25 +154,25 @@ def measure_robustness(
     """Rows for each sigma: the reference denoisers, then each model, on the dataset's test images."""
     tick = on_progress or (lambda _: None)
     specs = [get_spec(name) for name in names]
-    if specs and not conds.allow_untrained:  # checked after the names, before any work
-        raise UsageError(
-            f"no checkpoint for {', '.join(names)}: mubench cannot load trained weights yet; "
-            "pass --allow-untrained to measure randomly initialised models (rows are marked untrained)"
-        )
+    weights = _checkpoint_paths(names, conds)
     test = load_builtin(conds.dataset, "test")
     clean = test.images[: conds.num_images]
     resolution = clean.shape[-1]
     for spec in specs:
         spec.check_resolution(resolution)
     sampler = Sampler(conds.sampler, conds.steps, conds.eta)
+    models, trained = {}, {}
+    for spec in specs:
+        models[spec.name] = build_model(spec, seed=conds.seed)
+        if weights[spec.name] is not None:
+            trained[spec.name] = load_checkpoint(weights[spec.name], models[spec.name], spec.name)
     starts = {  # t* per model and sigma, checked against the sampler before any work
-        (spec.name, sigma): NoiseSchedule.create(spec.schedule).step_for_sigma(sigma)
+        (spec.name, sigma): NoiseSchedule.create(_trained_as(spec, trained, "schedule")).step_for_sigma(sigma)
         for spec in specs
         for sigma in conds.sigmas
     }
     for t_star in starts.values():
         sampler.timesteps(t_star)
-    models = {spec.name: build_model(spec, seed=conds.seed) for spec in specs}
     common = dict(dataset=conds.dataset, n_images=len(clean), resolution=resolution, seed=conds.seed)
     rows = []
     for sigma_index, sigma in enumerate(conds.sigmas):
@@ -164,13 +189,14 @@ def measure_robustness(
             tick(f"sigma {sigma}: {reference}")
         for spec in specs:
             model = models[spec.name]
-            schedule = NoiseSchedule.create(spec.schedule)
+            schedule = NoiseSchedule.create(_trained_as(spec, trained, "schedule"))
+            prediction = _trained_as(spec, trained, "prediction")
             t_star = starts[spec.name, sigma]
             abar = float(schedule.alpha_bar[t_star])
             x_start = math.sqrt(abar) * (2 * noisy - 1)
             reset_nfe(model)
             begin = time.perf_counter()
-            result = sampler.sample(model, schedule, x_start, t_star, spec.prediction,
+            result = sampler.sample(model, schedule, x_start, t_star, prediction,
                                     torch.Generator().manual_seed(conds.seed + sigma_index))  # fmt: skip
             seconds = (time.perf_counter() - begin) / len(clean)
             estimates = list(((result.x0 + 1) / 2).clamp(0, 1).numpy())
@@ -183,8 +209,11 @@ def measure_robustness(
                     steps=result.denoiser_calls,
                     solver=model.solver.describe() if has_ode_blocks(model) else None,
                     sigma=sigma,
-                    checkpoint="untrained",
-                    message="untrained: randomly initialised weights, not a robustness result",
+                    checkpoint=str(weights[spec.name]) if weights[spec.name] else "untrained",
+                    training_steps=trained[spec.name].get("steps") if spec.name in trained else None,
+                    message=""
+                    if spec.name in trained
+                    else "untrained: random weights, not a robustness result",
                     **common,
                     t_start=t_star,
                     **_score(spec.name, estimates, clean_np),

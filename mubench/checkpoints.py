@@ -1,0 +1,112 @@
+"""Checkpoints are data, not code: safetensors weights plus a JSON sidecar describing them.
+
+``save_checkpoint(path, model, meta)`` writes ``path`` (``.safetensors``) and ``path.with_suffix('.json')``.
+``load_checkpoint(path, model_name)`` checks the sidecar's model name and every tensor's name and shape
+against the built model, and names each mismatch. Legacy ``.pt``/``.pth`` files are read with
+``torch.load(weights_only=True)``: a pickle that would run code is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from mubench.errors import UsageError
+from mubench.results import write_text_atomic
+
+SHIPPED_DIR = "checkpoints"  # inside the mubench package
+
+
+def sidecar(path: Path) -> Path:
+    return path.with_suffix(".json")
+
+
+def save_checkpoint(path: Path, model: nn.Module, meta: dict[str, Any]) -> None:
+    """Write the model's tensors to ``path`` and ``meta`` to its JSON sidecar, each atomically."""
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={"model": str(meta.get("model", ""))})
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    write_text_atomic(sidecar(path), json.dumps(meta, indent=2, sort_keys=True) + "\n")
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """The JSON sidecar of ``path`` ({} when there is none)."""
+    side = sidecar(path)
+    if not side.exists():
+        return {}
+    try:
+        return json.loads(side.read_text())
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"checkpoint sidecar '{side}' is not valid JSON: {exc}") from None
+
+
+def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise UsageError(f"checkpoint '{path}' does not exist")
+    if path.suffix == ".safetensors":
+        try:
+            return load_file(str(path))
+        except (SafetensorError, OSError) as exc:
+            raise UsageError(f"checkpoint '{path}' is not a readable safetensors file: {exc}") from None
+    if path.suffix in (".pt", ".pth", ".bin"):
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # UnpicklingError and friends: anything but plain tensors
+            raise UsageError(
+                f"refused checkpoint '{path}': it is not plain tensors (weights_only loading failed: "
+                f"{type(exc).__name__}); mubench never unpickles code"
+            ) from None
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise UsageError(f"checkpoint '{path}' does not hold a flat name -> tensor state dict")
+        return state
+    raise UsageError(f"checkpoint '{path}': use a .safetensors file (or .pt/.pth holding tensors only)")
+
+
+def load_checkpoint(path: Path, model: nn.Module, model_name: str) -> dict[str, Any]:
+    """Load ``path`` into ``model`` (registry name ``model_name``) after checking that they match.
+
+    Returns the sidecar's metadata.
+    """
+    meta = read_meta(path)
+    if meta.get("model") not in (None, model_name):
+        raise UsageError(f"checkpoint '{path}' is for model '{meta['model']}', not '{model_name}'")
+    tensors = _read_tensors(path)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(tensors) if tensors[k].shape != expected[k].shape)
+    problems = []
+    if missing:
+        problems.append(f"missing {len(missing)} tensors (e.g. {missing[0]})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected tensors (e.g. {unexpected[0]})")
+    if wrong:
+        k = wrong[0]
+        problems.append(
+            f"{len(wrong)} shape mismatches (e.g. {k}: file {tuple(tensors[k].shape)}, "
+            f"model {tuple(expected[k].shape)})"
+        )
+    if problems:
+        raise UsageError(f"checkpoint '{path}' does not fit model '{model_name}': {'; '.join(problems)}")
+    model.load_state_dict(tensors)
+    return meta
+
+
+def shipped_checkpoint(model_name: str) -> Path | None:
+    """The checkpoint mubench ships for ``model_name``, if any."""
+    path = Path(str(resources.files("mubench") / SHIPPED_DIR / f"{model_name}.safetensors"))
+    return path if path.is_file() else None

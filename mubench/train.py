@@ -1,0 +1,180 @@
+"""Training a registry model as a denoiser on a built-in dataset (epsilon or v objective).
+
+Adam, gradient clipping, an exponential moving average (EMA) of the weights (what the checkpoint
+holds), seeded: the batch of step k is drawn from a generator seeded with (seed, k), so a resumed run
+draws the same batches as an uninterrupted one. The resume state (raw weights and Adam's moments) is
+kept beside the checkpoint in ``<name>.state.safetensors``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+import mubench
+from mubench.checkpoints import load_checkpoint, read_meta, save_checkpoint
+from mubench.data.builtin import DATASETS, load_builtin
+from mubench.diffusion.samplers import PREDICTIONS
+from mubench.diffusion.schedules import NoiseSchedule
+from mubench.errors import UsageError
+from mubench.measure.setup import build_model
+from mubench.registry import get_spec
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str
+    dataset: str = "patches32"
+    steps: int | None = 2000  # optimizer steps (None: until --minutes run out)
+    minutes: float | None = None  # wall-clock budget
+    batch_size: int = 64
+    lr: float = 2e-4  # Adam learning rate (Ho et al.: 2e-4)
+    ema_decay: float = 0.999  # EMA of the weights per step
+    grad_clip: float = 1.0  # max gradient norm (Ho et al.: 1)
+    prediction: str | None = None  # "eps" or "v"; None: what the model is registered for
+    seed: int = 0
+    save_every: int = 500  # steps between checkpoints
+
+    def __post_init__(self) -> None:
+        if self.steps is None and self.minutes is None:
+            raise UsageError("give --steps or --minutes (or both)")
+        if self.steps is not None and self.steps <= 0:
+            raise UsageError(f"--steps must be positive, got {self.steps}")
+        if self.minutes is not None and self.minutes <= 0:
+            raise UsageError(f"--minutes must be positive, got {self.minutes}")
+        if self.batch_size <= 0:
+            raise UsageError(f"--batch-size must be positive, got {self.batch_size}")
+        if self.lr <= 0 or not 0 <= self.ema_decay < 1 or self.grad_clip <= 0:
+            raise UsageError("--lr and --grad-clip must be positive and --ema-decay in [0, 1)")
+        if self.dataset not in DATASETS:
+            raise UsageError(f"unknown dataset '{self.dataset}'; built-in ones: {', '.join(DATASETS)}")
+        if self.prediction is not None and self.prediction not in PREDICTIONS:
+            raise UsageError(f"--prediction must be one of {', '.join(PREDICTIONS)}, got '{self.prediction}'")
+
+
+def _state_path(out: Path) -> Path:
+    return out.with_name(out.stem + ".state.safetensors")
+
+
+def _save_state(out: Path, model: nn.Module, optimizer: torch.optim.Adam) -> None:
+    tensors = {f"model/{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
+    for i, param in enumerate(p for group in optimizer.param_groups for p in group["params"]):
+        for key, value in optimizer.state.get(param, {}).items():
+            tensors[f"adam/{i}/{key}"] = value.detach().reshape(-1) if value.dim() == 0 else value.detach()
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(_state_path(out)))
+
+
+def _load_state(out: Path, model: nn.Module, optimizer: torch.optim.Adam) -> None:
+    tensors = load_file(str(_state_path(out)))
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    for i, param in enumerate(params):
+        state = {k.split("/")[2]: v for k, v in tensors.items() if k.startswith(f"adam/{i}/")}
+        if state:
+            state["step"] = state["step"].reshape(())
+            optimizer.state[param] = state
+
+
+def train(
+    cfg: TrainConfig,
+    out: Path,
+    resume: bool = False,
+    on_progress: Callable[[int, float], None] | None = None,
+) -> dict[str, Any]:
+    """Train ``cfg.model``; write its EMA weights to ``out`` (safetensors + JSON sidecar) and return
+    the sidecar's metadata."""
+    spec = get_spec(cfg.model)
+    data = load_builtin(cfg.dataset, "train").images
+    resolution = data.shape[-1]
+    spec.check_resolution(resolution)
+    prediction = cfg.prediction or spec.prediction
+    schedule = NoiseSchedule.create(spec.schedule)
+    alpha_bar = schedule.alpha_bar.float()
+
+    model = build_model(spec, seed=cfg.seed).train()
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(trainable, lr=cfg.lr)
+    start, losses = 0, []
+    if resume:
+        if not out.exists() or not _state_path(out).exists():
+            raise UsageError(f"--resume: no checkpoint and state to resume at '{out}'")
+        meta = load_checkpoint(out, ema, cfg.model)
+        if meta.get("config", {}).get("seed") != cfg.seed or meta.get("dataset") != cfg.dataset:
+            raise UsageError(f"--resume: '{out}' was trained with another seed or dataset")
+        _load_state(out, model, optimizer)
+        start = int(meta["steps"])
+
+    deadline = time.monotonic() + cfg.minutes * 60 if cfg.minutes else math.inf
+    last = cfg.steps if cfg.steps is not None else 2**62
+    step = start
+    while step < last and time.monotonic() < deadline:
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+        x0 = data[torch.randint(len(data), (cfg.batch_size,), generator=gen)] * 2 - 1
+        t = torch.randint(schedule.num_steps, (cfg.batch_size,), generator=gen)
+        noise = torch.randn(x0.shape, generator=gen)
+        a = alpha_bar[t].sqrt()[:, None, None, None]
+        s = (1 - alpha_bar[t]).sqrt()[:, None, None, None]
+        target = noise if prediction == "eps" else a * noise - s * x0
+        loss = F.mse_loss(model(a * x0 + s * noise, t), target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
+        optimizer.step()
+        with torch.no_grad():
+            for e, p in zip(ema.parameters(), model.parameters()):
+                e.lerp_(p, 1 - cfg.ema_decay)
+        step += 1
+        losses.append(loss.item())
+        if on_progress:
+            on_progress(step, statistics_tail(losses))
+        if step % cfg.save_every == 0:
+            _checkpoint(out, cfg, ema, model, optimizer, step, losses, prediction, schedule.name, resolution)
+    return _checkpoint(out, cfg, ema, model, optimizer, step, losses, prediction, schedule.name, resolution)
+
+
+def statistics_tail(losses: list[float], window: int = 50) -> float:
+    """Mean of the last ``window`` losses (the figure shown and recorded as the final loss)."""
+    tail = losses[-window:]
+    return sum(tail) / len(tail) if tail else math.nan
+
+
+def _checkpoint(
+    out: Path,
+    cfg: TrainConfig,
+    ema: nn.Module,
+    model: nn.Module,
+    optimizer: torch.optim.Adam,
+    step: int,
+    losses: list[float],
+    prediction: str,
+    schedule: str,
+    resolution: int,
+) -> dict[str, Any]:
+    previous = read_meta(out) if out.exists() else {}
+    meta = {
+        "model": cfg.model,
+        "config": asdict(cfg),
+        "schedule": schedule,
+        "prediction": prediction,
+        "dataset": cfg.dataset,
+        "resolution": resolution,
+        "steps": step,
+        "seed": cfg.seed,
+        "final_loss": statistics_tail(losses) if losses else previous.get("final_loss"),
+        "mubench_version": mubench.__version__,
+        "format": "safetensors; EMA weights",
+    }
+    save_checkpoint(out, ema, meta)
+    _save_state(out, model, optimizer)
+    return meta
