@@ -131,9 +131,10 @@ def train(
         loss.backward()
         nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
         optimizer.step()
+        decay = ema_decay_at(step, cfg.ema_decay)
         with torch.no_grad():
             for e, p in zip(ema.parameters(), model.parameters()):
-                e.lerp_(p, 1 - cfg.ema_decay)
+                e.lerp_(p, 1 - decay)
         step += 1
         losses.append(loss.item())
         if on_progress:
@@ -141,6 +142,12 @@ def train(
         if step % cfg.save_every == 0:
             _checkpoint(out, cfg, ema, model, optimizer, step, losses, prediction, schedule.name, resolution)
     return _checkpoint(out, cfg, ema, model, optimizer, step, losses, prediction, schedule.name, resolution)
+
+
+def ema_decay_at(step: int, decay: float) -> float:
+    """EMA decay with warm-up, min(decay, (1 + k) / (10 + k)): early on the average follows the weights
+    closely, so that a short run's EMA is not dominated by the random initial weights."""
+    return min(decay, (1 + step) / (10 + step))
 
 
 def statistics_tail(losses: list[float], window: int = 50) -> float:

@@ -102,3 +102,11 @@ def test_misfits_are_named(tmp_path):
 def test_bad_training_config(kwargs, needle):
     with pytest.raises(UsageError, match=needle):
         TrainConfig("ode-u-tiny", **kwargs)
+
+
+def test_ema_decay_warms_up_to_its_ceiling():
+    from mubench.train import ema_decay_at
+
+    assert ema_decay_at(0, 0.999) == pytest.approx(0.1)
+    assert ema_decay_at(90, 0.999) == pytest.approx(0.91)
+    assert ema_decay_at(10**6, 0.999) == 0.999
