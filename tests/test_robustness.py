@@ -79,6 +79,13 @@ def test_models_start_at_their_schedules_matched_step():
     assert rows[0]["nfe_total"] == 3 * 28
 
 
+def test_steps_sweep_gives_one_row_per_step_count():
+    conds = RobustnessConditions(num_images=3, allow_untrained=True, references=(), steps_sweep=(1, 4, 9))
+    rows = measure_robustness(["lucid-unet-tiny"], conds, "r")
+    assert [r["denoiser_calls"] for r in rows] == [1, 4, 9]
+    assert len({r["t_start"] for r in rows}) == 1
+
+
 def test_untrained_models_are_refused_without_the_flag():
     with pytest.raises(UsageError, match="--allow-untrained"):
         measure_robustness(["ddpm-unet-tiny"], RobustnessConditions(), "r")  # nothing shipped for it
@@ -97,6 +104,9 @@ def test_untrained_models_are_refused_without_the_flag():
         (["--num-images", "0"], "--num-images"),
         (["--reference", "bm3d"], "reference"),
         (["--sampler", "ddpm", "--steps", "3"], "ddpm"),
+        (["--steps-sweep", "1,x"], "--steps-sweep"),
+        (["--steps-sweep", "0,2"], "--steps-sweep"),
+        (["--steps", "3", "--steps-sweep", "1,2"], "not both"),
     ],
 )
 def test_robustness_bad_input_is_one_line_exit_2(runner, clean_exit, tmp_path, args, needle):

@@ -34,6 +34,18 @@ def _ssim(value: object) -> str:
     return "-" if value is None or pd.isna(value) else f"{float(value):.4f}"
 
 
+def _step_counts(text: str | None) -> tuple[int, ...]:
+    if not text:
+        return ()
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise UsageError(f"--steps-sweep '{text}': give comma-separated integers, e.g. 1,2,5,10") from None
+    if any(n <= 0 for n in counts):
+        raise UsageError(f"--steps-sweep '{text}': step counts must be positive")
+    return counts
+
+
 SHIPPED_PAIR = ("lucid-unet-tiny", "ode-u-tiny")  # the comparison pair at the size mubench ships trained
 
 
@@ -50,6 +62,9 @@ def robustness(
         int | None, typer.Option(help="ddim: denoiser calls from t* (default: every step).")
     ] = None,
     eta: Annotated[float, typer.Option(help="DDIM eta.")] = 0.0,
+    steps_sweep: Annotated[
+        str | None, typer.Option(help="Convergence: comma-separated DDIM step counts from t*, e.g. 1,2,5,10.")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the noise and of untrained weights.")] = 0,
     reference: Annotated[
         list[str] | None, typer.Option(help=f"Reference rows (default all): {', '.join(REFERENCES)}.")
@@ -101,10 +116,11 @@ def robustness(
         allow_untrained=allow_untrained,
         references=tuple(reference or REFERENCES),
         checkpoints=tuple(pairs),
+        steps_sweep=_step_counts(steps_sweep),
     )
     check_outputs(csv, json)
     run_id = new_run_id()
-    total = len(conds.sigmas) * (len(conds.references) + len(names))
+    total = len(conds.sigmas) * (len(conds.references) + len(names) * max(1, len(conds.steps_sweep)))
     with progress(total, "robustness", quiet) as tick:
         rows = measure_robustness(names, conds, run_id, tick)
     frame = to_frame(rows)
@@ -112,6 +128,7 @@ def robustness(
         ("sigma", "sigma", text),
         ("model", "model", text),
         ("t_start", "t*", integer),
+        ("denoiser_calls", "steps", integer),
         ("psnr_db_mean", "PSNR dB", _db),
         ("psnr_db_ci95", "±95%", _db),
         ("ssim_mean", "SSIM", _ssim),

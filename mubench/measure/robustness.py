@@ -47,6 +47,7 @@ class RobustnessConditions:
     allow_untrained: bool = False
     references: tuple[str, ...] = REFERENCES
     checkpoints: tuple[tuple[str, str], ...] = ()  # (model name, path) pairs; others use shipped ones
+    steps_sweep: tuple[int, ...] = ()  # ddim: one row per number of reverse steps from t* (convergence)
 
     def __post_init__(self) -> None:
         if not self.sigmas:
@@ -63,8 +64,10 @@ class RobustnessConditions:
             )
         if self.dataset not in DATASETS:
             raise UsageError(f"unknown dataset '{self.dataset}'; built-in ones: {', '.join(DATASETS)}")
-        if self.sampler == "ddpm" and self.steps is not None:
+        if self.sampler == "ddpm" and (self.steps is not None or self.steps_sweep):
             raise UsageError("the ddpm sampler runs every step from t*; use --sampler ddim for --steps")
+        if self.steps_sweep and self.steps is not None:
+            raise UsageError("give --steps or --steps-sweep, not both")
         Sampler(self.sampler, self.steps, self.eta)  # validates
 
 
@@ -160,7 +163,7 @@ def measure_robustness(
     resolution = clean.shape[-1]
     for spec in specs:
         spec.check_resolution(resolution)
-    sampler = Sampler(conds.sampler, conds.steps, conds.eta)
+    samplers = [Sampler(conds.sampler, n, conds.eta) for n in conds.steps_sweep or (conds.steps,)]
     models, trained = {}, {}
     for spec in specs:
         models[spec.name] = build_model(spec, seed=conds.seed)
@@ -172,7 +175,8 @@ def measure_robustness(
         for sigma in conds.sigmas
     }
     for t_star in starts.values():
-        sampler.timesteps(t_star)
+        for sampler in samplers:
+            sampler.timesteps(t_star)
     common = dict(dataset=conds.dataset, n_images=len(clean), resolution=resolution, seed=conds.seed)
     rows = []
     for sigma_index, sigma in enumerate(conds.sigmas):
@@ -188,39 +192,40 @@ def measure_robustness(
                                  denoise_s_per_image=seconds))  # fmt: skip
             tick(f"sigma {sigma}: {reference}")
         for spec in specs:
-            model = models[spec.name]
-            schedule = NoiseSchedule.create(_trained_as(spec, trained, "schedule"))
-            prediction = _trained_as(spec, trained, "prediction")
-            t_star = starts[spec.name, sigma]
-            abar = float(schedule.alpha_bar[t_star])
-            x_start = math.sqrt(abar) * (2 * noisy - 1)
-            reset_nfe(model)
-            begin = time.perf_counter()
-            result = sampler.sample(model, schedule, x_start, t_star, prediction,
-                                    torch.Generator().manual_seed(conds.seed + sigma_index))  # fmt: skip
-            seconds = (time.perf_counter() - begin) / len(clean)
-            estimates = list(((result.x0 + 1) / 2).clamp(0, 1).numpy())
-            rows.append(
-                make_row(
-                    "robustness",
-                    run_id,
-                    model=spec.name,
-                    sampler=sampler.describe(),
-                    steps=result.denoiser_calls,
-                    solver=model.solver.describe() if has_ode_blocks(model) else None,
-                    sigma=sigma,
-                    checkpoint=str(weights[spec.name]) if weights[spec.name] else "untrained",
-                    training_steps=trained[spec.name].get("steps") if spec.name in trained else None,
-                    message=""
-                    if spec.name in trained
-                    else "untrained: random weights, not a robustness result",
-                    **common,
-                    t_start=t_star,
-                    **_score(spec.name, estimates, clean_np),
-                    nfe_total=sum(nfe_by_block(model).values()) if has_ode_blocks(model) else None,
-                    denoiser_calls=result.denoiser_calls,
-                    denoise_s_per_image=seconds,
+            for sampler in samplers:
+                model = models[spec.name]
+                schedule = NoiseSchedule.create(_trained_as(spec, trained, "schedule"))
+                prediction = _trained_as(spec, trained, "prediction")
+                t_star = starts[spec.name, sigma]
+                abar = float(schedule.alpha_bar[t_star])
+                x_start = math.sqrt(abar) * (2 * noisy - 1)
+                reset_nfe(model)
+                begin = time.perf_counter()
+                result = sampler.sample(model, schedule, x_start, t_star, prediction,
+                                        torch.Generator().manual_seed(conds.seed + sigma_index))  # fmt: skip
+                seconds = (time.perf_counter() - begin) / len(clean)
+                estimates = list(((result.x0 + 1) / 2).clamp(0, 1).numpy())
+                rows.append(
+                    make_row(
+                        "robustness",
+                        run_id,
+                        model=spec.name,
+                        sampler=sampler.describe(),
+                        steps=result.denoiser_calls,
+                        solver=model.solver.describe() if has_ode_blocks(model) else None,
+                        sigma=sigma,
+                        checkpoint=str(weights[spec.name]) if weights[spec.name] else "untrained",
+                        training_steps=trained[spec.name].get("steps") if spec.name in trained else None,
+                        message=""
+                        if spec.name in trained
+                        else "untrained: random weights, not a robustness result",
+                        **common,
+                        t_start=t_star,
+                        **_score(spec.name, estimates, clean_np),
+                        nfe_total=sum(nfe_by_block(model).values()) if has_ode_blocks(model) else None,
+                        denoiser_calls=result.denoiser_calls,
+                        denoise_s_per_image=seconds,
+                    )
                 )
-            )
-            tick(f"sigma {sigma}: {spec.name}")
+                tick(f"sigma {sigma}: {spec.name}")
     return rows
