@@ -23,7 +23,7 @@ from torch import nn
 
 import mubench
 from mubench.checkpoints import load_checkpoint, read_meta, save_checkpoint
-from mubench.data.builtin import DATASETS, load_builtin
+from mubench.data import check_dataset_name, load_dataset
 from mubench.diffusion.samplers import PREDICTIONS
 from mubench.diffusion.schedules import NoiseSchedule
 from mubench.errors import UsageError
@@ -44,6 +44,7 @@ class TrainConfig:
     prediction: str | None = None  # "eps" or "v"; None: what the model is registered for
     seed: int = 0
     save_every: int = 500  # steps between checkpoints
+    data_root: str | None = None  # root of torchvision datasets
 
     def __post_init__(self) -> None:
         if self.steps is None and self.minutes is None:
@@ -56,8 +57,7 @@ class TrainConfig:
             raise UsageError(f"--batch-size must be positive, got {self.batch_size}")
         if self.lr <= 0 or not 0 <= self.ema_decay < 1 or self.grad_clip <= 0:
             raise UsageError("--lr and --grad-clip must be positive and --ema-decay in [0, 1)")
-        if self.dataset not in DATASETS:
-            raise UsageError(f"unknown dataset '{self.dataset}'; built-in ones: {', '.join(DATASETS)}")
+        check_dataset_name(self.dataset)
         if self.prediction is not None and self.prediction not in PREDICTIONS:
             raise UsageError(f"--prediction must be one of {', '.join(PREDICTIONS)}, got '{self.prediction}'")
 
@@ -94,7 +94,7 @@ def train(
     """Train ``cfg.model``; write its EMA weights to ``out`` (safetensors + JSON sidecar) and return
     the sidecar's metadata."""
     spec = get_spec(cfg.model)
-    data = load_builtin(cfg.dataset, "train").images
+    data = load_dataset(cfg.dataset, "train", Path(cfg.data_root) if cfg.data_root else None).images
     resolution = data.shape[-1]
     spec.check_resolution(resolution)
     prediction = cfg.prediction or spec.prediction

@@ -130,3 +130,29 @@ def test_robustness_cli_writes_rows(runner, tmp_path):
     expected = ("sigma", "dataset", "checkpoint", "n_images", "t_start", "nfe_total", "denoise_s_per_image")
     for column in (*expected, *(f"{m}_{s}" for m in ("psnr_db", "ssim") for s in ("mean", "std", "ci95"))):
         assert column in frame.columns
+
+
+def test_a_folder_of_images_is_a_dataset(tmp_path):
+    from skimage.io import imsave
+
+    from mubench.data import load_dataset
+
+    rng = np.random.default_rng(0)
+    for name, shape in (("b.png", (40, 60, 3)), ("a.png", (32, 32)), ("c.jpg", (100, 80, 3))):
+        imsave(tmp_path / name, (rng.random(shape) * 255).astype(np.uint8), check_contrast=False)
+    (tmp_path / "notes.txt").write_text("not an image")
+    images = load_dataset(f"folder:{tmp_path}", "test")
+    assert images.images.shape == (3, 3, 32, 32) and images.sources == ("a.png", "b.png", "c.jpg")
+    assert 0 <= float(images.images.min()) and float(images.images.max()) <= 1
+
+
+@pytest.mark.parametrize(
+    ("name", "root", "needle"),
+    [("folder:/no/such/dir", None, "no such directory"), ("mnist", None, "needs --data-root"),
+     ("cifar10", "EMPTY", "not found under --data-root"), ("imagenet", None, "unknown dataset")],
+)  # fmt: skip
+def test_missing_datasets_say_what_is_expected(tmp_path, name, root, needle):
+    from mubench.data import load_dataset
+
+    with pytest.raises(UsageError, match=needle):
+        load_dataset(name, "test", tmp_path if root else None)

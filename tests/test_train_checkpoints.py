@@ -96,7 +96,7 @@ def test_misfits_are_named(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "needle"),
     [(dict(steps=None), "--steps or --minutes"), (dict(steps=0), "--steps"),
-     (dict(dataset="mnist"), "dataset"), (dict(prediction="x0"), "--prediction"),
+     (dict(dataset="imagenet"), "dataset"), (dict(prediction="x0"), "--prediction"),
      (dict(batch_size=0), "--batch-size")],
 )  # fmt: skip
 def test_bad_training_config(kwargs, needle):

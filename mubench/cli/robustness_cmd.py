@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
@@ -55,7 +56,13 @@ def robustness(
     sigma: Annotated[
         list[float] | None, typer.Option(help="Pixel noise sigma in [0, 1] units; repeat for several.")
     ] = None,
-    dataset: Annotated[str, typer.Option(help=f"Built-in test images: {', '.join(DATASETS)}.")] = "patches32",
+    dataset: Annotated[
+        str,
+        typer.Option(help=f"Test images: {', '.join(DATASETS)} (built in), a torchvision name, folder:PATH."),
+    ] = "patches32",
+    data_root: Annotated[
+        Path | None, typer.Option(help="Root of torchvision datasets (mnist, cifar10, celeba, ...).")
+    ] = None,
     num_images: Annotated[int, typer.Option(help="Test images to denoise.")] = 50,
     sampler: Annotated[str, typer.Option(help="ddim or ddpm, run from the matched step t* to 0.")] = "ddim",
     steps: Annotated[
@@ -116,6 +123,7 @@ def robustness(
         allow_untrained=allow_untrained,
         references=tuple(reference or REFERENCES),
         checkpoints=tuple(pairs),
+        data_root=str(data_root) if data_root else None,
         steps_sweep=_step_counts(steps_sweep),
     )
     check_outputs(csv, json)

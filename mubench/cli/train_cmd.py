@@ -19,8 +19,12 @@ def train_command(
     model: Annotated[str, typer.Option("--model", "-m", help="Registry name of the model to train.")],
     out: Annotated[Path, typer.Option(help="Checkpoint to write (.safetensors; a .json sidecar beside it).")],
     dataset: Annotated[
-        str, typer.Option(help=f"Built-in training images: {', '.join(DATASETS)}.")
+        str,
+        typer.Option(
+            help=f"Training images: {', '.join(DATASETS)} (built in), a torchvision name, folder:PATH."
+        ),
     ] = "patches32",
+    data_root: Annotated[Path | None, typer.Option(help="Root of torchvision datasets.")] = None,
     steps: Annotated[int | None, typer.Option(help="Optimizer steps.")] = 2000,
     minutes: Annotated[
         float | None, typer.Option(help="Wall-clock budget; stops at whichever comes first.")
@@ -48,6 +52,7 @@ def train_command(
     cfg = TrainConfig(
         model=model, dataset=dataset, steps=steps, minutes=minutes, batch_size=batch_size, lr=lr,
         ema_decay=ema_decay, grad_clip=grad_clip, prediction=prediction, seed=seed,
+        data_root=str(data_root) if data_root else None,
     )  # fmt: skip
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())  # fmt: skip

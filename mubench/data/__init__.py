@@ -1,1 +1,38 @@
-"""Datasets: built-in ones that ship with installed packages, no download."""
+"""Datasets: built-in ones (no download), a folder of images, torchvision datasets under a root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mubench.data.builtin import DATASETS, Images, load_builtin
+from mubench.data.external import TORCHVISION, load_folder, load_torchvision
+from mubench.errors import UsageError
+
+FOLDER_PREFIX = "folder:"
+
+
+def check_dataset_name(name: str) -> None:
+    """Raise :class:`UsageError` unless ``name`` is a dataset mubench can read."""
+    if name in DATASETS or name in TORCHVISION or (name.startswith(FOLDER_PREFIX) and len(name) > 7):
+        return
+    raise UsageError(
+        f"unknown dataset '{name}'; built-in: {', '.join(DATASETS)}; from --data-root: "
+        f"{', '.join(TORCHVISION)}; or folder:PATH"
+    )
+
+
+def load_dataset(name: str, split: str, data_root: Path | None = None, limit: int | None = None) -> Images:
+    """The ``split`` ("train" or "test") of dataset ``name``, at most ``limit`` images (None: all)."""
+    check_dataset_name(name)
+    if name in DATASETS:
+        images = load_builtin(name, split)
+    elif name in TORCHVISION:
+        return load_torchvision(name, split, data_root, limit)
+    else:
+        images = load_folder(name[len(FOLDER_PREFIX) :], split)
+    if limit is None or limit >= len(images):
+        return images
+    return Images(images.name, images.split, images.images[:limit], images.sources[:limit])
+
+
+__all__ = ["Images", "check_dataset_name", "load_dataset"]

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from mubench.checkpoints import load_checkpoint, shipped_checkpoint
-from mubench.data.builtin import DATASETS, load_builtin
+from mubench.data import check_dataset_name, load_dataset
 from mubench.diffusion.samplers import Sampler
 from mubench.diffusion.schedules import NoiseSchedule
 from mubench.errors import UsageError
@@ -47,6 +47,7 @@ class RobustnessConditions:
     allow_untrained: bool = False
     references: tuple[str, ...] = REFERENCES
     checkpoints: tuple[tuple[str, str], ...] = ()  # (model name, path) pairs; others use shipped ones
+    data_root: str | None = None  # root of torchvision datasets
     steps_sweep: tuple[int, ...] = ()  # ddim: one row per number of reverse steps from t* (convergence)
 
     def __post_init__(self) -> None:
@@ -62,8 +63,7 @@ class RobustnessConditions:
             raise UsageError(
                 f"unknown reference denoiser(s) {sorted(unknown)}; choose from {', '.join(REFERENCES)}"
             )
-        if self.dataset not in DATASETS:
-            raise UsageError(f"unknown dataset '{self.dataset}'; built-in ones: {', '.join(DATASETS)}")
+        check_dataset_name(self.dataset)
         if self.sampler == "ddpm" and (self.steps is not None or self.steps_sweep):
             raise UsageError("the ddpm sampler runs every step from t*; use --sampler ddim for --steps")
         if self.steps_sweep and self.steps is not None:
@@ -158,8 +158,8 @@ def measure_robustness(
     tick = on_progress or (lambda _: None)
     specs = [get_spec(name) for name in names]
     weights = _checkpoint_paths(names, conds)
-    test = load_builtin(conds.dataset, "test")
-    clean = test.images[: conds.num_images]
+    root = Path(conds.data_root) if conds.data_root else None
+    clean = load_dataset(conds.dataset, "test", root, limit=conds.num_images).images
     resolution = clean.shape[-1]
     for spec in specs:
         spec.check_resolution(resolution)

@@ -1,0 +1,81 @@
+"""Datasets the user already has: a folder of images, or torchvision datasets under --data-root.
+
+Nothing is downloaded. A missing or wrong root gets one line saying what layout is expected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mubench.data.builtin import Images
+from mubench.errors import UsageError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+FOLDER_RESOLUTION = 32  # side of the centre crops taken from a folder's images
+# name -> (torchvision class, resolution, the layout torchvision expects under the root)
+TORCHVISION = {
+    "mnist": ("MNIST", 32, "ROOT/MNIST/raw/ (train-images-idx3-ubyte, ...)"),
+    "fashion-mnist": ("FashionMNIST", 32, "ROOT/FashionMNIST/raw/"),
+    "cifar10": ("CIFAR10", 32, "ROOT/cifar-10-batches-py/"),
+    "celeba": ("CelebA", 64, "ROOT/celeba/ (img_align_celeba/, list_eval_partition.txt, ...)"),
+}
+
+
+def _square(image: np.ndarray, size: int) -> np.ndarray:
+    """Centre crop to a square, resize to size x size, three channels, float in [0, 1]."""
+    from skimage.transform import resize
+    from skimage.util import img_as_float
+
+    image = img_as_float(image)
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    image = image[..., :3] if image.shape[2] >= 3 else np.repeat(image[..., :1], 3, axis=2)
+    side = min(image.shape[:2])
+    top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
+    crop = image[top : top + side, left : left + side]
+    return np.clip(resize(crop, (size, size), anti_aliasing=side > size), 0, 1)
+
+
+def _to_images(name: str, split: str, arrays: list[np.ndarray], sources: list[str]) -> Images:
+    stacked = np.stack(arrays).transpose(0, 3, 1, 2).astype(np.float32)
+    return Images(name, split, torch.from_numpy(stacked), tuple(sources))
+
+
+def load_folder(path: str, split: str) -> Images:
+    """Every image file in ``path`` (sorted by name), centre-cropped to 32 x 32; the same for both splits."""
+    from skimage.io import imread
+
+    folder = Path(path)
+    if not folder.is_dir():
+        raise UsageError(f"--dataset folder:{path}: no such directory")
+    files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise UsageError(f"--dataset folder:{path}: no image files ({', '.join(IMAGE_SUFFIXES)}) in it")
+    return _to_images(f"folder:{path}", split, [_square(imread(f), FOLDER_RESOLUTION) for f in files],
+                      [f.name for f in files])  # fmt: skip
+
+
+def load_torchvision(name: str, split: str, data_root: Path | None, limit: int | None = None) -> Images:
+    """A torchvision dataset read from ``data_root`` without downloading (first ``limit`` images)."""
+    import torchvision
+
+    cls_name, size, layout = TORCHVISION[name]
+    if data_root is None:
+        raise UsageError(f"--dataset {name} needs --data-root ROOT holding {layout}; nothing is downloaded")
+    cls = getattr(torchvision.datasets, cls_name)
+    kwargs = (
+        {"split": "test" if split == "test" else "train"} if name == "celeba" else {"train": split == "train"}
+    )
+    try:
+        dataset = cls(str(data_root), download=False, **kwargs)
+    except (RuntimeError, FileNotFoundError, OSError) as exc:
+        raise UsageError(
+            f"--dataset {name}: not found under --data-root {data_root} (expected {layout}): "
+            f"{str(exc).splitlines()[0]}"
+        ) from None
+    count = len(dataset) if limit is None else min(limit, len(dataset))
+    arrays = [_square(np.asarray(dataset[i][0]), size) for i in range(count)]
+    return _to_images(name, split, arrays, [f"{name}[{split}][{i}]" for i in range(count)])
