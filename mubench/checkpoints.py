@@ -23,7 +23,7 @@ from torch import nn
 from mubench.errors import UsageError
 from mubench.results import write_text_atomic
 
-SHIPPED_DIR = "checkpoints"  # inside the mubench package
+SHIPPED_DIR = "weights"  # inside the mubench package
 
 
 def sidecar(path: Path) -> Path:

@@ -75,7 +75,8 @@ def test_models_start_at_their_schedules_matched_step():
     rows = measure_robustness(["ode-u-tiny", "ddpm-unet-tiny"], conds, "r")
     assert rows[0]["t_start"] == NoiseSchedule.create("sigmoid").step_for_sigma(0.1)
     assert rows[1]["t_start"] == NoiseSchedule.create("linear").step_for_sigma(0.1) == 57
-    assert rows[0]["checkpoint"] == "untrained" and rows[0]["denoiser_calls"] == 3
+    assert rows[0]["checkpoint"] == "shipped:ode-u-tiny.safetensors"
+    assert rows[1]["checkpoint"] == "untrained" and rows[0]["denoiser_calls"] == 3
     assert rows[0]["nfe_total"] == 3 * 28
 
 
@@ -156,3 +157,11 @@ def test_missing_datasets_say_what_is_expected(tmp_path, name, root, needle):
 
     with pytest.raises(UsageError, match=needle):
         load_dataset(name, "test", tmp_path if root else None)
+
+
+@pytest.mark.parametrize("name", ["lucid-unet-tiny", "ode-u-tiny"])
+def test_shipped_tiny_models_beat_the_noisy_input(name):
+    conds = RobustnessConditions(sigmas=(0.1,), num_images=24, steps=5, references=("identity",))
+    identity, model = measure_robustness([name], conds, "r")
+    assert model["training_steps"] == 1200 and model["checkpoint"] == f"shipped:{name}.safetensors"
+    assert model["psnr_db_mean"] - model["psnr_db_ci95"] > identity["psnr_db_mean"] + identity["psnr_db_ci95"]

@@ -143,6 +143,13 @@ def _checkpoint_paths(names: list[str], conds: RobustnessConditions) -> dict[str
     return paths
 
 
+def _label(path: Path | None, name: str) -> str:
+    """How a row names its weights: ``shipped:<file>``, the path given, or ``untrained``."""
+    if path is None:
+        return "untrained"
+    return f"shipped:{path.name}" if path == shipped_checkpoint(name) else str(path)
+
+
 def _trained_as(spec: ModelSpec, trained: dict[str, dict], key: str) -> str:
     """The schedule or prediction a checkpoint was trained with (the model's registered one if unknown)."""
     return trained.get(spec.name, {}).get(key) or getattr(spec, key)
@@ -214,7 +221,7 @@ def measure_robustness(
                         steps=result.denoiser_calls,
                         solver=model.solver.describe() if has_ode_blocks(model) else None,
                         sigma=sigma,
-                        checkpoint=str(weights[spec.name]) if weights[spec.name] else "untrained",
+                        checkpoint=_label(weights[spec.name], spec.name),
                         training_steps=trained[spec.name].get("steps") if spec.name in trained else None,
                         message=""
                         if spec.name in trained
