@@ -17,6 +17,7 @@ demo: install
 	$(BIN)/mubench params
 	$(BIN)/mubench flops
 	$(BIN)/mubench latency --repeats 10 --trajectory-repeats 1
+	$(BIN)/mubench robustness --sigma 0.1 --num-images 20
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -110,3 +110,31 @@ def test_ema_decay_warms_up_to_its_ceiling():
     assert ema_decay_at(0, 0.999) == pytest.approx(0.1)
     assert ema_decay_at(90, 0.999) == pytest.approx(0.91)
     assert ema_decay_at(10**6, 0.999) == 0.999
+
+
+def test_train_cli_writes_a_checkpoint(runner, tmp_path):
+    from mubench.cli.app import app
+
+    out = tmp_path / "o.safetensors"
+    result = runner.invoke(app, ["train", "-q", "-m", "ode-u-tiny", "--out", str(out), "--steps", "2",
+                                 "--batch-size", "4"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert out.exists() and read_meta(out)["steps"] == 2 and "final loss" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [(["-m", "ode-u-tiny", "--out", "o.pt"], ".safetensors"),
+     (["-m", "nope", "--out", "o.safetensors"], "unknown"),
+     (["-m", "ode-u-tiny", "--out", "o.safetensors", "--steps", "0"], "--steps"),
+     (["-m", "ode-u-tiny", "--out", "missing/o.safetensors"], "does not exist"),
+     (["-m", "ode-u-tiny", "--out", "o.safetensors", "--resume"], "--resume")],
+)  # fmt: skip
+def test_train_cli_bad_input(runner, clean_exit, tmp_path, monkeypatch, args, needle):
+    from mubench.cli.app import app
+
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["train", "-q", *args])
+    clean_exit(result, 2)
+    assert needle in result.output
+    assert not list(tmp_path.glob("*.safetensors"))

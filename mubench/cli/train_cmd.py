@@ -10,6 +10,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from mubench.cli.common import console, err_console, friendly_errors
 from mubench.data.builtin import DATASETS
+from mubench.errors import UsageError
 from mubench.results import check_writable
 from mubench.train import TrainConfig, train
 
@@ -47,7 +48,7 @@ def train_command(
         mubench train --model lucid-unet-tiny --out lucid.safetensors --minutes 10 --resume
     """
     if out.suffix != ".safetensors":
-        raise typer.BadParameter("--out must end in .safetensors")
+        raise UsageError(f"--out '{out}' must end in .safetensors (checkpoints are safetensors files)")
     check_writable(out)
     cfg = TrainConfig(
         model=model, dataset=dataset, steps=steps, minutes=minutes, batch_size=batch_size, lr=lr,
