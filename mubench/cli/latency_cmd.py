@@ -21,7 +21,7 @@ from mubench.cli.common import (
     models_or_default,
     progress,
 )
-from mubench.cli.render import Column, first_ok, integer, percent, ratio, table, text
+from mubench.cli.render import Column, first_ok, fixed, integer, percent, ratio, table, text
 from mubench.cli.solver_options import (
     AdjointOpt,
     AtolOpt,
@@ -36,14 +36,6 @@ from mubench.measure.device import NumericFlags
 from mubench.measure.latency import LatencyConditions, measure_latency
 from mubench.measure.setup import NUM_DIFFUSION_STEPS
 from mubench.results import new_run_id, to_frame
-
-
-def _3f(value: object) -> str:
-    return "-" if value is None or pd.isna(value) else f"{float(value):,.3f}"
-
-
-def _1f(value: object) -> str:
-    return "-" if value is None or pd.isna(value) else f"{float(value):,.1f}"
 
 
 @friendly_errors
@@ -139,14 +131,14 @@ def latency(
 def _render(frame: pd.DataFrame, conds: LatencyConditions) -> None:
     columns: list[Column] = [
         ("model", "model", text),
-        ("call_ms_median", "call ms", _3f),
-        ("call_ms_p10", "p10", _3f),
-        ("call_ms_p90", "p90", _3f),
+        ("call_ms_median", "call ms", fixed(3)),
+        ("call_ms_p10", "p10", fixed(3)),
+        ("call_ms_p90", "p90", fixed(3)),
         ("call_ms_vs_first", "vs base", ratio),
         ("macs_vs_first", "MACs vs base", ratio),
-        ("trajectory_s_median", f"traj. s ({conds.steps})", _3f),
+        ("trajectory_s_median", f"traj. s ({conds.steps})", fixed(3)),
         ("achieved_share", "of peak", percent),
-        ("peak_mem_mib", "peak MiB", _1f),
+        ("peak_mem_mib", "peak MiB", fixed(1)),
         ("nfe", "NFE", integer),
         ("agrees_with_eager_fp32", "agrees", text),
         ("status", "status", text),

@@ -24,8 +24,16 @@ def giga(value: Any) -> str:
     return "-" if _missing(value) else f"{value / 1e9:,.3f} G"
 
 
-def ratio(value: Any) -> str:
-    return "-" if _missing(value) else f"{value:.4f}"
+def fixed(decimals: int) -> Formatter:
+    """A formatter with ``decimals`` digits after the point and thousands separators."""
+
+    def format_value(value: Any) -> str:
+        return "-" if _missing(value) else f"{float(value):,.{decimals}f}"
+
+    return format_value
+
+
+ratio = fixed(4)
 
 
 def percent(value: Any) -> str:

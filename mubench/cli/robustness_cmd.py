@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
 from mubench.cli.common import (
@@ -20,19 +19,11 @@ from mubench.cli.common import (
     friendly_errors,
     progress,
 )
-from mubench.cli.render import Column, integer, table, text
+from mubench.cli.render import Column, fixed, integer, table, text
 from mubench.data.builtin import DATASETS
 from mubench.errors import UsageError
 from mubench.measure.robustness import REFERENCES, RobustnessConditions, measure_robustness
 from mubench.results import new_run_id, to_frame
-
-
-def _db(value: object) -> str:
-    return "-" if value is None or pd.isna(value) else f"{float(value):.2f}"
-
-
-def _ssim(value: object) -> str:
-    return "-" if value is None or pd.isna(value) else f"{float(value):.4f}"
 
 
 def _step_counts(text: str | None) -> tuple[int, ...]:
@@ -137,10 +128,10 @@ def robustness(
         ("model", "model", text),
         ("t_start", "t*", integer),
         ("denoiser_calls", "steps", integer),
-        ("psnr_db_mean", "PSNR dB", _db),
-        ("psnr_db_ci95", "±95%", _db),
-        ("ssim_mean", "SSIM", _ssim),
-        ("ssim_ci95", "±95%", _ssim),
+        ("psnr_db_mean", "PSNR dB", fixed(2)),
+        ("psnr_db_ci95", "±95%", fixed(2)),
+        ("ssim_mean", "SSIM", fixed(4)),
+        ("ssim_ci95", "±95%", fixed(4)),
         ("checkpoint", "weights", text),
     ]
     caption = (
