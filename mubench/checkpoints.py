@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from mubench.errors import UsageError
-from mubench.results import write_text_atomic
+from mubench.results import default_file_mode, write_text_atomic
 
 SHIPPED_DIR = "weights"  # inside the mubench package
 
@@ -37,6 +37,7 @@ def save_checkpoint(path: Path, model: nn.Module, meta: dict[str, Any]) -> None:
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata={"model": str(meta.get("model", ""))})
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
