@@ -165,3 +165,26 @@ def test_shipped_tiny_models_beat_the_noisy_input(name):
     identity, model = measure_robustness([name], conds, "r")
     assert model["training_steps"] == 1200 and model["checkpoint"] == f"shipped:{name}.safetensors"
     assert model["psnr_db_mean"] - model["psnr_db_ci95"] > identity["psnr_db_mean"] + identity["psnr_db_ci95"]
+
+
+def _write_idx(path, magic: int, array: np.ndarray) -> None:
+    import struct
+
+    header = struct.pack(">I", magic) + b"".join(struct.pack(">I", n) for n in array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def test_torchvision_datasets_are_read_from_the_root(tmp_path):
+    """A miniature MNIST in torchvision's raw layout: read, split by torchvision's files, no download."""
+    from mubench.data import load_dataset
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, count in (("train", 6), ("t10k", 4)):
+        _write_idx(raw / f"{prefix}-images-idx3-ubyte", 0x803, rng.integers(0, 256, (count, 28, 28)))
+        _write_idx(raw / f"{prefix}-labels-idx1-ubyte", 0x801, rng.integers(0, 10, (count,)))
+    test = load_dataset("mnist", "test", tmp_path, limit=3)
+    train = load_dataset("mnist", "train", tmp_path)
+    assert test.images.shape == (3, 3, 32, 32) and train.images.shape == (6, 3, 32, 32)
+    assert set(test.sources).isdisjoint(train.sources)
