@@ -90,8 +90,9 @@ def finish(frame: pd.DataFrame, csv: Path | None, json: Path | None, device: str
 
 
 @contextlib.contextmanager
-def progress(total: int, description: str, quiet: bool) -> Iterator[Callable[[str], None]]:
-    """A rich progress bar (elapsed, ETA) on stderr unless quiet; yields ``tick(label)`` = one step done."""
+def progress(total: int | None, description: str, quiet: bool) -> Iterator[Callable[..., None]]:
+    """A rich progress bar (elapsed, ETA) on stderr unless quiet; yields ``tick(label)`` = one step done,
+    or ``tick(label, completed=n)`` = n steps done in all."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -102,4 +103,9 @@ def progress(total: int, description: str, quiet: bool) -> Iterator[Callable[[st
     )
     with Progress(*columns, console=err_console, transient=True, disable=quiet) as bar:
         task = bar.add_task(description, total=total)
-        yield lambda label: bar.update(task, advance=1, description=f"{description}: {label}")
+
+        def tick(label: str, completed: int | None = None) -> None:
+            step = {"advance": 1} if completed is None else {"completed": completed}
+            bar.update(task, description=f"{description}: {label}", **step)
+
+        yield tick

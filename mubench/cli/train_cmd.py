@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from mubench.cli.common import console, err_console, friendly_errors
+from mubench.cli.common import console, friendly_errors, progress
 from mubench.data.builtin import DATASETS
 from mubench.errors import UsageError
 from mubench.results import check_writable
@@ -55,16 +54,8 @@ def train_command(
         ema_decay=ema_decay, grad_clip=grad_clip, prediction=prediction, seed=seed,
         data_root=str(data_root) if data_root else None,
     )  # fmt: skip
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())  # fmt: skip
-    with Progress(*columns, console=err_console, transient=True, disable=quiet) as bar:
-        task = bar.add_task(f"training {model}", total=steps)
-        meta = train(
-            cfg,
-            out,
-            resume,
-            lambda step, loss: bar.update(task, completed=step, description=f"loss {loss:.4f}"),
-        )
+    with progress(steps, f"training {model}", quiet) as tick:
+        meta = train(cfg, out, resume, lambda step, loss: tick(f"loss {loss:.4f}", completed=step))
     console.print(
         f"trained {model} for {meta['steps']} steps on {dataset} ({meta['prediction']} objective, "
         f"{meta['schedule']} schedule): final loss {meta['final_loss']:.4f}; wrote {out}"
