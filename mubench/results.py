@@ -166,6 +166,19 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Binary twin of :func:`write_text_atomic` (plots)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, default_file_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     write_text_atomic(path, frame.to_csv(index=False))
 
@@ -178,3 +191,40 @@ def write_json(frame: pd.DataFrame, path: Path, env: Mapping[str, Any] | None = 
         "rows": json.loads(frame.to_json(orient="records")),
     }
     write_text_atomic(path, json.dumps(payload, indent=2) + "\n")
+
+
+SUITE_RESULTS = "results.csv"  # the combined file of a suite's output folder (``mubench run``)
+
+
+def read_results(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Rows and environment of a result file (CSV, or JSON as written by ``--json``) or of a suite's
+    output folder (its combined ``results.csv`` and ``environment.json``). Refuses another schema."""
+    if path.is_dir():
+        env_path = path / "environment.json"
+        env = json.loads(env_path.read_text()) if env_path.is_file() else {}
+        path = path / SUITE_RESULTS
+    else:
+        env = {}
+    if not path.is_file():
+        raise UsageError(f"no result file at '{path}'")
+    try:
+        if path.suffix == ".json":
+            payload = json.loads(path.read_text())
+            env = payload.get("environment", {})
+            frame = pd.DataFrame(payload["rows"])
+            versions = {payload.get("schema_version")}
+        else:
+            frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+            versions = set(frame["schema_version"].dropna().unique())
+    except (ValueError, KeyError, TypeError, pd.errors.ParserError) as exc:
+        raise UsageError(f"'{path}' is not a mubench result file ({type(exc).__name__}: {exc})") from None
+    if "schema_version" in frame:
+        versions |= set(frame["schema_version"].dropna().unique())
+    versions = {int(v) for v in versions if v is not None}
+    if versions != {SCHEMA_VERSION}:
+        found = ", ".join(str(v) for v in sorted(versions)) or "none"
+        raise UsageError(
+            f"'{path}' has schema_version {found}; this mubench ({mubench.__version__}) reads "
+            f"schema_version {SCHEMA_VERSION}: re-run the measurement with this version"
+        )
+    return frame, env

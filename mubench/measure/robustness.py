@@ -7,6 +7,8 @@ sampler; the result maps back to [0, 1], clamped. PSNR (data range 1) and SSIM p
 and a 95% confidence interval (Student t) over images. Reference rows in the same table: ``identity``
 (the noisy input itself, unclamped) and classical denoisers from scikit-image, each given the true
 sigma (as the models are, through t*). Nothing picks a step or a parameter using the clean image.
+Models after the first also get paired per-image differences to the first (``psnr_db_diff_*``,
+``ssim_diff_*``; same noisy images), which separate two models more sharply than their own CIs.
 """
 
 from __future__ import annotations
@@ -120,10 +122,32 @@ def _classical(name: str, sigma: float) -> Callable[[np.ndarray], np.ndarray]:
     return run
 
 
-def _score(name: str, estimates: list[np.ndarray], clean: np.ndarray) -> dict[str, float]:
-    psnrs = [psnr_db(e, c) for e, c in zip(estimates, clean)]
-    ssims = [ssim(e, c) for e, c in zip(estimates, clean)]
-    return {**spread(psnrs, "psnr_db"), **spread(ssims, "ssim")}
+def _per_image(estimates: list[np.ndarray], clean: np.ndarray) -> dict[str, list[float]]:
+    return {
+        "psnr_db": [psnr_db(e, c) for e, c in zip(estimates, clean)],
+        "ssim": [ssim(e, c) for e, c in zip(estimates, clean)],
+    }
+
+
+def _summary(per_image: dict[str, list[float]]) -> dict[str, float]:
+    return {
+        key: value for metric, values in per_image.items() for key, value in spread(values, metric).items()
+    }
+
+
+def _paired(per_image: dict[str, list[float]], base: dict[str, list[float]]) -> dict[str, float]:
+    """Per-image differences to the baseline model on the same noisy images: mean, std and 95% CI."""
+    diffs = {
+        f"{metric}_diff": [a - b for a, b in zip(values, base[metric])]
+        for metric, values in per_image.items()
+    }
+    return _summary(diffs)
+
+
+def noise_seed(seed: int, sigma: float) -> int:
+    """Seed of the noise at ``sigma``: a function of the value, so a sigma gets the same noisy images
+    whichever other sigmas are measured with it."""
+    return seed * 100_000 + round(sigma * 10_000)
 
 
 def _checkpoint_paths(names: list[str], conds: RobustnessConditions) -> dict[str, Path | None]:
@@ -186,8 +210,8 @@ def measure_robustness(
             sampler.timesteps(t_star)
     common = dict(dataset=conds.dataset, n_images=len(clean), resolution=resolution, seed=conds.seed)
     rows = []
-    for sigma_index, sigma in enumerate(conds.sigmas):
-        noisy = noisy_images(clean, sigma, conds.seed * 1000 + sigma_index)
+    for sigma in conds.sigmas:
+        noisy = noisy_images(clean, sigma, noise_seed(conds.seed, sigma))
         clean_np, noisy_np = clean.numpy(), noisy.numpy()
         for reference in conds.references:
             begin = time.perf_counter()
@@ -195,11 +219,12 @@ def measure_robustness(
             estimates = [denoise(image) for image in noisy_np]
             seconds = (time.perf_counter() - begin) / len(clean)
             rows.append(make_row("robustness", run_id, model=reference, sigma=sigma, checkpoint=None,
-                                 **common, **_score(reference, estimates, clean_np),
+                                 **common, **_summary(_per_image(estimates, clean_np)),
                                  denoise_s_per_image=seconds))  # fmt: skip
             tick(f"sigma {sigma}: {reference}")
+        first: dict[int, dict[str, list[float]]] = {}  # per sampler: the first model's per-image scores
         for spec in specs:
-            for sampler in samplers:
+            for sampler_index, sampler in enumerate(samplers):
                 model = models[spec.name]
                 schedule = NoiseSchedule.create(_trained_as(spec, trained, "schedule"))
                 prediction = _trained_as(spec, trained, "prediction")
@@ -208,10 +233,12 @@ def measure_robustness(
                 x_start = math.sqrt(abar) * (2 * noisy - 1)
                 reset_nfe(model)
                 begin = time.perf_counter()
-                result = sampler.sample(model, schedule, x_start, t_star, prediction,
-                                        torch.Generator().manual_seed(conds.seed + sigma_index))  # fmt: skip
+                gen = torch.Generator().manual_seed(noise_seed(conds.seed, sigma))
+                result = sampler.sample(model, schedule, x_start, t_star, prediction, gen)
                 seconds = (time.perf_counter() - begin) / len(clean)
-                estimates = list(((result.x0 + 1) / 2).clamp(0, 1).numpy())
+                scores = _per_image(list(((result.x0 + 1) / 2).clamp(0, 1).numpy()), clean_np)
+                base = first.setdefault(sampler_index, scores)
+                paired = {} if base is scores else {"baseline": specs[0].name, **_paired(scores, base)}
                 rows.append(
                     make_row(
                         "robustness",
@@ -228,7 +255,8 @@ def measure_robustness(
                         else "untrained: random weights, not a robustness result",
                         **common,
                         t_start=t_star,
-                        **_score(spec.name, estimates, clean_np),
+                        **_summary(scores),
+                        **paired,
                         nfe_total=sum(nfe_by_block(model).values()) if has_ode_blocks(model) else None,
                         denoiser_calls=result.denoiser_calls,
                         denoise_s_per_image=seconds,
