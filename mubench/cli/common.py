@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from mubench.errors import MubenchError, UsageError
@@ -50,7 +51,7 @@ def friendly_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except MubenchError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
@@ -84,7 +85,7 @@ def finish(frame: pd.DataFrame, csv: Path | None, json: Path | None, device: str
     save(frame, csv, json, device)
     for path in (csv, json):
         if path is not None:
-            err_console.print(f"wrote {len(frame)} rows to {path}", highlight=False)
+            err_console.print(f"wrote {len(frame)} rows to {path}", highlight=False, markup=False)
     if (frame["status"] != "ok").any():
         raise typer.Exit(1)
 

@@ -170,4 +170,4 @@ def _render(frame: pd.DataFrame, names: list[str], shared: int | None, steps: in
     console.print(table(fv, columns, title="Compute per denoiser call", caption=caption))
     for model, message in dict.fromkeys(zip(frame["model"], frame["message"])):
         if message:
-            err_console.print(f"note ({model}): {message}", highlight=False)
+            err_console.print(f"note ({model}): {message}", highlight=False, markup=False)

@@ -156,4 +156,4 @@ def _render(frame: pd.DataFrame, conds: LatencyConditions) -> None:
     console.print(table(frame, columns, title="Latency per denoiser call (median ms)", caption=caption))
     for _, row in frame.iterrows():
         if row.get("message"):
-            err_console.print(f"note ({row['model']}): {row['message']}", highlight=False)
+            err_console.print(f"note ({row['model']}): {row['message']}", highlight=False, markup=False)

@@ -1,0 +1,227 @@
+"""What each measurement of a suite accepts, and how one suite item turns into result rows.
+
+Keys are the command's option names without the dashes (``batch-size`` or ``batch_size``). A key
+marked as taking a list (``models``, ``reference``, ``steps-sweep``) is passed as one value; any other
+key given a list expands the table into one item per value (``batch-size = [1, 8]``: two items).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mubench.errors import UsageError
+from mubench.measure.device import NumericFlags, resolve_device
+from mubench.measure.flops import FlopConditions, measure_flops
+from mubench.measure.latency import LatencyConditions, measure_latency
+from mubench.measure.params import measure_params
+from mubench.measure.robustness import REFERENCES, RobustnessConditions, measure_robustness
+from mubench.measure.runner import failure_row
+from mubench.measure.setup import NUM_DIFFUSION_STEPS
+from mubench.models.ode_block import SolverConfig
+from mubench.registry import get_spec
+
+Rows = list[dict[str, Any]]
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Key:
+    """One accepted key: the type of its value, and whether that value is itself a list."""
+
+    kind: type
+    is_list: bool = False
+
+    def describe(self) -> str:
+        name = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}[self.kind]
+        return f"a list of {name.split(' ', 1)[1]}s" if self.is_list else name
+
+    def accepts(self, value: Any) -> bool:
+        values = value if self.is_list else [value]
+        if self.is_list and not isinstance(value, list):
+            return False
+        return all(_is(v, self.kind) for v in values)
+
+
+def _is(value: Any, kind: type) -> bool:
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+MODELS = {"models": Key(str, is_list=True), "note": Key(str)}
+SOLVER = {
+    "solver": Key(str),
+    "ode-steps": Key(int),
+    "ode-step-size": Key(float),
+    "rtol": Key(float),
+    "atol": Key(float),
+    "adjoint": Key(bool),
+    "ode-backend": Key(str),
+}
+KEYS: dict[str, dict[str, Key]] = {
+    "params": {**MODELS},
+    "flops": {
+        **MODELS,
+        "resolution": Key(int),
+        "batch-size": Key(int),
+        "channels": Key(int),
+        "steps": Key(int),
+        "seed": Key(int),
+        "tier": Key(str),
+        **SOLVER,
+    },
+    "latency": {
+        **MODELS,
+        "device": Key(str),
+        "dtype": Key(str),
+        "batch-size": Key(int),
+        "resolution": Key(int),
+        "steps": Key(int),
+        "sampler": Key(str),
+        "eta": Key(float),
+        "repeats": Key(int),
+        "trajectory-repeats": Key(int),
+        "warmup": Key(int),
+        "compile": Key(bool),
+        "channels-last": Key(bool),
+        "cuda-graphs": Key(bool),
+        "tf32": Key(bool),
+        "cudnn-benchmark": Key(bool),
+        "threads": Key(int),
+        "seed": Key(int),
+        **SOLVER,
+    },
+    "robustness": {
+        **MODELS,
+        "sigma": Key(float),
+        "dataset": Key(str),
+        "data-root": Key(str),
+        "num-images": Key(int),
+        "sampler": Key(str),
+        "steps": Key(int),
+        "eta": Key(float),
+        "steps-sweep": Key(int, is_list=True),
+        "seed": Key(int),
+        "reference": Key(str, is_list=True),
+        "checkpoint": Key(str, is_list=True),  # "NAME=PATH" entries, paths relative to the suite file
+        "allow-untrained": Key(bool),
+    },
+}
+# Measurements whose models are measured together in one item (timing round-robin, shared noisy images).
+TOGETHER = {"latency", "robustness"}
+
+
+def _solver(opts: dict[str, Any]) -> SolverConfig | None:
+    names = {"solver": "method", "ode-steps": "steps", "ode-step-size": "step_size", "rtol": "rtol",
+             "atol": "atol", "adjoint": "adjoint", "ode-backend": "backend"}  # fmt: skip
+    given = {names[k]: v for k, v in opts.items() if k in names}
+    return SolverConfig(**given) if given else None
+
+
+def _flops(opts: dict[str, Any], base: Path) -> FlopConditions:
+    return FlopConditions(
+        resolution=opts.get("resolution"),
+        batch_size=opts.get("batch-size", 1),
+        channels=opts.get("channels"),
+        steps=opts.get("steps", 1),
+        seed=opts.get("seed", 0),
+        tier=opts.get("tier", "matmul"),
+        solver=_solver(opts),
+    )
+
+
+def _latency(opts: dict[str, Any], base: Path) -> LatencyConditions:
+    sampler = opts.get("sampler", "ddim")
+    resolve_device(opts.get("device", "cpu"))  # a missing GPU is found before anything runs
+    return LatencyConditions(
+        device=opts.get("device", "cpu"),
+        dtype=opts.get("dtype", "fp32"),
+        batch_size=opts.get("batch-size", 1),
+        resolution=opts.get("resolution"),
+        steps=opts.get("steps", NUM_DIFFUSION_STEPS if sampler == "ddpm" else 50),
+        sampler=sampler,
+        eta=opts.get("eta", 0.0),
+        repeats=opts.get("repeats", 30),
+        trajectory_repeats=opts.get("trajectory-repeats", 3),
+        warmup_min=opts.get("warmup", 3),
+        compile=opts.get("compile", False),
+        channels_last=opts.get("channels-last", False),
+        cuda_graphs=opts.get("cuda-graphs", False),
+        seed=opts.get("seed", 0),
+        flags=NumericFlags(
+            tf32=opts.get("tf32", False),
+            cudnn_benchmark=opts.get("cudnn-benchmark", False),
+            threads=opts.get("threads"),
+        ),
+        solver=_solver(opts),
+    )
+
+
+def _relative_to(base: Path, path: str) -> str:
+    return str(path if Path(path).is_absolute() else base / path)
+
+
+def _robustness(opts: dict[str, Any], base: Path) -> RobustnessConditions:
+    pairs = []
+    for entry in opts.get("checkpoint", []):
+        name, sep, path = entry.partition("=")
+        if not sep or not name or not path:
+            raise UsageError(f"checkpoint '{entry}': write it as NAME=PATH")
+        pairs.append((name, _relative_to(base, path)))
+    return RobustnessConditions(
+        sigmas=(opts.get("sigma", 0.1),),
+        dataset=opts.get("dataset", "patches32"),
+        num_images=opts.get("num-images", 50),
+        sampler=opts.get("sampler", "ddim"),
+        steps=opts.get("steps"),
+        eta=opts.get("eta", 0.0),
+        seed=opts.get("seed", 0),
+        allow_untrained=opts.get("allow-untrained", False),
+        references=tuple(opts.get("reference", REFERENCES)),
+        checkpoints=tuple(pairs),
+        data_root=_relative_to(base, opts["data-root"]) if "data-root" in opts else None,
+        steps_sweep=tuple(opts.get("steps-sweep", ())),
+    )
+
+
+CONDITIONS: dict[str, Callable[[dict[str, Any], Path], Any]] = {
+    "flops": _flops,
+    "latency": _latency,
+    "robustness": _robustness,
+}
+
+
+def conditions(kind: str, opts: dict[str, Any], base: Path) -> Any:
+    """The measurement's conditions object (validated: bad values raise UsageError); None for params."""
+    models = opts["models"]
+    for name in models:
+        get_spec(name)
+    if kind in ("flops", "latency") and opts.get("resolution") is not None:
+        for name in models:
+            get_spec(name).check_resolution(opts["resolution"])
+    return CONDITIONS[kind](opts, base) if kind in CONDITIONS else None
+
+
+def measure(kind: str, models: list[str], conds: Any, run_id: str, tick: Progress) -> Rows:
+    """The rows of one suite item; if it fails as a whole, one error row per model (the suite goes on:
+    in a suite even bad input found this late, such as a missing dataset, must not stop the rest)."""
+    work: dict[str, Callable[[], Rows]] = {
+        "params": lambda: [measure_params(models[0], run_id)],
+        "flops": lambda: measure_flops(models[0], conds, run_id)[0],
+        "latency": lambda: measure_latency(models, conds, run_id, tick),
+        "robustness": lambda: measure_robustness(models, conds, run_id, tick),
+    }
+    known: dict[str, Any] = {}
+    if kind == "flops":
+        known = {"resolution": conds.resolution, "batch_size": conds.batch_size, "steps": conds.steps}
+    elif kind == "robustness":
+        known = {"sigma": conds.sigmas[0], "dataset": conds.dataset}
+    try:
+        return work[kind]()
+    except Exception as exc:
+        return [failure_row(kind, run_id, name, exc, **known) for name in models]

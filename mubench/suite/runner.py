@@ -1,0 +1,133 @@
+"""Running a suite into a folder: every finished item's rows are on disk before the next item starts.
+
+The folder holds ``results.csv`` (every row), one ``<measurement>.csv`` per measurement, the
+``environment.json`` of the machine and a copy of the suite file (``suite.toml``). Files are rewritten
+atomically after each item, so an interrupted run leaves every finished row readable. ``resume``
+keeps the rows of finished items and runs the rest (items that failed run again).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from mubench.errors import UsageError
+from mubench.results import (
+    SUITE_RESULTS,
+    full_environment,
+    new_run_id,
+    read_results,
+    write_csv,
+    write_text_atomic,
+)
+from mubench.suite.kinds import KEYS, measure
+from mubench.suite.spec import Suite, SuiteItem
+
+Tick = Callable[..., None]  # tick(label) = one item done; tick(label, completed=n) = relabel only
+
+
+@dataclass
+class ItemOutcome:
+    item: SuiteItem
+    rows: int
+    status: str  # "ok", "failed" (some row not ok), or "done before" (kept from an earlier run)
+    seconds: float
+
+
+def prepare_folder(out: Path, resume: bool) -> pd.DataFrame:
+    """Create ``out`` if needed; the rows already there when resuming (refused when not resuming)."""
+    results = out / SUITE_RESULTS
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out '{out}' is a file; give a folder")
+    if results.exists() and not resume:
+        raise UsageError(f"'{out}' already holds results; pass --resume to finish that run, or another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create '{out}': {exc.strerror}") from None
+    if resume and results.exists():
+        frame, _ = read_results(out)  # checks the schema
+        if "suite_item" not in frame:
+            raise UsageError(f"'{results}' was not written by `mubench run`; cannot resume it")
+        # Nullable dtypes: integer columns with gaps stay integers when written back.
+        return pd.read_csv(results, keep_default_na=False, na_values=[""], dtype_backend="numpy_nullable")
+    return pd.DataFrame()
+
+
+def finished_items(previous: pd.DataFrame) -> set[str]:
+    """Ids of items whose rows are all there and none of them an error (those run again)."""
+    if previous.empty:
+        return set()
+    failed = set(previous.loc[previous["status"] == "error", "suite_item"])
+    return set(previous["suite_item"]) - failed
+
+
+def run_suite(suite: Suite, out: Path, resume: bool, tick: Tick) -> tuple[pd.DataFrame, list[ItemOutcome]]:
+    """Run every item not finished before; write the folder after each. Returns all rows and outcomes."""
+    previous = prepare_folder(out, resume)
+    done = finished_items(previous)
+    kept = previous[previous["suite_item"].isin(done)] if not previous.empty else previous
+    frames = [kept] if not kept.empty else []
+    write_text_atomic(out / "suite.toml", suite.text)
+    write_text_atomic(out / "environment.json", json.dumps(_environment(suite), indent=2) + "\n")
+    run_id = new_run_id()
+    outcomes = []
+    completed = 0
+    for item in suite.items:
+        if item.item_id in done:
+            rows = int((kept["suite_item"] == item.item_id).sum())
+            outcomes.append(ItemOutcome(item, rows, "done before", 0.0))
+            completed += 1
+            tick(f"{item.label} (done before)", completed=completed)
+            continue
+        begin = time.perf_counter()
+        label = item.label
+
+        def relabel(detail: str, label: str = label, n: int = completed) -> None:
+            tick(f"{label}: {detail}", completed=n)
+
+        relabel("starting")
+        rows = measure(item.kind, list(item.models), item.conds, run_id, relabel)
+        frame = _with_nullable_ints(pd.DataFrame(rows))
+        frame = frame.assign(suite=suite.name, suite_item=item.item_id, suite_note=item.note)
+        frames.append(frame)
+        write_folder(out, pd.concat(frames, ignore_index=True))
+        ok = (frame["status"] == "ok").all()
+        outcomes.append(ItemOutcome(item, len(frame), "ok" if ok else "failed", time.perf_counter() - begin))
+        completed += 1
+        tick(label, completed=completed)
+    combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if not combined.empty:
+        write_folder(out, combined)
+    return combined, outcomes
+
+
+def write_folder(out: Path, combined: pd.DataFrame) -> None:
+    """``results.csv`` and one CSV per measurement (only the columns that measurement fills)."""
+    write_csv(combined, out / SUITE_RESULTS)
+    for kind in KEYS:
+        part = combined[combined["command"] == kind]
+        if not part.empty:
+            write_csv(part.dropna(axis="columns", how="all"), out / f"{kind}.csv")
+
+
+def _with_nullable_ints(frame: pd.DataFrame) -> pd.DataFrame:
+    """Integer columns as pandas' nullable Int64: combined with rows that lack them they stay integers
+    (exact counts are written as 655171, not 655171.0)."""
+    return frame.astype({column: "Int64" for column in frame.select_dtypes("integer").columns})
+
+
+def _environment(suite: Suite) -> dict:
+    devices = {str(item.conds.device) for item in suite.items if item.kind == "latency"}
+    gpu = next((d for d in sorted(devices) if d.startswith("cuda")), None)
+    return {
+        **full_environment(gpu or "cpu"),
+        "suite": suite.name,
+        "suite_file": str(suite.path),
+        "suite_description": suite.description,
+    }

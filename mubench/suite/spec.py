@@ -1,0 +1,174 @@
+"""Suite files: TOML that declares models x measurements x conditions, parsed into runnable items.
+
+    [suite]
+    name = "ci"
+    description = "..."
+
+    [defaults]                # keys applied to every table below that accepts them
+    models = ["lucid-unet", "ode-u"]
+
+    [[flops]]                 # one table per measurement; repeat a table for other conditions
+    resolution = 64
+    steps = 1000
+
+    [[latency]]
+    batch-size = [1, 8]       # a list expands into one item per value
+
+Everything is checked when the file is read, before anything runs: a malformed file, an unknown key
+or a bad value gets one line naming the file, the table and the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from mubench.errors import UsageError
+from mubench.suite.kinds import KEYS, TOGETHER, Key, conditions
+
+SUITE_KEYS = {"name": Key(str), "description": Key(str)}
+
+
+@dataclass(frozen=True)
+class SuiteItem:
+    """One unit of work: a measurement of some models under one set of conditions."""
+
+    kind: str
+    models: tuple[str, ...]
+    options: dict[str, Any]  # normalised keys (dashes), one value each; `models` and `note` excluded
+    conds: Any = field(compare=False, repr=False)
+    table: str = ""  # where it was declared, e.g. "[[latency]] #2"
+    note: str | None = None
+
+    @property
+    def item_id(self) -> str:
+        """Stable id of what is measured (not of where it is written): rows carry it for --resume."""
+        what = json.dumps({"kind": self.kind, "models": self.models, "options": self.options}, sort_keys=True)
+        return hashlib.sha1(what.encode()).hexdigest()[:12]
+
+    @property
+    def label(self) -> str:
+        opts = " ".join(f"{k}={v}" for k, v in self.options.items())
+        return f"{self.kind} {','.join(self.models)}" + (f" ({opts})" if opts else "")
+
+
+@dataclass(frozen=True)
+class Suite:
+    path: Path
+    name: str
+    description: str
+    items: tuple[SuiteItem, ...]
+    text: str  # the file as read, copied beside the results
+
+
+def load_suite(path: Path, device: str | None = None) -> Suite:
+    """Read and check a suite file. ``device`` replaces the latency tables' device (``--device``)."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise UsageError(f"suite file '{path}' not found") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read suite file '{path}': {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - {"suite", "defaults", *KEYS})
+    if unknown:
+        raise UsageError(
+            f"{path}: unknown table '{unknown[0]}'; a suite has [suite], [defaults] and "
+            f"{', '.join(f'[[{k}]]' for k in KEYS)}"
+        )
+    header = _table(path, "[suite]", data.get("suite", {}))
+    _check_keys(path, "[suite]", header, SUITE_KEYS)
+    defaults = _normalised(_table(path, "[defaults]", data.get("defaults", {})))
+    for key in defaults:
+        if not any(key in keys for keys in KEYS.values()):
+            raise UsageError(f"{path}: [defaults]: key '{key}' is not accepted by any measurement")
+    items: list[SuiteItem] = []
+    for kind in [k for k in data if k in KEYS]:  # in the file's order
+        tables = data[kind]
+        for number, table in enumerate(tables if isinstance(tables, list) else [tables], start=1):
+            where = f"[[{kind}]] #{number}"
+            opts = _normalised(_table(path, where, table))
+            _check_keys(path, where, opts, KEYS[kind])
+            merged = {k: v for k, v in defaults.items() if k in KEYS[kind]} | opts
+            if kind == "latency" and device is not None:
+                merged["device"] = device
+            _check_keys(path, where, merged, KEYS[kind])
+            items += _expand(path, kind, where, merged)
+    if not items:
+        raise UsageError(f"{path}: no measurement tables; add e.g. [[params]] with models = [...]")
+    _check_unique(path, items)
+    return Suite(path, header.get("name", path.stem), header.get("description", ""), tuple(items), text)
+
+
+def _table(path: Path, where: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise UsageError(f"{path}: {where} must be a table of keys, got {type(value).__name__}")
+    return value
+
+
+def _normalised(table: dict[str, Any]) -> dict[str, Any]:
+    return {key.replace("_", "-"): value for key, value in table.items()}
+
+
+def _check_keys(path: Path, where: str, table: dict[str, Any], keys: dict[str, Key]) -> None:
+    for key, value in table.items():
+        if key not in keys:
+            raise UsageError(f"{path}: {where}: unknown key '{key}'; known keys: {', '.join(keys)}")
+        spec = keys[key]
+        expands = not spec.is_list and isinstance(value, list)
+        if expands and not value:
+            raise UsageError(f"{path}: {where}: '{key}' is an empty list; give one value or several")
+        if not (spec.accepts(value) or (expands and all(spec.accepts(v) for v in value))):
+            plural = "" if spec.is_list else " (or a list of them: one item each)"
+            raise UsageError(
+                f"{path}: {where}: '{key}' must be {spec.describe()}{plural}, got {json.dumps(value)}"
+            )
+
+
+def _expand(path: Path, kind: str, where: str, opts: dict[str, Any]) -> list[SuiteItem]:
+    """One item per combination of the list-valued conditions (and per model unless measured together)."""
+    models = opts.pop("models", None)
+    note = opts.pop("note", None)
+    if not models:
+        raise UsageError(
+            f'{path}: {where}: give the models to measure, e.g. models = ["lucid-unet", "ode-u"]'
+        )
+    keys = KEYS[kind]
+    axes = [
+        [(k, x) for x in v] if isinstance(v, list) and not keys[k].is_list else [(k, v)]
+        for k, v in opts.items()
+    ]
+    groups = [tuple(models)] if kind in TOGETHER else [(m,) for m in models]
+    items = []
+    base = path.parent
+    for combination in itertools.product(*axes):
+        one = dict(combination)
+        for group in groups:
+            try:
+                conds = conditions(kind, {"models": list(group), **one}, base)
+            except UsageError as exc:
+                raise UsageError(f"{path}: {where}: {_as_key(exc)}") from None
+            items.append(SuiteItem(kind, group, one, conds, where, note))
+    return items
+
+
+def _as_key(exc: UsageError) -> str:
+    """The measurement's message speaks of command-line flags; in a suite file they are keys."""
+    return str(exc).replace("--", "")
+
+
+def _check_unique(path: Path, items: list[SuiteItem]) -> None:
+    seen: dict[str, SuiteItem] = {}
+    for item in items:
+        first = seen.setdefault(item.item_id, item)
+        if first is not item:
+            raise UsageError(f"{path}: {item.table} repeats {first.table}: {item.label}")

@@ -1,0 +1,245 @@
+"""Suites: parsing and checking suite files, running them into a folder, resuming an interrupted run."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from mubench.cli.app import app
+from mubench.errors import UsageError
+from mubench.suite import kinds
+from mubench.suite.spec import load_suite
+
+TINY = '["lucid-unet-tiny", "ode-u-tiny"]'
+
+
+def write(tmp_path: Path, body: str, name: str = "suite.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def test_tables_expand_into_items(tmp_path):
+    suite = load_suite(
+        write(
+            tmp_path,
+            f"""
+            [suite]
+            name = "demo"
+            [defaults]
+            models = {TINY}
+            resolution = 32
+            seed = 1
+            [[params]]
+            [[flops]]
+            steps = [1, 1000]
+            [[latency]]
+            batch_size = [1, 8]
+            dtype = "fp32"
+            [[robustness]]
+            sigma = [0.1, 0.3]
+            reference = ["identity"]
+            """,
+        )
+    )
+    assert suite.name == "demo"
+    kinds_ = [item.kind for item in suite.items]
+    # params and flops: one item per model (x 2 steps values); latency and robustness measure the models
+    # together (round-robin timing, shared noisy images): one item per condition.
+    assert kinds_ == ["params"] * 2 + ["flops"] * 4 + ["latency"] * 2 + ["robustness"] * 2
+    flops = [item for item in suite.items if item.kind == "flops"]
+    assert [(i.models, i.conds.steps, i.conds.resolution, i.conds.seed) for i in flops] == [
+        (("lucid-unet-tiny",), 1, 32, 1),
+        (("ode-u-tiny",), 1, 32, 1),
+        (("lucid-unet-tiny",), 1000, 32, 1),
+        (("ode-u-tiny",), 1000, 32, 1),
+    ]
+    latency = [item for item in suite.items if item.kind == "latency"]
+    assert [i.conds.batch_size for i in latency] == [1, 8]
+    assert all(i.models == ("lucid-unet-tiny", "ode-u-tiny") for i in latency)
+    robustness = [item for item in suite.items if item.kind == "robustness"]
+    assert [i.conds.sigmas for i in robustness] == [(0.1,), (0.3,)]
+    assert robustness[0].conds.references == ("identity",)
+    assert not hasattr(suite.items[0].conds, "resolution")  # params takes no conditions: defaults skip it
+    assert len({item.item_id for item in suite.items}) == len(suite.items)
+
+
+def test_item_ids_depend_on_what_is_measured_only(tmp_path):
+    a = load_suite(write(tmp_path, f"[[flops]]\nmodels = {TINY}\nsteps = 10\n", "a.toml"))
+    b = load_suite(
+        write(tmp_path, f'[suite]\nname = "x"\n[[flops]]\nsteps = 10\nmodels = {TINY}\n', "b.toml")
+    )
+    c = load_suite(write(tmp_path, f"[[flops]]\nmodels = {TINY}\nsteps = 11\n", "c.toml"))
+    assert [i.item_id for i in a.items] == [i.item_id for i in b.items]
+    assert not {i.item_id for i in a.items} & {i.item_id for i in c.items}
+
+
+def test_device_option_replaces_the_latency_device(tmp_path):
+    path = write(tmp_path, f'[[latency]]\nmodels = {TINY}\ndevice = "cuda"\n[[flops]]\nmodels = {TINY}\n')
+    suite = load_suite(path, device="cpu")
+    assert [getattr(i.conds, "device", None) for i in suite.items] == ["cpu", None, None]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_suite_for_a_missing_gpu_is_refused_before_running(tmp_path):
+    with pytest.raises(UsageError, match=r"\[\[latency\]\] #1: device cuda: CUDA is not available"):
+        load_suite(write(tmp_path, f"[[latency]]\nmodels = {TINY}\n"), device="cuda")
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ("[[flops]\nmodels = []", "not valid TOML"),
+        (
+            f"[[latency]]\nmodels = {TINY}\nbatchsize = 2",
+            "[[latency]] #1: unknown key 'batchsize'; known keys:",
+        ),
+        (
+            f"[[flops]]\nmodels = {TINY}\n[[flops]]\nmodels = {TINY}\ntier = 3",
+            "[[flops]] #2: 'tier' must be a string",
+        ),
+        (f"[[latency]]\nmodels = {TINY}\nbatch-size = 'eight'", "'batch-size' must be an integer"),
+        (f"[[latency]]\nmodels = {TINY}\ncompile = 1", "'compile' must be true or false"),
+        (f"[[latency]]\nmodels = {TINY}\nbatch-size = []", "'batch-size' is an empty list"),
+        (f"[[robustness]]\nmodels = {TINY}\nreference = 'identity'", "'reference' must be a list of strings"),
+        (f"[[benchmark]]\nmodels = {TINY}", "unknown table 'benchmark'"),
+        ('[suite]\nname = "x"\nowner = "me"', "[suite]: unknown key 'owner'"),
+        (
+            "[defaults]\nsigmas = [0.1]\n[[params]]\nmodels = ['ode-u']",
+            "[defaults]: key 'sigmas' is not accepted",
+        ),
+        ("[[params]]\n", "[[params]] #1: give the models to measure"),
+        ("[[params]]\nmodels = ['no-such-model']", "[[params]] #1: unknown model 'no-such-model'"),
+        (f"[[latency]]\nmodels = {TINY}\nsteps = 0", "[[latency]] #1: steps must be positive"),
+        (f"[[flops]]\nmodels = {TINY}\nresolution = 30", "needs a resolution that is a multiple of"),
+        (f"[[robustness]]\nmodels = {TINY}\nsigma = 2.0", "sigma must be in (0, 1]"),
+        (f"[[robustness]]\nmodels = {TINY}\ndataset = 'imagenet'", "[[robustness]] #1: unknown dataset"),
+        (
+            f"[[params]]\nmodels = {TINY}\n[[params]]\nmodels = ['ode-u-tiny']",
+            "[[params]] #2 repeats [[params]] #1",
+        ),
+        ("", "no measurement tables"),
+    ],
+)
+def test_bad_suite_files_get_one_line_naming_file_and_key(body, needle, runner, tmp_path, clean_exit):
+    path = write(tmp_path, body)
+    result = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "out"), "-q"])
+    clean_exit(result, 2)
+    line = result.output.strip()
+    assert len(line.splitlines()) == 1, line
+    assert line.startswith(f"error: {path}") or line.startswith(f"error: cannot read {path}"), line
+    assert needle in line, line
+    assert not (tmp_path / "out").exists()  # nothing written before the file checks out
+
+
+def test_missing_suite_file(runner, tmp_path, clean_exit):
+    result = runner.invoke(app, ["run", str(tmp_path / "nope.toml"), "--out", str(tmp_path / "out")])
+    clean_exit(result, 2)
+    assert "suite file" in result.output and "not found" in result.output
+
+
+SUITE = f"""
+[suite]
+name = "small"
+[[params]]
+models = {TINY}
+[[flops]]
+models = {TINY}
+resolution = 32
+steps = 1000
+note = "MACs x 1000 steps"
+"""
+
+
+def test_run_writes_every_file_and_row(runner, tmp_path, clean_exit):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", str(write(tmp_path, SUITE)), "--out", str(out), "-q"])
+    clean_exit(result, 0)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "environment.json", "flops.csv", "params.csv", "results.csv", "suite.toml"
+    ]  # fmt: skip
+    rows = pd.read_csv(out / "results.csv")
+    assert len(rows) == 2 + 4  # 2 params rows, 2 models x (fvcore, torch) flops rows
+    assert set(rows["suite"]) == {"small"} and rows["suite_item"].nunique() == 4
+    assert (rows["status"] == "ok").all()
+    flops = pd.read_csv(out / "flops.csv")
+    assert len(flops) == 4 and "params_expected" not in flops  # only the columns flops fills
+    assert set(flops["suite_note"]) == {"MACs x 1000 steps"}
+    fv = flops[flops["counter"] == "fvcore"].set_index("model")
+    assert (fv["macs_per_trajectory"] == fv["macs"] * 1000).all()
+    assert (out / "suite.toml").read_text() == textwrap.dedent(SUITE)
+
+
+def test_existing_results_are_never_overwritten_without_resume(runner, tmp_path, clean_exit):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.csv").write_text("precious\n")
+    result = runner.invoke(app, ["run", str(write(tmp_path, SUITE)), "--out", str(out), "-q"])
+    clean_exit(result, 2)
+    assert "already holds results" in result.output and "--resume" in result.output
+    assert (out / "results.csv").read_text() == "precious\n"
+
+
+def test_interrupted_run_keeps_finished_rows_and_resume_runs_the_rest(runner, tmp_path, monkeypatch):
+    path, out = write(tmp_path, SUITE), tmp_path / "out"
+    real = kinds.measure
+    calls: list[tuple[str, tuple]] = []
+
+    def interrupted_at_third(kind, models, conds, run_id, tick):
+        calls.append((kind, tuple(models)))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(kind, models, conds, run_id, tick)
+
+    monkeypatch.setattr("mubench.suite.runner.measure", interrupted_at_third)
+    result = runner.invoke(app, ["run", str(path), "--out", str(out), "-q"])
+    assert result.exit_code != 0
+    first = pd.read_csv(out / "results.csv")
+    assert list(first["command"]) == ["params", "params"]  # the two finished items, nothing half-written
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+    calls.clear()
+    monkeypatch.setattr("mubench.suite.runner.measure", lambda *a: calls.append(a[:2]) or real(*a))
+    result = runner.invoke(app, ["run", str(path), "--out", str(out), "--resume", "-q"])
+    assert result.exit_code == 0, result.output
+    assert [(kind, tuple(models)) for kind, models in calls] == [
+        ("flops", ("lucid-unet-tiny",)),
+        ("flops", ("ode-u-tiny",)),
+    ]  # only what had not finished
+    rows = pd.read_csv(out / "results.csv")
+    assert list(rows["command"]) == ["params"] * 2 + ["flops"] * 4
+    kept = ["model", "run_id", "timestamp", "params_total"]  # same run and time: kept, not re-measured
+    assert rows.iloc[:2][kept].values.tolist() == first[kept].values.tolist()
+    assert rows["run_id"].nunique() == 2
+    assert "done before" in result.output
+
+
+def test_a_failed_item_becomes_error_rows_the_suite_goes_on_and_resume_retries_it(
+    runner, tmp_path, monkeypatch, clean_exit
+):
+    path, out = write(tmp_path, SUITE), tmp_path / "out"
+    real = kinds.measure_params
+
+    def broken_for_ode(name, run_id):
+        if name == "ode-u-tiny":
+            raise RuntimeError("boom")
+        return real(name, run_id)
+
+    monkeypatch.setattr(kinds, "measure_params", broken_for_ode)
+    result = runner.invoke(app, ["run", str(path), "--out", str(out), "-q"])
+    clean_exit(result, 1)
+    rows = pd.read_csv(out / "results.csv", keep_default_na=False)
+    failed = rows[rows["status"] == "error"]
+    assert list(failed["model"]) == ["ode-u-tiny"] and "RuntimeError: boom" in failed["message"].iloc[0]
+    assert len(rows[rows["command"] == "flops"]) == 4  # the items after it ran
+
+    monkeypatch.setattr(kinds, "measure_params", real)
+    result = runner.invoke(app, ["run", str(path), "--out", str(out), "--resume", "-q"])
+    clean_exit(result, 0)
+    rows = pd.read_csv(out / "results.csv")
+    assert (rows["status"] == "ok").all() and len(rows) == 6
+    assert rows.loc[rows["command"] == "params", "model"].tolist() == ["lucid-unet-tiny", "ode-u-tiny"]
