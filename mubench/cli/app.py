@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from mubench import __version__
+from mubench.cli.compare_cmd import compare
 from mubench.cli.flops_cmd import flops
 from mubench.cli.latency_cmd import latency
 from mubench.cli.models_cmd import models
@@ -47,6 +48,7 @@ app.command()(latency)
 app.command()(robustness)
 app.command("train")(train_command)
 app.command()(run)
+app.command()(compare)
 
 
 def main() -> None:

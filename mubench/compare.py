@@ -1,0 +1,194 @@
+"""Comparing two result tables: rows joined on their key columns, metric by metric, with regression rules.
+
+A regression is a metric that got worse than the baseline by more than its allowed percentage
+(``fail_on``), or that changed at all where it must not (``exact``: parameter counts, MACs, NFE), or a
+row that measured fine in the baseline and failed now. Which direction is worse is known per metric.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from mubench.errors import UsageError
+
+# Columns that say which measurement a row is; rows of the two files are joined on those both have.
+JOIN_KEYS = (
+    "command", "model", "device", "dtype", "batch_size", "resolution", "steps", "sampler", "solver", "seed",
+    "counter", "tier", "mode", "sigma", "dataset", "n_images", "suite_item",
+)  # fmt: skip
+# Each metric, the command whose rows it is compared on, and whether lower is better.
+OWNERS = {
+    "params": ("params_total", "params_trainable", "params_frozen", "buffers_total"),
+    "flops": ("macs", "flops", "elementwise_ops", "nfe", "macs_per_trajectory", "flops_per_trajectory"),
+    "latency": (
+        "call_ms_median", "call_ms_p10", "call_ms_p90", "call_ms_mean", "call_ms_min", "call_ms_iqr",
+        "call_ms_std", "trajectory_s_median", "trajectory_s_p10", "trajectory_s_p90", "trajectory_s_mean",
+        "trajectory_s_min", "nfe_per_trajectory", "peak_mem_mib", "latency_over_macs_ratio",
+        "call_ms_vs_first", "achieved_gflops", "achieved_share",
+    ),
+    "robustness": ("psnr_db_mean", "ssim_mean", "nfe_total", "denoise_s_per_image"),
+}  # fmt: skip
+OWNER = {metric: command for command, metrics in OWNERS.items() for metric in metrics}
+HIGHER_IS_BETTER = ("psnr_db_mean", "ssim_mean", "achieved_gflops", "achieved_share")
+METRICS = tuple(OWNER)
+# Shown when no --metric is given (each where the rows have it).
+DEFAULT_METRICS = (
+    "params_total", "macs", "nfe", "macs_per_trajectory", "call_ms_median", "trajectory_s_median",
+    "peak_mem_mib", "psnr_db_mean", "ssim_mean",
+)  # fmt: skip
+
+
+@dataclass
+class Comparison:
+    table: pd.DataFrame  # one line per (row, metric): label, metric, baseline, current, ratio, change, limit
+    only_baseline: list[str] = field(default_factory=list)
+    only_current: list[str] = field(default_factory=list)
+    failed_now: list[str] = field(default_factory=list)  # ok in the baseline, not ok now
+    regressions: list[str] = field(default_factory=list)
+
+
+def parse_fail_on(spec: str) -> tuple[str, float]:
+    """``METRIC:PCT`` (``call_ms_median:15%``) -> (metric, allowed worsening in percent)."""
+    match = re.fullmatch(r"([a-z0-9_]+):(\d+(?:\.\d*)?)%?", spec.strip())
+    if not match:
+        raise UsageError(f"--fail-on '{spec}': write METRIC:PCT, e.g. call_ms_median:15% or macs:0%")
+    check_metric(match[1], "--fail-on")
+    return match[1], float(match[2])
+
+
+def check_metric(name: str, flag: str) -> None:
+    if name not in METRICS:
+        raise UsageError(f"{flag} {name}: not a metric mubench compares; choose from {', '.join(METRICS)}")
+
+
+def worse(metric: str, baseline: float, current: float, pct: float) -> bool:
+    """Did ``metric`` get worse by more than ``pct`` percent (0: at all)?"""
+    if metric in HIGHER_IS_BETTER:
+        return current < baseline * (1 - pct / 100)
+    return current > baseline * (1 + pct / 100)
+
+
+def compare_frames(
+    baseline: pd.DataFrame,
+    current: pd.DataFrame,
+    fail_on: dict[str, float] | None = None,
+    exact: tuple[str, ...] = (),
+    metrics: tuple[str, ...] = (),
+) -> Comparison:
+    """Join the two tables on their shared key columns and compare metric by metric."""
+    fail_on = dict(fail_on or {})
+    for name in (*fail_on, *exact):
+        if name not in baseline and name not in current:
+            raise UsageError(f"{name}: neither file has this column; nothing to compare")
+    keys = [k for k in JOIN_KEYS if k in baseline and k in current]
+    base, cur = _indexed(baseline, keys, "baseline"), _indexed(current, keys, "current")
+    both = pd.concat([base.index.to_frame(index=False), cur.index.to_frame(index=False)])
+    labels = _labels(both.drop_duplicates(), keys)
+    result = Comparison(table=pd.DataFrame())
+    result.only_baseline = [labels[k] for k in base.index.difference(cur.index)]
+    result.only_current = [labels[k] for k in cur.index.difference(base.index)]
+    shown = metrics or tuple(dict.fromkeys((*exact, *fail_on, *DEFAULT_METRICS)))
+    lines = []
+    for key in base.index.intersection(cur.index, sort=False):
+        b, c = base.loc[key], cur.loc[key]
+        command = dict(zip(keys, key if len(keys) > 1 else [key])).get("command", "")
+        if b.get("status", "ok") != "ok" or c.get("status", "ok") != "ok":
+            if b.get("status", "ok") == "ok":
+                result.failed_now.append(f"{labels[key]}: {c.get('status')} ({c.get('message', '')})")
+            continue
+        for metric in shown:
+            if OWNER[metric] != command:
+                continue
+            line = _line(labels[key], metric, b.get(metric), c.get(metric), fail_on, exact)
+            if line is None:
+                continue
+            lines.append(line)
+            if line["regression"]:
+                result.regressions.append(
+                    f"{line['label']}: {metric} {_fmt(line['baseline'])} -> {_fmt(line['current'])} "
+                    f"(allowed: {line['limit']})"
+                )
+    if result.failed_now and (fail_on or exact):
+        result.regressions += [f"{text} (it measured fine in the baseline)" for text in result.failed_now]
+    result.table = pd.DataFrame(lines, columns=["label", "metric", "baseline", "current", "ratio", "change",
+                                                "limit", "regression"])  # fmt: skip
+    return result
+
+
+def _indexed(frame: pd.DataFrame, keys: list[str], side: str) -> pd.DataFrame:
+    indexed = frame.assign(**{k: frame[k].map(_key_text) for k in keys}).set_index(keys)
+    repeated = indexed.index[indexed.index.duplicated()]
+    if len(repeated):
+        where = dict(zip(keys, repeated[0] if len(keys) > 1 else [repeated[0]]))
+        raise UsageError(
+            f"the {side} file has {len(repeated) + 1} or more rows for one measurement "
+            f"({', '.join(f'{k}={v}' for k, v in where.items() if v)}); "
+            "compare the output of single runs"
+        )
+    return indexed
+
+
+def _key_text(value: object) -> str:
+    """Key values as text that joins a CSV's 10.0 with a JSON's 10, and any missing value with another."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _labels(index_frame: pd.DataFrame, keys: list[str]) -> dict[tuple, str]:
+    """A short name per row: command and model, then the key values that differ between rows of that
+    command."""
+    hidden = ("command", "model", "suite_item")
+    by_command = index_frame.groupby("command") if "command" in keys else [("", index_frame)]
+    labels = {}
+    for command, group in by_command:
+        varying = [k for k in keys if k not in hidden and group[k].nunique() > 1]
+        for values in group.itertuples(index=False):
+            row = dict(zip(keys, values))
+            extra = " ".join(f"{k}={row[k]}" for k in varying if row[k])
+            key = tuple(values) if len(keys) > 1 else values[0]
+            labels[key] = f"{command} {row.get('model', '')}".strip() + (f" ({extra})" if extra else "")
+    return labels
+
+
+def _number(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def _line(
+    label: str, metric: str, b: object, c: object, fail_on: dict[str, float], exact: tuple
+) -> dict | None:
+    baseline, current = _number(b), _number(c)
+    if baseline is None or current is None:
+        return None
+    if metric in exact:
+        regression, limit = current != baseline, "no change"
+    elif metric in fail_on:
+        regression, limit = worse(metric, baseline, current, fail_on[metric]), f"{fail_on[metric]:g}% worse"
+    else:
+        regression, limit = False, "reported"
+    change = "same" if current == baseline else "better" if worse(metric, current, baseline, 0) else "worse"
+    return {
+        "label": label,
+        "metric": metric,
+        "baseline": baseline,
+        "current": current,
+        "ratio": current / baseline if baseline else math.nan,
+        "change": change,
+        "limit": limit,
+        "regression": regression,
+    }
+
+
+def _fmt(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:.6g}"

@@ -1,0 +1,139 @@
+"""`mubench compare`: rows joined on their keys, regressions decide the exit code, other schemas refused."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from mubench.cli.app import app
+from mubench.results import make_row, write_csv, write_json
+
+
+def rows(call_ms: float = 10.0, macs: int = 1000, params: int = 500, psnr: float = 30.0) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            make_row("params", "r", model="a", params_total=params),
+            make_row("params", "r", model="b", params_total=700),
+            make_row("flops", "r", model="a", counter="fvcore", macs=macs, nfe=36, steps=1),
+            make_row("flops", "r", model="a", counter="torch", macs=macs, nfe=36, steps=1),
+            make_row("latency", "r", model="a", mode="eager", steps=50, call_ms_median=call_ms),
+            make_row("robustness", "r", model="a", sigma=0.1, steps=57, psnr_db_mean=psnr, ssim_mean=0.8),
+        ]
+    )
+
+
+def run(runner, tmp_path, base: pd.DataFrame, current: pd.DataFrame, *args: str):
+    write_csv(base, tmp_path / "base.csv")
+    write_csv(current, tmp_path / "current.csv")
+    return runner.invoke(app, ["compare", str(tmp_path / "base.csv"), str(tmp_path / "current.csv"), *args])
+
+
+EXACT = ["--fail-on-change", "params_total", "--fail-on-change", "macs", "--fail-on-change", "nfe"]
+
+
+def test_identical_results_pass(runner, tmp_path, clean_exit):
+    result = run(runner, tmp_path, rows(), rows(), *EXACT, "--fail-on", "call_ms_median:15%")
+    clean_exit(result, 0)
+    assert "no regression" in result.output
+    assert (
+        "flops a (counter=fvcore): macs" in result.output and "flops a (counter=torch): macs" in result.output
+    )
+
+
+@pytest.mark.parametrize(
+    ("current", "gate", "code"),
+    [
+        (rows(params=501), EXACT, 1),  # one more parameter: exact metrics must not change
+        (rows(params=499), EXACT, 1),  # nor shrink unnoticed (the baseline must be updated)
+        (rows(macs=1001), EXACT, 1),
+        (rows(call_ms=12.0), ["--fail-on", "call_ms_median:15%"], 1),  # 20% slower
+        (rows(call_ms=11.0), ["--fail-on", "call_ms_median:15%"], 0),  # 10% slower: within the limit
+        (rows(call_ms=5.0), ["--fail-on", "call_ms_median:15%"], 0),  # faster is never a regression
+        (rows(call_ms=12.0), [], 0),  # timing reported, not gated
+        (rows(psnr=29.0), ["--fail-on", "psnr_db_mean:1%"], 1),  # PSNR: lower is worse
+        (rows(psnr=31.0), ["--fail-on", "psnr_db_mean:1%"], 0),
+        (rows(macs=900), ["--fail-on", "macs:0"], 0),  # METRIC:PCT gates worsening only
+    ],
+)
+def test_regressions_decide_the_exit_code(current, gate, code, runner, tmp_path, clean_exit):
+    result = run(runner, tmp_path, rows(), current, *gate)
+    clean_exit(result, code)
+    assert ("FAILED: regressions found" in result.output) == (code == 1)
+    if code == 1:
+        assert "regression: " in result.output
+
+
+def test_rows_on_one_side_only_are_listed_and_can_fail_the_build(runner, tmp_path, clean_exit):
+    base = rows()
+    current = pd.concat([rows().iloc[[0, 2, 3, 4, 5]], pd.DataFrame([make_row("params", "r", model="c")])])
+    result = run(runner, tmp_path, base, current)
+    clean_exit(result, 0)
+    assert "only in the baseline: params b" in result.output
+    assert "only in current: params c" in result.output
+    clean_exit(run(runner, tmp_path, base, current, "--fail-on-missing"), 1)
+
+
+def test_a_row_that_fails_now_is_a_regression_when_gated(runner, tmp_path, clean_exit):
+    current = rows()
+    current.loc[4, "status"], current.loc[4, "message"] = "oom", "CUDA out of memory"
+    current.loc[4, "call_ms_median"] = float("nan")
+    result = run(runner, tmp_path, rows(), current, "--fail-on", "call_ms_median:15%")
+    clean_exit(result, 1)
+    assert "failed now: latency a" in result.output and "CUDA out of memory" in result.output
+
+
+def test_csv_and_json_of_the_same_rows_join(runner, tmp_path, clean_exit):
+    write_csv(rows(), tmp_path / "base.csv")
+    write_json(rows(), tmp_path / "current.json")
+    result = runner.invoke(
+        app, ["compare", str(tmp_path / "base.csv"), str(tmp_path / "current.json"), *EXACT]
+    )
+    clean_exit(result, 0)
+    assert "only in" not in result.output
+
+
+def test_comparison_table_is_written_as_csv(runner, tmp_path, clean_exit):
+    out = tmp_path / "diff.csv"
+    clean_exit(run(runner, tmp_path, rows(), rows(call_ms=12.0), "--csv", str(out)), 0)
+    table = pd.read_csv(out)
+    line = table[table["metric"] == "call_ms_median"].iloc[0]
+    assert (line["baseline"], line["current"], line["ratio"], line["change"]) == (10.0, 12.0, 1.2, "worse")
+
+
+def test_another_schema_version_is_refused(runner, tmp_path, clean_exit):
+    old = rows().assign(schema_version=2)
+    result = run(runner, tmp_path, old, rows())
+    clean_exit(result, 2)
+    assert "schema_version 2" in result.output and "reads schema_version 1" in result.output
+    payload = {"schema_version": 0, "environment": {}, "rows": json.loads(rows().to_json(orient="records"))}
+    (tmp_path / "old.json").write_text(json.dumps(payload))
+    result = runner.invoke(app, ["compare", str(tmp_path / "old.json"), str(tmp_path / "current.csv")])
+    clean_exit(result, 2)
+    assert "schema_version 0" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--fail-on", "latency"], "write METRIC:PCT"),
+        (["--fail-on", "speed:5%"], "not a metric mubench compares"),
+        (["--fail-on-change", "paramz"], "not a metric mubench compares"),
+        (["--fail-on", "trajectory_s_median:5%"], "neither file has this column"),
+    ],
+)
+def test_bad_options_get_one_line(args, needle, runner, tmp_path, clean_exit):
+    result = run(runner, tmp_path, rows(), rows(), *args)
+    clean_exit(result, 2)
+    assert needle in result.output
+
+
+def test_missing_file_and_repeated_rows(runner, tmp_path, clean_exit):
+    result = runner.invoke(app, ["compare", str(tmp_path / "nope.csv"), str(tmp_path / "nope.csv")])
+    clean_exit(result, 2)
+    assert "no result file" in result.output
+    doubled = pd.concat([rows(), rows()])
+    result = run(runner, tmp_path, doubled, rows())
+    clean_exit(result, 2)
+    assert "the baseline file has" in result.output and "compare the output of single runs" in result.output
