@@ -3,7 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench ci-suite clean
+
+# The CI suite's output folder, compared with the committed baseline results/ci/.
+CI_RESULTS ?= build/ci-results
+EXACT_METRICS := params_total params_trainable params_frozen buffers_total macs nfe macs_per_trajectory \
+	nfe_per_trajectory nfe_total
 
 $(BIN)/mubench: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +28,14 @@ test: install
 	$(BIN)/python -m pytest -q
 	$(BIN)/ruff check mubench tests benchmarks
 	$(BIN)/ruff format --check mubench tests benchmarks
+
+# Exact counts must match the baseline; quality within 0.5%; timing is shown, not gated.
+ci-suite: install
+	rm -rf $(CI_RESULTS)
+	$(BIN)/mubench run benchmarks/ci.toml --out $(CI_RESULTS) --quiet
+	$(BIN)/mubench compare results/ci $(CI_RESULTS) $(foreach m,$(EXACT_METRICS),--fail-on-change $(m)) \
+		--fail-on psnr_db_mean:0.5% --fail-on ssim_mean:0.5% --fail-on-missing \
+		--changed-only --csv $(CI_RESULTS)/compare.csv
 
 bench: install
 	$(BIN)/python benchmarks/flops_registry.py

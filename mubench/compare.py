@@ -7,6 +7,7 @@ row that measured fine in the baseline and failed now. Which direction is worse 
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -87,7 +88,7 @@ def compare_frames(
     keys = [k for k in JOIN_KEYS if k in baseline and k in current]
     base, cur = _indexed(baseline, keys, "baseline"), _indexed(current, keys, "current")
     both = pd.concat([base.index.to_frame(index=False), cur.index.to_frame(index=False)])
-    labels = _labels(both.drop_duplicates(), keys)
+    labels = _distinct(_labels(both.drop_duplicates(), keys), {**_options(cur), **_options(base)})
     result = Comparison(table=pd.DataFrame())
     result.only_baseline = [labels[k] for k in base.index.difference(cur.index)]
     result.only_current = [labels[k] for k in cur.index.difference(base.index)]
@@ -154,6 +155,30 @@ def _labels(index_frame: pd.DataFrame, keys: list[str]) -> dict[tuple, str]:
             extra = " ".join(f"{k}={row[k]}" for k in varying if row[k])
             key = tuple(values) if len(keys) > 1 else values[0]
             labels[key] = f"{command} {row.get('model', '')}".strip() + (f" ({extra})" if extra else "")
+    return labels
+
+
+def _options(indexed: pd.DataFrame) -> dict[object, dict]:
+    """The suite options of each row (``mubench run`` records them), by row key."""
+    if "suite_options" not in indexed:
+        return {}
+    return {key: json.loads(text) for key, text in indexed["suite_options"].items() if isinstance(text, str)}
+
+
+def _distinct(labels: dict, options: dict[object, dict]) -> dict:
+    """Rows whose labels coincide (two suite tables differing in an option that is not a key column)
+    get the suite options that tell them apart."""
+    groups: dict[str, list] = {}
+    for key, label in labels.items():
+        groups.setdefault(label, []).append(key)
+    for label, keys in groups.items():
+        if len(keys) < 2:
+            continue
+        found = [options.get(key, {}) for key in keys]
+        differing = sorted({k for o in found for k in o if any(o.get(k) != other.get(k) for other in found)})
+        for key, opts in zip(keys, found):
+            extra = " ".join(f"{k}={opts[k]}" for k in differing if k in opts)
+            labels[key] = f"{label} [{extra}]" if extra else label
     return labels
 
 

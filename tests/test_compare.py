@@ -137,3 +137,10 @@ def test_missing_file_and_repeated_rows(runner, tmp_path, clean_exit):
     result = run(runner, tmp_path, doubled, rows())
     clean_exit(result, 2)
     assert "the baseline file has" in result.output and "compare the output of single runs" in result.output
+
+
+def test_changed_only_hides_unchanged_lines(runner, tmp_path, clean_exit):
+    result = run(runner, tmp_path, rows(), rows(call_ms=12.0), *EXACT, "--changed-only")
+    clean_exit(result, 0)
+    assert "call_ms_median" in result.output and "params_total" not in result.output
+    assert "unchanged line(s) not shown" in " ".join(result.output.split())

@@ -39,6 +39,10 @@ def compare(
     threshold: Annotated[
         float, typer.Option(help="Colour changes beyond this percentage (metrics not gated).")
     ] = 10.0,
+    changed_only: Annotated[
+        bool,
+        typer.Option("--changed-only", help="Show only the lines whose value changed (and regressions)."),
+    ] = False,
     csv: CsvOpt = None,
 ) -> None:
     """Compare current results with a baseline, row by row (joined on the key columns), metric by metric.
@@ -63,7 +67,7 @@ def compare(
     base_rows, _ = read_results(baseline)
     current_rows, _ = read_results(current)
     result = compare_frames(base_rows, current_rows, gates, exact, tuple(metric or ()))
-    console.print(_render(result, threshold, baseline, current))
+    console.print(_render(result, threshold, baseline, current, changed_only))
     if csv is not None:
         write_csv(result.table, csv)
     _report_unmatched(result)
@@ -77,7 +81,7 @@ def compare(
         raise typer.Exit(1)
 
 
-def _render(result: Comparison, threshold: float, baseline: Path, current: Path) -> Table:
+def _render(result: Comparison, threshold: float, baseline: Path, current: Path, changed_only: bool) -> Table:
     out = Table(title=f"{current} vs {baseline}", caption_justify="left",
                 caption="ratio = current / baseline; + worse, - better; red: beyond its limit, "
                         f"yellow: worse by more than {threshold:g}% (not gated)")  # fmt: skip
@@ -85,7 +89,12 @@ def _render(result: Comparison, threshold: float, baseline: Path, current: Path)
     for header in ("baseline", "current", "ratio"):
         out.add_column(header, justify="right", no_wrap=True)
     out.add_column("limit", overflow="fold")
+    same = len(result.table) - int((result.table["change"] != "same").sum())
+    if changed_only and same:
+        out.caption = f"{out.caption}. {same} unchanged line(s) not shown."
     for line in result.table.itertuples(index=False):
+        if changed_only and line.change == "same" and not line.regression:
+            continue
         known = line.ratio == line.ratio  # not NaN (baseline 0)
         beyond = abs(line.ratio - 1) * 100 > threshold if known else line.change != "same"
         style = "red" if line.regression else None

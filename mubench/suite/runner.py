@@ -94,7 +94,10 @@ def run_suite(suite: Suite, out: Path, resume: bool, tick: Tick) -> tuple[pd.Dat
         relabel("starting")
         rows = measure(item.kind, list(item.models), item.conds, run_id, relabel)
         frame = _with_nullable_ints(pd.DataFrame(rows))
-        frame = frame.assign(suite=suite.name, suite_item=item.item_id, suite_note=item.note)
+        options = json.dumps(item.options, sort_keys=True)
+        frame = frame.assign(
+            suite=suite.name, suite_item=item.item_id, suite_options=options, suite_note=item.note
+        )
         frames.append(frame)
         write_folder(out, pd.concat(frames, ignore_index=True))
         ok = (frame["status"] == "ok").all()
