@@ -201,7 +201,10 @@ def read_results(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     output folder (its combined ``results.csv`` and ``environment.json``). Refuses another schema."""
     if path.is_dir():
         env_path = path / "environment.json"
-        env = json.loads(env_path.read_text()) if env_path.is_file() else {}
+        try:
+            env = json.loads(env_path.read_text()) if env_path.is_file() else {}
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"'{env_path}' is not valid JSON ({exc})") from None
         path = path / SUITE_RESULTS
     else:
         env = {}

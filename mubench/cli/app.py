@@ -12,6 +12,7 @@ from mubench.cli.flops_cmd import flops
 from mubench.cli.latency_cmd import latency
 from mubench.cli.models_cmd import models
 from mubench.cli.params_cmd import params
+from mubench.cli.report_cmd import report
 from mubench.cli.robustness_cmd import robustness
 from mubench.cli.run_cmd import run
 from mubench.cli.train_cmd import train_command
@@ -46,6 +47,7 @@ app.command()(params)
 app.command()(flops)
 app.command()(latency)
 app.command()(robustness)
+app.command()(report)
 app.command("train")(train_command)
 app.command()(run)
 app.command()(compare)

@@ -1,0 +1,414 @@
+"""The claims table: each claim of the paper, its figures, what the rows measured, and a computed verdict.
+
+Verdicts are decided by the rules below from the result rows; nothing measured is ever a constant here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+
+import pandas as pd
+
+from mubench.report import rows as sel
+
+CANDIDATE, BASELINE = "ode-u", "lucid-unet"  # the paper's comparison
+# Quality claims need trained weights: the paper's pair if it has them, else the pair mubench ships.
+QUALITY_PAIRS = ((CANDIDATE, BASELINE), ("ode-u-tiny", "lucid-unet-tiny"))
+
+# The paper's figures (abstract, section 1) and the authors' released code's figures (sections 2, 4
+# "Headline ratios", 5) as read in the team's reference notes (shared/reference/paper-notes.md).
+# Quoted, never measured.
+PAPER_PARAMS = "~25%"
+AUTHORS_PARAMS = "24.7% (8,811,875 / 35,710,339; ode-u-ref)"
+PAPER_MACS = "~30%"
+AUTHORS_MACS = "39.3% (thop MACs 2,830,983,168 / 7,206,256,640)"
+PAPER_LATENCY = "notably faster"
+AUTHORS_LATENCY = "—"  # they timed CPU wall-clock loops including metric code
+PAPER_ROBUSTNESS = "better perceptual metrics at high noise, SSIM comparable"
+AUTHORS_ROBUSTNESS = (
+    "one CelebA image, sigma 0.1, oracle step pick: cU-Net 25.6–28.2 dB vs U-Net 25.9–27.5 dB"
+)
+PAPER_CONVERGENCE = "faster convergence"
+AUTHORS_CONVERGENCE = "—"
+
+# Rules. "About" a figure: the claim plus a fifth of it.
+PARAMS_LIMIT = 0.30
+MACS_LIMIT = 0.36
+HIGH_SIGMA = 0.2  # "high noise" starts here (pixel units in [0, 1])
+CONVERGED_DB = 0.1  # converged = within this much PSNR of the model's best
+
+HOLDS = "holds"
+FAILS = "does not hold"
+NOT_MEASURED = "not measured here"
+INCONCLUSIVE = "inconclusive"
+SOME_CONDITIONS = "holds in some conditions"
+SOME_SIGMAS = "holds at some sigmas"
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: str
+    claim: str
+    paper: str
+    authors_code: str
+    measured: str
+    conditions: str
+    verdict: str
+    rule: str
+
+
+COLUMNS = {
+    "claim": "claim",
+    "paper": "paper",
+    "authors_code": "authors' code",
+    "measured": "measured",
+    "conditions": "conditions",
+    "verdict": "verdict",
+    "rule": "rule",
+}
+
+
+def evaluate_claims(rows: pd.DataFrame) -> list[Claim]:
+    """Every claim of the paper, judged from ``rows`` (all commands; only ok rows count)."""
+    return [
+        params_claim(rows),
+        macs_claim(rows),
+        latency_claim(rows),
+        robustness_claim(rows),
+        convergence_claim(rows),
+    ]
+
+
+def claims_table(claims: Sequence[Claim]) -> pd.DataFrame:
+    """The claims as a table with readable column names (no ``key``)."""
+    frame = pd.DataFrame([asdict(claim) for claim in claims])
+    return frame[list(COLUMNS)].rename(columns=COLUMNS)
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def _signed(value: float, decimals: int) -> str:
+    return "nan" if math.isnan(value) else f"{value:+.{decimals}f}"
+
+
+def _pm(value: float, ci: float, decimals: int) -> str:
+    spread = "?" if math.isnan(ci) else f"{ci:.{decimals}f}"
+    return f"{_signed(value, decimals)} ± {spread}"
+
+
+def _numbers(count: int) -> list[str]:
+    """ "(1) ", "(2) ", ... to tell several conditions apart; nothing for one."""
+    return [""] if count == 1 else [f"({i}) " for i in range(1, count + 1)]
+
+
+def _sigma(value: float) -> str:
+    return f"σ {value:g}"
+
+
+def _combine(results: Sequence[tuple[str, bool]]) -> str:
+    """holds in every condition, in none, or in some (named)."""
+    held = [label for label, ok in results if ok]
+    if len(held) == len(results):
+        return HOLDS
+    if not held:
+        return FAILS
+    return f"{SOME_CONDITIONS}: {'; '.join(held)}"
+
+
+def _not_measured(base: Claim, needs: str) -> Claim:
+    return replace(base, measured="—", conditions=needs, verdict=NOT_MEASURED)
+
+
+def _claim(key: str, claim: str, paper: str, authors: str, rule: str) -> Claim:
+    return Claim(key, claim, paper, authors, "—", "", NOT_MEASURED, rule)
+
+
+# ---------------------------------------------------------------- parameters
+
+
+def params_claim(rows: pd.DataFrame) -> Claim:
+    base = _claim(
+        "params",
+        "About a quarter of the baseline's parameters",
+        PAPER_PARAMS,
+        AUTHORS_PARAMS,
+        f"holds if params_total({CANDIDATE}) / params_total({BASELINE}) <= {PARAMS_LIMIT:.2f} "
+        "(a quarter plus a fifth of it), else does not hold",
+    )
+    params = sel.params_by_model(rows).set_index("model")["params_total"].dropna()
+    if CANDIDATE not in params or BASELINE not in params or not params[BASELINE]:
+        return _not_measured(base, f"needs ok params rows of {CANDIDATE} and {BASELINE}")
+    ratio = params[CANDIDATE] / params[BASELINE]
+    measured = f"{_pct(ratio)} ({int(params[CANDIDATE]):,} / {int(params[BASELINE]):,})"
+    if "ode-u-ref" in params:
+        measured += f"; ode-u-ref {_pct(params['ode-u-ref'] / params[BASELINE])}"
+    conditions = f"{CANDIDATE} vs {BASELINE}: params_total (every parameter, frozen included, shared once)"
+    verdict = HOLDS if ratio <= PARAMS_LIMIT else FAILS
+    return replace(base, measured=measured, conditions=conditions, verdict=verdict)
+
+
+# ---------------------------------------------------------------- MACs
+
+
+def macs_claim(rows: pd.DataFrame) -> Claim:
+    base = _claim(
+        "macs",
+        "About 30% of its FLOPs",
+        PAPER_MACS,
+        AUTHORS_MACS,
+        f"fvcore MACs per denoiser call, {CANDIDATE} / {BASELINE}, same resolution and batch: holds if "
+        f"<= {MACS_LIMIT:.2f} (30% plus a fifth) in every condition counted, does not hold in none",
+    )
+    macs = sel.fvcore_macs(rows)
+    keys = [k for k in ("resolution", "batch_size", "tier") if k in macs]
+    pairs = []
+    for _, group in macs.groupby(keys, dropna=False, sort=True):
+        by_model = group.set_index("model")
+        if CANDIDATE in by_model.index and BASELINE in by_model.index:
+            pairs.append((by_model.loc[CANDIDATE], by_model.loc[BASELINE]))
+    if not pairs:
+        return _not_measured(
+            base, f"needs ok fvcore flops rows of {CANDIDATE} and {BASELINE} at one resolution"
+        )
+    results, measured, labels = [], [], []
+    for prefix, (cand, ref) in zip(_numbers(len(pairs)), pairs):
+        ratio = cand["macs"] / ref["macs"]
+        labels.append(prefix + _macs_condition(cand))
+        results.append((labels[-1], ratio <= MACS_LIMIT))
+        measured.append(
+            f"{prefix}{_pct(ratio)} ({cand['macs'] / 1e9:.3f} G / {ref['macs'] / 1e9:.3f} G MACs)"
+        )
+    conditions = f"{CANDIDATE} vs {BASELINE}, fvcore MACs per denoiser call; " + "; ".join(labels)
+    return replace(base, measured="; ".join(measured), conditions=conditions, verdict=_combine(results))
+
+
+def _macs_condition(row: pd.Series) -> str:
+    resolution = int(row["resolution"])
+    text = f"{resolution}x{resolution}, batch {int(row['batch_size'])}"
+    if not sel.missing(row.get("tier")):
+        text += f", tier {row['tier']}"
+    if not sel.missing(row.get("nfe")):
+        text += f", {CANDIDATE} {row.get('solver')} NFE {row['nfe']:g}"
+    return text
+
+
+# ---------------------------------------------------------------- latency
+
+
+def latency_outcome(cand: pd.Series, ref: pd.Series) -> str:
+    """faster / slower when the p10–p90 ranges do not overlap, else tie."""
+    if cand["call_ms_p90"] < ref["call_ms_p10"]:
+        return "faster"
+    if cand["call_ms_p10"] > ref["call_ms_p90"]:
+        return "slower"
+    return "tie"
+
+
+def latency_claim(rows: pd.DataFrame) -> Claim:
+    base = _claim(
+        "latency",
+        "Faster inference in fair and equal conditions",
+        PAPER_LATENCY,
+        AUTHORS_LATENCY,
+        f"per condition group (run, device, dtype, batch, resolution, mode): faster if {CANDIDATE}'s "
+        f"call-time p90 < {BASELINE}'s p10, slower if its p10 > the other's p90, else tie; holds if "
+        "faster in every group, does not hold if faster in none",
+    )
+    pairs = []
+    for label, group in sel.latency_groups(rows):
+        by_model = group.drop_duplicates("model", keep="last").set_index("model")
+        if CANDIDATE in by_model.index and BASELINE in by_model.index:
+            pairs.append((label, by_model.loc[CANDIDATE], by_model.loc[BASELINE]))
+    if not pairs:
+        return _not_measured(base, f"needs ok latency rows of {CANDIDATE} and {BASELINE} in one run")
+    results, measured, labels = [], [], []
+    for prefix, (label, cand, ref) in zip(_numbers(len(pairs)), pairs):
+        outcome = latency_outcome(cand, ref)
+        labels.append(prefix + label)
+        results.append((labels[-1], outcome == "faster"))
+        ratio = cand["call_ms_median"] / ref["call_ms_median"]
+        measured.append(
+            f"{prefix}{ratio:.2f}x call time ({cand['call_ms_median']:.1f} vs "
+            f"{ref['call_ms_median']:.1f} ms median): {outcome}"
+        )
+    conditions = f"{CANDIDATE} vs {BASELINE}, one denoiser call; " + "; ".join(labels)
+    return replace(base, measured="; ".join(measured), conditions=conditions, verdict=_combine(results))
+
+
+# ---------------------------------------------------------------- denoising quality
+
+
+def quality_pair(rows: pd.DataFrame) -> tuple[str, str] | None:
+    """The (candidate, baseline) pair whose robustness rows both have trained weights, or None."""
+    trained = _trained(rows)
+    names = set(trained["model"])
+    return next(((c, b) for c, b in QUALITY_PAIRS if c in names and b in names), None)
+
+
+def _trained(rows: pd.DataFrame) -> pd.DataFrame:
+    robust = sel.robustness_rows(rows)
+    return robust[sel.is_trained(robust) & ~sel.is_reference(robust)]
+
+
+def _pair_note(pair: tuple[str, str]) -> str:
+    if pair == QUALITY_PAIRS[0]:
+        return f"{pair[0]} vs {pair[1]}"
+    return f"{pair[0]} vs {pair[1]} (the paper's pair has no robustness rows with trained weights)"
+
+
+def _checkpoints(frame: pd.DataFrame) -> str:
+    names = sorted(set(frame["checkpoint"].astype(str)))
+    return "mubench's shipped" if all(n.startswith("shipped:") for n in names) else ", ".join(names)
+
+
+def quality_difference(cand: pd.Series, ref: pd.Series, metric: str) -> tuple[float, float, bool]:
+    """(difference candidate − baseline, its 95% CI, paired?) for ``metric`` ("psnr_db" or "ssim"):
+    the paired per-image difference on the candidate's row when it was paired with this baseline,
+    else the difference of the means with CI sqrt(ci_a^2 + ci_b^2)."""
+    diff = cand.get(f"{metric}_diff_mean")
+    if cand.get("baseline") == ref["model"] and not sel.missing(diff):
+        return float(diff), float(cand.get(f"{metric}_diff_ci95", float("nan"))), True
+    ci = math.hypot(float(cand[f"{metric}_ci95"]), float(ref[f"{metric}_ci95"]))
+    return float(cand[f"{metric}_mean"] - ref[f"{metric}_mean"]), ci, False
+
+
+def quality_outcome(diff: float, ci: float) -> str:
+    if diff - ci > 0:
+        return "better"
+    if diff + ci < 0:
+        return "worse"
+    return "tie"
+
+
+def _high_sigma_pairs(rows: pd.DataFrame, pair: tuple[str, str]) -> list[tuple[pd.Series, pd.Series]]:
+    """(candidate row, baseline row) per (dataset, sigma >= HIGH_SIGMA): the full reverse process; the
+    baseline row from the candidate's own run when it has one (its paired differences refer to it)."""
+    trained = _trained(rows)
+    trained = trained[trained["model"].isin(pair)]
+    full = sel.full_process(trained)
+    out = []
+    for (dataset, sigma), group in full.groupby(["dataset", "sigma"], sort=True):
+        if sigma < HIGH_SIGMA - 1e-9:
+            continue
+        by_model = group.set_index("model")
+        if pair[0] not in by_model.index or pair[1] not in by_model.index:
+            continue
+        cand = by_model.loc[pair[0]].copy()
+        cand["model"] = pair[0]
+        same_run = trained[
+            (trained["model"] == pair[1])
+            & (trained["dataset"] == dataset)
+            & (trained["sigma"] == sigma)
+            & (trained["run_id"] == cand["run_id"])
+            & (trained["steps"] == cand["steps"])
+        ]
+        ref = same_run.iloc[-1] if len(same_run) else by_model.loc[pair[1]].copy()
+        ref = ref.copy()
+        ref["model"] = pair[1]
+        out.append((cand, ref))
+    return out
+
+
+def robustness_claim(rows: pd.DataFrame) -> Claim:
+    base = _claim(
+        "robustness",
+        "Better noise robustness at high noise (SSIM comparable)",
+        PAPER_ROBUSTNESS,
+        AUTHORS_ROBUSTNESS,
+        f"at each sigma >= {HIGH_SIGMA:g}, full reverse process: PSNR difference candidate − baseline "
+        "(paired per image, else unpaired) with 95% CI; better if diff − CI > 0, worse if diff + CI < 0, "
+        "else tie; holds if better at every such sigma, does not hold if worse at one or more and better "
+        "at none, else inconclusive",
+    )
+    pair = quality_pair(rows)
+    if pair is None:
+        return _not_measured(
+            base, "needs robustness rows with trained weights of ode-u and lucid-unet (or the tiny pair)"
+        )
+    pairs = _high_sigma_pairs(rows, pair)
+    if not pairs:
+        return _not_measured(
+            base, f"needs robustness rows of {pair[0]} and {pair[1]} at sigma >= {HIGH_SIGMA:g}"
+        )
+    outcomes, measured, paired_all = [], [], True
+    for cand, ref in pairs:
+        psnr, psnr_ci, paired = quality_difference(cand, ref, "psnr_db")
+        ssim, ssim_ci, _ = quality_difference(cand, ref, "ssim")
+        paired_all &= paired
+        outcome = quality_outcome(psnr, psnr_ci)
+        outcomes.append(outcome)
+        tag = "" if paired else ", unpaired"
+        measured.append(
+            f"{_sigma(cand['sigma'])}: PSNR {_pm(psnr, psnr_ci, 2)} dB, SSIM {_pm(ssim, ssim_ci, 3)} "
+            f"({outcome}{tag})"
+        )
+    if all(o == "better" for o in outcomes):
+        verdict = HOLDS
+    elif "worse" in outcomes and "better" not in outcomes:
+        verdict = FAILS
+    else:
+        verdict = INCONCLUSIVE
+    frames = pd.DataFrame([row for p in pairs for row in p])
+    conditions = (
+        f"{_pair_note(pair)}; weights {_checkpoints(frames)}; {_robust_conditions(frames)}; "
+        f"{'paired per-image differences' if paired_all else 'differences (paired per image unless marked)'}"
+        " ± 95% CI"
+    )
+    return replace(base, measured="; ".join(measured), conditions=conditions, verdict=verdict)
+
+
+def _robust_conditions(frame: pd.DataFrame) -> str:
+    datasets = ", ".join(sorted(set(frame["dataset"].astype(str))))
+    images = ", ".join(str(int(n)) for n in sorted(set(frame["n_images"].dropna())))
+    samplers = ", ".join(sorted(set(frame["sampler"].dropna().astype(str))))
+    devices = ", ".join(sorted(set(frame["device"].dropna().astype(str))))
+    return f"{datasets}, {images} images, {samplers} from t* to 0, {devices}"
+
+
+# ---------------------------------------------------------------- convergence
+
+
+def steps_to_converge(sweep: pd.DataFrame) -> int:
+    """The fewest steps whose mean PSNR is within CONVERGED_DB of the best in ``sweep`` (one model)."""
+    best = sweep["psnr_db_mean"].max()
+    return int(sweep.loc[sweep["psnr_db_mean"] >= best - CONVERGED_DB, "steps"].min())
+
+
+def convergence_claim(rows: pd.DataFrame) -> Claim:
+    base = _claim(
+        "convergence",
+        "Faster convergence of the reverse process",
+        PAPER_CONVERGENCE,
+        AUTHORS_CONVERGENCE,
+        f"steps to converge = fewest reverse steps whose PSNR is within {CONVERGED_DB:g} dB of the model's "
+        "best in the sweep; holds if the candidate needs fewer than the baseline at every swept sigma, "
+        "does not hold if as many or more at every one, else holds at some sigmas",
+    )
+    pair = quality_pair(rows)
+    sweeps = sel.sweeps(_trained(rows)) if pair else pd.DataFrame()
+    found = []
+    for (_, sigma), group in sweeps.groupby(["dataset", "sigma"], sort=True) if len(sweeps) else []:
+        cand, ref = (group[group["model"] == name] for name in pair)
+        if len(cand) and len(ref):
+            found.append((sigma, steps_to_converge(cand), steps_to_converge(ref), cand, ref))
+    if not found:
+        return _not_measured(
+            base, "needs a steps sweep (--steps-sweep, 3 or more step counts) of a trained pair"
+        )
+    results = [(_sigma(sigma), c < r) for sigma, c, r, _, _ in found]
+    measured = "; ".join(f"{_sigma(s)}: {c} vs {r} steps" for s, c, r, _, _ in found)
+    held = [label for label, ok in results if ok]
+    verdict = (
+        HOLDS if len(held) == len(results) else FAILS if not held else f"{SOME_SIGMAS}: {', '.join(held)}"
+    )
+    frames = pd.concat([f for *_, c, r in found for f in (c, r)])
+    swept = ", ".join(str(int(s)) for s in sorted(set(frames["steps"])))
+    conditions = f"steps to converge of {_pair_note(pair)}; steps swept {swept}; {_robust_conditions(frames)}"
+    return replace(base, measured=measured, conditions=conditions, verdict=verdict)

@@ -1,0 +1,180 @@
+"""Which result rows the report reads: ok rows per command, one row per model and condition.
+
+Shared by the claims, the tables and the plots, so that all three show the same rows.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+REFERENCES = ("identity", "tv", "wavelet", "nl-means")  # robustness reference rows (no checkpoint)
+SWEEP_MIN_STEPS = 3  # a (model, sigma) run with this many distinct step counts is a convergence sweep
+LATENCY_KEYS = ["run_id", "device", "dtype", "batch_size", "resolution", "mode"]
+
+
+def missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+
+
+def column(frame: pd.DataFrame, name: str, default: Any = float("nan")) -> pd.Series:
+    """``frame[name]``, or a column of ``default`` when the rows lack it (an older or partial file)."""
+    return frame[name] if name in frame else pd.Series(default, index=frame.index, dtype=object)
+
+
+# The columns the report reads from each command's rows; present (maybe empty) in what ok_rows returns,
+# whether the file was one command's own CSV or a suite's combined one.
+READ_COLUMNS = {
+    "params": ("params_total", "params_trainable", "params_frozen"),
+    "flops": ("counter", "macs", "nfe", "solver", "steps", "macs_per_trajectory"),
+    "latency": (
+        *("call_ms_median", "call_ms_p10", "call_ms_p90", "device_name", "num_threads", "steps"),
+        *("trajectory_s_median", "trajectory_s_p10", "trajectory_s_p90", "baseline", "sampler"),
+    ),
+    "robustness": (
+        *("sigma", "dataset", "checkpoint", "n_images", "steps", "t_start", "sampler"),
+        *("psnr_db_mean", "psnr_db_ci95", "ssim_mean", "ssim_ci95", "denoise_s_per_image", "baseline"),
+        *("psnr_db_diff_mean", "psnr_db_diff_ci95", "ssim_diff_mean", "ssim_diff_ci95"),
+    ),
+}
+KEYS = ("command", "model", "device", "dtype", "batch_size", "resolution", "run_id", "timestamp", "status")
+
+
+def ok_rows(rows: pd.DataFrame, command: str | None = None) -> pd.DataFrame:
+    """Rows with status ok (optionally of one command: then its own columns only, READ_COLUMNS and the
+    keys always among them; a combined file has a hundred-odd columns, most of them another command's)."""
+    keep = column(rows, "status", "ok").fillna("ok") == "ok"
+    if command is None:
+        return rows[keep]
+    keep &= column(rows, "command") == command
+    selected = rows[keep].dropna(axis="columns", how="all")
+    wanted = [*KEYS, *READ_COLUMNS.get(command, ())]
+    return selected.reindex(columns=[*selected.columns, *(c for c in wanted if c not in selected)])
+
+
+def failed_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows whose measurement failed (error, oom); skipped rows are not failures."""
+    return rows[column(rows, "status", "ok").isin(["error", "oom"])]
+
+
+def _latest(frame: pd.DataFrame, keys: list[str], order: list[str]) -> pd.DataFrame:
+    """One row per ``keys``: the last after sorting by ``order`` (missing values first)."""
+    if frame.empty:
+        return frame
+    sort = frame.assign(**{f"_o{i}": _sortable(frame, name) for i, name in enumerate(order)})
+    sort = sort.sort_values([f"_o{i}" for i in range(len(order))], kind="stable")
+    last = sort.groupby(keys, dropna=False, sort=False).tail(1)
+    return last.drop(columns=[f"_o{i}" for i in range(len(order))]).sort_index()
+
+
+def _sortable(frame: pd.DataFrame, name: str) -> pd.Series:
+    values = column(frame, name)
+    if name == "timestamp":
+        return values.fillna("").astype(str)
+    return pd.to_numeric(values, errors="coerce").fillna(-1)
+
+
+def params_by_model(rows: pd.DataFrame) -> pd.DataFrame:
+    """The latest ok params row of each model (that has a total)."""
+    params = ok_rows(rows, "params")
+    params = params[column(params, "params_total").notna()]
+    return _latest(params, ["model"], ["timestamp"])
+
+
+def fvcore_macs(rows: pd.DataFrame) -> pd.DataFrame:
+    """The latest ok fvcore (primary counter) flops row per model, resolution, batch and tier."""
+    flops = ok_rows(rows, "flops")
+    flops = flops[(column(flops, "counter") == "fvcore") & column(flops, "macs").notna()]
+    keys = ["model", "resolution", "batch_size"] + (["tier"] if "tier" in flops else [])
+    return _latest(flops, keys, ["timestamp"])
+
+
+def latency_groups(rows: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """Ok latency rows per condition group (run, device, dtype, batch, resolution, mode), labelled."""
+    latency = ok_rows(rows, "latency")
+    if latency.empty:
+        return []
+    latency = latency.assign(mode=column(latency, "mode", "eager").fillna("eager"))
+    groups = [frame for _, frame in latency.groupby(LATENCY_KEYS, dropna=False, sort=False)]
+    labels = [condition_label(frame.iloc[0]) + _solver_note(frame) for frame in groups]
+    if len(set(labels)) < len(labels):  # same conditions in several runs: name the run
+        labels = [f"{label}, run {frame.iloc[0]['run_id']}" for label, frame in zip(labels, groups)]
+    return list(zip(labels, groups))
+
+
+def condition_label(row: pd.Series) -> str:
+    """The conditions of a latency row in words: device, dtype, batch, resolution, mode, threads."""
+    device = str(row.get("device", "?"))
+    name = row.get("device_name")
+    parts = [f"{name} ({device})" if not missing(name) else device, str(row.get("dtype", "?"))]
+    parts.append(f"batch {_int(row.get('batch_size'))}")
+    resolution = _int(row.get("resolution"))
+    parts.append(f"{resolution}x{resolution}")
+    parts.append(str(row.get("mode", "eager")))
+    threads = row.get("num_threads")
+    if device == "cpu" and not missing(threads):
+        parts.append(f"{_int(threads)} threads")
+    return ", ".join(parts)
+
+
+def _solver_note(group: pd.DataFrame) -> str:
+    """The ODE solvers of a condition group (torchdiffeq or mubench's fixed loop), if any model has one."""
+    solvers = sorted({str(s) for s in column(group, "solver").dropna() if str(s)})
+    return f", ODE {' / '.join(solvers)}" if solvers else ""
+
+
+def _int(value: Any) -> str:
+    return "?" if missing(value) else str(int(value))
+
+
+def is_reference(frame: pd.DataFrame) -> pd.Series:
+    return column(frame, "model").isin(REFERENCES)
+
+
+def is_trained(frame: pd.DataFrame) -> pd.Series:
+    checkpoint = column(frame, "checkpoint")
+    return checkpoint.notna() & (checkpoint.astype(str) != "untrained") & (checkpoint.astype(str) != "")
+
+
+def robustness_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    frame = ok_rows(rows, "robustness")
+    return frame.assign(dataset=column(frame, "dataset", "").fillna(""))
+
+
+def full_process(rows: pd.DataFrame) -> pd.DataFrame:
+    """One robustness row per (dataset, model, sigma): the full reverse process, i.e. the row with the
+    most steps (then the most images, then the latest); reference rows have no steps."""
+    robust = robustness_rows(rows)
+    if robust.empty:
+        return robust
+    full = _latest(robust, ["dataset", "model", "sigma"], ["steps", "n_images", "timestamp"])
+    return full.sort_values(["dataset", "sigma", "model"], key=_model_order, kind="stable")
+
+
+def _model_order(values: pd.Series) -> pd.Series:
+    """Sort key: references first (identity, tv, ...), then models in order of first appearance."""
+    if values.name != "model":
+        return values
+    order = {name: i for i, name in enumerate(REFERENCES)}
+    order.update({name: len(order) + i for i, name in enumerate(dict.fromkeys(values)) if name not in order})
+    return values.map(order)
+
+
+def sweeps(rows: pd.DataFrame) -> pd.DataFrame:
+    """Convergence-sweep rows: per (dataset, model, sigma), the latest run that has at least
+    SWEEP_MIN_STEPS distinct step counts, all its step counts (one row each, sorted by steps)."""
+    frame = robustness_rows(rows)
+    frame = frame[~is_reference(frame) & column(frame, "steps").notna()]
+    if frame.empty:
+        return frame
+    keys = ["dataset", "model", "sigma", "run_id"]
+    distinct = frame.groupby(keys, dropna=False)["steps"].transform("nunique")
+    swept = frame[distinct >= SWEEP_MIN_STEPS]
+    if swept.empty:
+        return swept
+    last_run = _latest(swept, ["dataset", "model", "sigma"], ["timestamp"])[keys]
+    swept = swept.merge(last_run, on=keys, how="inner")
+    swept = _latest(swept, [*keys, "steps"], ["n_images", "timestamp"])
+    return swept.sort_values(["dataset", "sigma", "model", "steps"], kind="stable").reset_index(drop=True)

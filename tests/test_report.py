@@ -1,0 +1,404 @@
+"""`mubench report`: the files it writes from a results folder, claims verdicts that follow the rows, and
+one clear line for bad input. The fixture folder was made by the real commands (make_fixture.sh); no
+test here measures anything."""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mubench.cli.app import app
+from mubench.report import claims as cl
+from mubench.report import plots
+from mubench.results import read_results, write_csv
+
+FIXTURE = Path(__file__).parent / "fixtures" / "report"
+CAND, BASE = "ode-u", "lucid-unet"
+QCAND, QBASE = "ode-u-tiny", "lucid-unet-tiny"  # the fixture's trained (shipped) pair
+
+
+@pytest.fixture(scope="module")
+def fixture_rows() -> pd.DataFrame:
+    rows, _ = read_results(FIXTURE)
+    return rows
+
+
+@pytest.fixture
+def rows(fixture_rows: pd.DataFrame) -> pd.DataFrame:
+    return fixture_rows.copy()
+
+
+def judged(rows: pd.DataFrame) -> dict[str, cl.Claim]:
+    return {claim.key: claim for claim in cl.evaluate_claims(rows)}
+
+
+def _ok(rows: pd.DataFrame, command: str) -> pd.DataFrame:
+    return rows[(rows["command"] == command) & (rows["status"] == "ok")]
+
+
+def _all_some_none(flags: list[bool], some: str) -> str:
+    return cl.HOLDS if all(flags) else cl.FAILS if not any(flags) else some
+
+
+# ---------------------------------------------------------------- the report files
+
+
+def test_report_from_fixture_writes_markdown_html_and_plots(runner, tmp_path, clean_exit, fixture_rows):
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["report", str(FIXTURE), "--out", str(out), "-q"])
+    clean_exit(result, 0)
+    md = (out / "report.md").read_text()
+    page = (out / "report.html").read_text()
+
+    images = re.findall(r"\]\((plots/[^)]+\.png)\)", md)
+    assert set(images) == {f"plots/{name}.png" for name in plots.PLOTS}  # the fixture has rows for all
+    for name in images:
+        data = (out / name).read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > 1000, name
+
+    # Self-contained: every image embedded, no asset fetched from elsewhere.
+    assert 'src="plots/' not in page
+    assert page.count('src="data:image/png;base64,') == len(images)
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+    assert "<style>" in page
+
+    # The claims table comes first and says the same in both files.
+    assert re.search(r"<table[^>]* id=\"claims\"", page)
+    assert md.index("## Claims of the paper") < md.index("## Parameters and MACs per model")
+    for claim in cl.evaluate_claims(fixture_rows):
+        for value in (claim.claim, claim.verdict, claim.measured):
+            assert html.escape(value, quote=False) in page
+            assert value.replace("|", r"\|") in md
+    assert "Failed measurements" not in md  # every fixture row is ok
+
+
+def test_report_defaults_to_the_results_folder_and_lists_failed_rows(runner, tmp_path, clean_exit, rows):
+    folder = tmp_path / "results"
+    shutil.copytree(FIXTURE, folder)
+    failed = (
+        rows[rows["command"] == "latency"]
+        .iloc[[0]]
+        .assign(status="oom", message="CUDA out of memory at batch 512", batch_size=512)
+    )
+    write_csv(pd.concat([rows, failed], ignore_index=True), folder / "results.csv")
+    result = runner.invoke(app, ["report", str(folder), "-q"])
+    clean_exit(result, 0)
+    md = (folder / "report.md").read_text()
+    assert "## Failed measurements" in md
+    assert "CUDA out of memory at batch 512" in md and "oom" in md
+    assert (folder / "plots" / "latency.png").is_file()
+    assert "batch 512" not in md.split("## Failed measurements")[0]  # failed rows stay out of the figures
+
+
+EXPECTED_PLOTS = {
+    "params": ["params_macs"],
+    "flops": ["params_macs"],
+    "latency": ["latency"],
+    "robustness": ["quality_vs_sigma", "quality_vs_steps", "cost_quality"],
+}
+
+
+@pytest.mark.parametrize("command", list(EXPECTED_PLOTS))
+def test_report_of_one_commands_own_csv(runner, tmp_path, clean_exit, rows, command):
+    """A command's --csv file (only its own columns) is a report's input too; absent sections say so."""
+    csv = tmp_path / f"{command}.csv"
+    own = rows[rows["command"] == command]
+    write_csv(own.dropna(axis="columns", how="all"), csv)
+    result = runner.invoke(app, ["report", str(csv), "--out", str(tmp_path / "out"), "-q"])
+    clean_exit(result, 0)
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert re.findall(r"\]\(plots/([^)]+)\.png\)", md) == EXPECTED_PLOTS[command]
+    if command != "latency":
+        assert "No latency rows in this folder." in md
+    measured = {k for k, c in judged(own).items() if c.verdict != cl.NOT_MEASURED}
+    assert (
+        measured
+        == {
+            "params": {"params"},
+            "flops": {"macs"},
+            "latency": {"latency"},
+            "robustness": {"robustness", "convergence"},
+        }[command]
+    )
+
+
+def test_plots_return_none_without_their_rows(rows):
+    params = rows[rows["command"] == "params"]
+    for name in ("latency", "quality_vs_sigma", "quality_vs_steps", "cost_quality"):
+        assert plots.PLOTS[name](params) is None, name
+    assert plots.params_macs(rows[rows["command"] == "latency"]) is None
+    full_only = rows[rows["steps"].isna() | (rows["steps"] > 10) | (rows["command"] != "robustness")]
+    assert plots.quality_vs_steps(full_only) is None
+    assert plots.quality_vs_sigma(full_only).startswith(b"\x89PNG")
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def _one_error_line(result) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error:")
+    return lines[0]
+
+
+def test_missing_folder_is_one_line_exit_2(runner, tmp_path, clean_exit):
+    result = runner.invoke(app, ["report", str(tmp_path / "nowhere")])
+    clean_exit(result, 2)
+    assert "nowhere" in _one_error_line(result)
+
+
+def test_folder_without_results_is_one_line_exit_2(runner, tmp_path, clean_exit):
+    (tmp_path / "environment.json").write_text("{}")
+    result = runner.invoke(app, ["report", str(tmp_path)])
+    clean_exit(result, 2)
+    assert "results.csv" in _one_error_line(result)
+    assert not (tmp_path / "report.md").exists()
+
+
+@pytest.mark.parametrize(
+    "content", ["", "command,model,status,schema_version\n", "command,schema_version\nx,2\n"]
+)
+def test_empty_or_foreign_results_are_one_line_exit_2(runner, tmp_path, clean_exit, content):
+    (tmp_path / "results.csv").write_text(content)
+    result = runner.invoke(app, ["report", str(tmp_path)])
+    clean_exit(result, 2)
+    _one_error_line(result)
+
+
+def test_broken_environment_json_is_one_line_exit_2(runner, tmp_path, clean_exit):
+    shutil.copy(FIXTURE / "results.csv", tmp_path)
+    (tmp_path / "environment.json").write_text("{not json")
+    result = runner.invoke(app, ["report", str(tmp_path)])
+    clean_exit(result, 2)
+    assert "environment.json" in _one_error_line(result)
+
+
+def test_unwritable_out_is_one_line_exit_2(runner, tmp_path, clean_exit):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = runner.invoke(app, ["report", str(FIXTURE), "--out", str(blocker)])
+    clean_exit(result, 2)
+    _one_error_line(result)
+
+
+# ---------------------------------------------------------------- claims follow the rows
+
+
+def expected_params(rows: pd.DataFrame) -> str:
+    total = _ok(rows, "params").set_index("model")["params_total"]
+    return cl.HOLDS if total[CAND] / total[BASE] <= cl.PARAMS_LIMIT else cl.FAILS
+
+
+def test_params_claim_follows_rows(rows):
+    assert judged(rows)["params"].verdict == expected_params(rows)
+    params = rows["command"] == "params"
+    base_total = rows.loc[params & (rows["model"] == BASE), "params_total"].iloc[0]
+    rows.loc[params & (rows["model"] == CAND), "params_total"] = 2 * base_total
+    assert judged(rows)["params"].verdict == cl.FAILS == expected_params(rows)
+    rows.loc[params & (rows["model"] == CAND), "params_total"] = base_total // 5
+    assert judged(rows)["params"].verdict == cl.HOLDS
+    rows.loc[params & (rows["model"] == BASE), "status"] = "error"  # a failed row is not a measurement
+    assert judged(rows)["params"].verdict == cl.NOT_MEASURED
+
+
+def test_macs_claim_follows_rows(rows):
+    fv = _ok(rows, "flops")
+    fv = fv[fv["counter"] == "fvcore"].set_index("model")["macs"]
+    expected = cl.HOLDS if fv[CAND] / fv[BASE] <= cl.MACS_LIMIT else cl.FAILS
+    assert judged(rows)["macs"].verdict == expected
+    cand = (rows["command"] == "flops") & (rows["model"] == CAND)
+    rows.loc[cand, "macs"] = fv[BASE] * 0.2
+    assert judged(rows)["macs"].verdict == cl.HOLDS
+    rows.loc[cand, "macs"] = fv[BASE] * 0.5
+    assert judged(rows)["macs"].verdict == cl.FAILS
+    assert judged(rows[rows["command"] != "flops"])["macs"].verdict == cl.NOT_MEASURED
+
+
+def _latency_pairs(rows: pd.DataFrame) -> list[tuple[pd.Index, pd.Index]]:
+    """(candidate row index, baseline row index) per latency run."""
+    lat = _ok(rows, "latency")
+    return [
+        (group.index[group["model"] == CAND], group.index[group["model"] == BASE])
+        for _, group in lat.groupby("run_id")
+    ]
+
+
+def expected_latency(rows: pd.DataFrame) -> str:
+    faster = [
+        rows.loc[c, "call_ms_p90"].iloc[0] < rows.loc[b, "call_ms_p10"].iloc[0]
+        for c, b in _latency_pairs(rows)
+    ]
+    return _all_some_none(faster, cl.SOME_CONDITIONS)
+
+
+def _set_latency(rows: pd.DataFrame, cand, base, faster: bool) -> None:
+    """Give the candidate a tight p10–p90 range below (faster) or above (slower) the baseline's."""
+    base_p10, base_p90 = rows.loc[base, "call_ms_p10"].iloc[0], rows.loc[base, "call_ms_p90"].iloc[0]
+    p10 = base_p10 / 2 if faster else base_p90 + 1
+    rows.loc[cand, ["call_ms_p10", "call_ms_median", "call_ms_p90"]] = [p10, p10 * 1.01, p10 * 1.02]
+
+
+def test_latency_claim_follows_rows(rows):
+    pairs = _latency_pairs(rows)
+    assert len(pairs) == 2  # the fixture has batch 1 and batch 4
+    claim = judged(rows)["latency"]
+    assert claim.verdict.split(":")[0] == expected_latency(rows).split(":")[0]
+
+    for cand, base in pairs:
+        _set_latency(rows, cand, base, faster=False)
+    claim = judged(rows)["latency"]
+    assert claim.verdict == cl.FAILS
+    assert claim.measured.count("slower") == 2
+
+    for cand, base in pairs:
+        _set_latency(rows, cand, base, faster=True)
+    assert judged(rows)["latency"].verdict == cl.HOLDS
+
+    batch_one = [(c, b) for c, b in pairs if rows.loc[c, "batch_size"].iloc[0] == 1]
+    _set_latency(rows, *batch_one[0], faster=False)
+    verdict = judged(rows)["latency"].verdict
+    assert verdict.startswith(cl.SOME_CONDITIONS) and expected_latency(rows) == cl.SOME_CONDITIONS
+    assert "batch 4" in verdict and "batch 1" not in verdict
+
+    assert judged(rows[rows["command"] != "latency"])["latency"].verdict == cl.NOT_MEASURED
+
+
+def _full_process_candidate_rows(rows: pd.DataFrame) -> pd.Index:
+    """Index of the candidate's full-process (most steps) robustness row at each high sigma."""
+    rob = _ok(rows, "robustness")
+    cand = rob[(rob["model"] == QCAND) & (rob["sigma"] >= cl.HIGH_SIGMA)]
+    return cand.sort_values("steps").groupby("sigma").tail(1).index
+
+
+def expected_robustness(rows: pd.DataFrame) -> str:
+    outcomes = []
+    for i in _full_process_candidate_rows(rows):
+        row = rows.loc[i]
+        if row["baseline"] == QBASE and not math.isnan(row["psnr_db_diff_mean"]):
+            diff, ci = row["psnr_db_diff_mean"], row["psnr_db_diff_ci95"]
+        else:
+            rob = _ok(rows, "robustness")
+            base = rob[
+                (rob["model"] == QBASE) & (rob["run_id"] == row["run_id"]) & (rob["sigma"] == row["sigma"])
+            ]
+            base = base.iloc[0]
+            diff = row["psnr_db_mean"] - base["psnr_db_mean"]
+            ci = math.hypot(row["psnr_db_ci95"], base["psnr_db_ci95"])
+        outcomes.append("better" if diff - ci > 0 else "worse" if diff + ci < 0 else "tie")
+    if all(o == "better" for o in outcomes):
+        return cl.HOLDS
+    return cl.FAILS if "worse" in outcomes and "better" not in outcomes else cl.INCONCLUSIVE
+
+
+def test_robustness_claim_follows_rows(rows):
+    claim = judged(rows)["robustness"]
+    assert claim.verdict == expected_robustness(rows)
+    assert QCAND in claim.conditions and "paper's pair has no" in claim.conditions  # says which pair
+    assert "SSIM" in claim.measured
+
+    high = _full_process_candidate_rows(rows)
+    assert len(high) == 2  # sigma 0.2 and 0.3
+    rows.loc[high, ["psnr_db_diff_mean", "psnr_db_diff_ci95"]] = [5.0, 0.1]
+    assert judged(rows)["robustness"].verdict == cl.HOLDS == expected_robustness(rows)
+    rows.loc[high[0], "psnr_db_diff_mean"] = -5.0
+    assert judged(rows)["robustness"].verdict == cl.INCONCLUSIVE == expected_robustness(rows)
+    rows.loc[high, "psnr_db_diff_mean"] = -5.0
+    assert judged(rows)["robustness"].verdict == cl.FAILS
+
+    # Without paired differences: the difference of the means, CI sqrt(ci_a^2 + ci_b^2).
+    rows["psnr_db_diff_mean"] = float("nan")
+    claim = judged(rows)["robustness"]
+    assert claim.verdict == expected_robustness(rows)
+    assert "unpaired" in claim.measured
+
+    assert judged(rows[rows["sigma"].isna() | (rows["sigma"] < 0.2)])["robustness"].verdict == cl.NOT_MEASURED
+
+
+def test_quality_claims_need_trained_weights_and_prefer_the_papers_pair(rows):
+    untrained = rows.copy()
+    untrained.loc[untrained["model"] == QCAND, "checkpoint"] = "untrained"
+    verdicts = judged(untrained)
+    assert verdicts["robustness"].verdict == verdicts["convergence"].verdict == cl.NOT_MEASURED
+
+    # Trained robustness rows of ode-u and lucid-unet: the paper's pair is used.
+    rob = rows[rows["command"] == "robustness"]
+    paper = rob[rob["model"].isin([QCAND, QBASE])].copy()
+    paper["model"] = paper["model"].map({QCAND: CAND, QBASE: BASE})
+    paper["baseline"] = paper["baseline"].map({QBASE: BASE})
+    paper["checkpoint"] = "trained.safetensors"
+    paper["run_id"] = paper["run_id"] + "-paper"
+    claim = judged(pd.concat([rows, paper], ignore_index=True))["robustness"]
+    assert claim.conditions.startswith(f"{CAND} vs {BASE};")
+
+
+def _sweep_runs(rows: pd.DataFrame) -> pd.DataFrame:
+    rob = _ok(rows, "robustness")
+    rob = rob[rob["model"].isin([QCAND, QBASE])]
+    distinct = rob.groupby(["model", "sigma", "run_id"])["steps"].transform("nunique")
+    return rob[distinct >= 3]
+
+
+def _converged(frame: pd.DataFrame) -> int:
+    best = frame["psnr_db_mean"].max()
+    return int(frame.loc[frame["psnr_db_mean"] >= best - cl.CONVERGED_DB, "steps"].min())
+
+
+def expected_convergence(rows: pd.DataFrame) -> str:
+    sweeps = _sweep_runs(rows)
+    fewer = []
+    for _, at_sigma in sweeps.groupby("sigma"):
+        steps = {m: _converged(f) for m, f in at_sigma.groupby("model")}
+        fewer.append(steps[QCAND] < steps[QBASE])
+    if not fewer:
+        return cl.NOT_MEASURED
+    return _all_some_none(fewer, cl.SOME_SIGMAS)
+
+
+def _make_converge_at(rows: pd.DataFrame, model: str, steps: int) -> None:
+    sweep = _sweep_runs(rows)
+    at = sweep.index[(sweep["model"] == model) & (sweep["steps"] == steps)]
+    rows.loc[at, "psnr_db_mean"] = 100.0
+
+
+def test_convergence_claim_follows_rows(rows):
+    claim = judged(rows)["convergence"]
+    expected = expected_convergence(rows)
+    assert claim.verdict.split(":")[0] == expected.split(":")[0]
+    assert "steps swept 1, 2, 5, 10" in claim.conditions
+
+    _make_converge_at(rows, QCAND, 1)
+    _make_converge_at(rows, QBASE, 10)
+    assert judged(rows)["convergence"].verdict == cl.HOLDS == expected_convergence(rows)
+    assert "1 vs 10 steps" in judged(rows)["convergence"].measured
+
+    _make_converge_at(rows, QBASE, 1)  # as few steps as the candidate: not faster
+    assert judged(rows)["convergence"].verdict == cl.FAILS == expected_convergence(rows)
+
+    sweep = _sweep_runs(rows)
+    no_sweep = rows.drop(index=sweep.index)
+    assert judged(no_sweep)["convergence"].verdict == cl.NOT_MEASURED
+    assert judged(no_sweep)["robustness"].verdict != cl.NOT_MEASURED  # the full-process rows remain
+
+
+def test_claims_table_has_the_published_figures_and_the_rules(fixture_rows):
+    table = cl.claims_table(cl.evaluate_claims(fixture_rows))
+    assert list(table.columns) == [
+        "claim",
+        "paper",
+        "authors' code",
+        "measured",
+        "conditions",
+        "verdict",
+        "rule",
+    ]
+    assert len(table) == 5
+    assert table["paper"].tolist()[:2] == [cl.PAPER_PARAMS, cl.PAPER_MACS]
+    assert table["authors' code"].iloc[0] == cl.AUTHORS_PARAMS
+    assert table["rule"].str.len().min() > 20
