@@ -183,7 +183,8 @@ def _dot_whiskers(ax, groups, models, colours, prefix: str, xlabel: str) -> None
             ax.annotate(
                 _median_text(m), (h, y), xytext=(6, 0), textcoords="offset points", va="center", fontsize=9
             )
-    _plain_log_axis(ax.xaxis, min(span), max(span))
+    if span:
+        _plain_log_axis(ax.xaxis, min(span), max(span))
     ax.set_yticks(range(len(groups)), [textwrap.fill(label, 30) for label, _ in groups], fontsize=8)
     ax.set_ylim(len(groups) - 0.5, -0.5)  # first group on top
     for g in range(1, len(groups)):

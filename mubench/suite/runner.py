@@ -75,7 +75,6 @@ def run_suite(suite: Suite, out: Path, resume: bool, tick: Tick) -> tuple[pd.Dat
     frames = [kept] if not kept.empty else []
     write_text_atomic(out / "suite.toml", suite.text)
     write_text_atomic(out / "environment.json", json.dumps(_environment(suite), indent=2) + "\n")
-    run_id = new_run_id()
     outcomes = []
     completed = 0
     for item in suite.items:
@@ -92,7 +91,9 @@ def run_suite(suite: Suite, out: Path, resume: bool, tick: Tick) -> tuple[pd.Dat
             tick(f"{label}: {detail}", completed=n)
 
         relabel("starting")
-        rows = measure(item.kind, list(item.models), item.conds, run_id, relabel)
+        # One run id per item: rows that share it were measured together (the same round-robin timing,
+        # the same noisy images); the suite as a whole is named by the `suite` column.
+        rows = measure(item.kind, list(item.models), item.conds, new_run_id(), relabel)
         frame = _with_nullable_ints(pd.DataFrame(rows))
         options = json.dumps(item.options, sort_keys=True)
         frame = frame.assign(
