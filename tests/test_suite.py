@@ -84,6 +84,17 @@ def test_device_option_replaces_the_latency_device(tmp_path):
     assert [getattr(i.conds, "device", None) for i in suite.items] == ["cpu", None, None]
 
 
+def test_only_keeps_the_tables_of_the_measurements_named(tmp_path, runner, clean_exit):
+    path = write(
+        tmp_path, f"[[params]]\nmodels = {TINY}\n[[flops]]\nmodels = {TINY}\n[[latency]]\nmodels = {TINY}\n"
+    )
+    assert [i.kind for i in load_suite(path, only=("flops", "latency")).items] == ["flops", "flops", "latency"]
+    with pytest.raises(UsageError, match="--only speed: not a measurement"):
+        load_suite(path, only=("speed",))
+    with pytest.raises(UsageError, match=r"no \[\[robustness\]\] tables"):
+        load_suite(path, only=("robustness",))
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_a_suite_for_a_missing_gpu_is_refused_before_running(tmp_path):
     with pytest.raises(UsageError, match=r"\[\[latency\]\] #1: device cuda: CUDA is not available"):

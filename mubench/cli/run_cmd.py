@@ -27,6 +27,12 @@ def run(
     device: Annotated[
         str | None, typer.Option(help="Run every latency table on this device (cpu, cuda, cuda:N).")
     ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Run only the tables of this measurement: params, flops, latency, robustness (repeatable)."
+        ),
+    ] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Run a suite: models x measurements x conditions from a TOML file, one results folder.
@@ -42,9 +48,9 @@ def run(
 
         mubench run benchmarks/paper.toml --out results/cpu/paper --resume
 
-        mubench run benchmarks/paper.toml --device cuda --out results/gpu/paper
+        mubench run benchmarks/paper.toml --device cuda --only latency --out results/gpu/paper
     """
-    suite = load_suite(suite_file, device)
+    suite = load_suite(suite_file, device, tuple(only or ()))
     folder = out if out is not None else Path("results") / suite.name
     with progress(len(suite.items), f"suite {suite.name}", quiet) as tick:
         rows, outcomes = run_suite(suite, folder, resume, tick)

@@ -67,8 +67,12 @@ class Suite:
     text: str  # the file as read, copied beside the results
 
 
-def load_suite(path: Path, device: str | None = None) -> Suite:
-    """Read and check a suite file. ``device`` replaces the latency tables' device (``--device``)."""
+def load_suite(path: Path, device: str | None = None, only: tuple[str, ...] = ()) -> Suite:
+    """Read and check a suite file. ``device`` replaces the latency tables' device (``--device``);
+    ``only`` keeps the tables of those measurements (``--only``)."""
+    unknown_kinds = sorted(set(only) - set(KEYS))
+    if unknown_kinds:
+        raise UsageError(f"--only {unknown_kinds[0]}: not a measurement; choose from {', '.join(KEYS)}")
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -92,7 +96,7 @@ def load_suite(path: Path, device: str | None = None) -> Suite:
         if not any(key in keys for keys in KEYS.values()):
             raise UsageError(f"{path}: [defaults]: key '{key}' is not accepted by any measurement")
     items: list[SuiteItem] = []
-    for kind in [k for k in data if k in KEYS]:  # in the file's order
+    for kind in [k for k in data if k in KEYS and (not only or k in only)]:  # in the file's order
         tables = data[kind]
         for number, table in enumerate(tables if isinstance(tables, list) else [tables], start=1):
             where = f"[[{kind}]] #{number}"
@@ -104,7 +108,8 @@ def load_suite(path: Path, device: str | None = None) -> Suite:
             _check_keys(path, where, merged, KEYS[kind])
             items += _expand(path, kind, where, merged)
     if not items:
-        raise UsageError(f"{path}: no measurement tables; add e.g. [[params]] with models = [...]")
+        what = f"no {' or '.join(f'[[{k}]]' for k in only)} tables" if only else "no measurement tables"
+        raise UsageError(f"{path}: {what}; add e.g. [[params]] with models = [...]")
     _check_unique(path, items)
     return Suite(path, header.get("name", path.stem), header.get("description", ""), tuple(items), text)
 

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# One prepared run on a GPU machine (issue 5): the paper suite's cost and latency tables on the GPU,
+# then its report. Robustness is left to the CPU reference run (it measures on the CPU either way).
+# Writes $OUT/paper (default results/gpu/paper) and prints the claims table last. About 5 minutes on
+# an H100/H200. Wheels a stock torch image lacks come from .whl/ (README, "Benchmarks").
+set -u
+OUT=${OUT:-results/gpu}
+. benchmarks/gpu_env.sh
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
+python3 -m mubench run benchmarks/paper.toml --device cuda --only params --only flops --only latency \
+  --out "$OUT/paper" --quiet
+python3 -m mubench report "$OUT/paper" --quiet
+sed -n '/## Claims/,/## Parameters/p' "$OUT/paper/report.md" | cut -c1-400
