@@ -144,3 +144,26 @@ def test_changed_only_hides_unchanged_lines(runner, tmp_path, clean_exit):
     clean_exit(result, 0)
     assert "call_ms_median" in result.output and "params_total" not in result.output
     assert "unchanged line(s) not shown" in " ".join(result.output.split())
+
+
+def test_rows_of_two_suite_tables_are_told_apart_by_their_options(runner, tmp_path, clean_exit):
+    two = pd.DataFrame(
+        [
+            make_row(
+                "latency",
+                "r",
+                model="a",
+                mode="eager",
+                steps=10,
+                call_ms_median=10.0,
+                suite_item=item,
+                suite_options=json.dumps({"ode-backend": backend, "steps": 10}),
+            )
+            for item, backend in (("i1", "torchdiffeq"), ("i2", "fixed"))
+        ]
+    )
+    result = run(runner, tmp_path, two, two)
+    clean_exit(result, 0)
+    text = " ".join(result.output.split())
+    assert "latency a [ode-backend=torchdiffeq]: call_ms_median" in text
+    assert "latency a [ode-backend=fixed]: call_ms_median" in text

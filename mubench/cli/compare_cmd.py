@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from mubench.cli.common import CsvOpt, check_outputs, console, err_console, friendly_errors
@@ -102,8 +103,14 @@ def _render(result: Comparison, threshold: float, baseline: Path, current: Path,
             style = {"worse": "yellow", "better": "green"}.get(line.change)
         mark = {"worse": " +", "better": " -", "same": "  "}[line.change]
         ratio = (f"{line.ratio:.4f}" if known else "-") + mark
-        out.add_row(f"{line.label}: {line.metric}", _number(line.baseline), _number(line.current), ratio,
-                    line.limit, style=style)  # fmt: skip
+        cells = (
+            f"{line.label}: {line.metric}",
+            _number(line.baseline),
+            _number(line.current),
+            ratio,
+            line.limit,
+        )
+        out.add_row(*map(escape, cells), style=style)
     return out
 
 

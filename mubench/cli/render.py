@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
+from rich.markup import escape
 from rich.table import Table
 
 Formatter = Callable[[Any], str]
@@ -63,7 +64,7 @@ def table(
         else:  # numbers are never wrapped; headers and long text give way instead
             out.add_column(header, justify="right", no_wrap=True, min_width=width)
     for (_, row), cells in zip(frame.iterrows(), body):
-        out.add_row(*cells, style=None if row.get("status", "ok") == "ok" else "red")
+        out.add_row(*map(escape, cells), style=None if row.get("status", "ok") == "ok" else "red")
     return out
 
 
