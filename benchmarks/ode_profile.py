@@ -1,0 +1,107 @@
+"""Where ode-u's batch-1 CPU time goes (issue 6): per-call times of both models, ode-u's operator profile,
+the weight bytes each model reads per call, and its ODE convolutions timed alone at batch 1 and 8.
+
+    python benchmarks/ode_profile.py > results/cpu/ode_profile.txt
+
+Best CPU mode of issue 6 (channels-last, fixed-step ODE loop), float32, 64x64, all cores.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+import torch.utils.mkldnn
+from torch import nn
+from torch.profiler import ProfilerActivity, profile
+
+from mubench.measure.setup import build_model
+from mubench.models.ode_block import ODEFunc, SolverConfig
+from mubench.registry import get_spec
+from mubench.results import environment
+
+RESOLUTION = 64
+
+
+def prepared(name: str) -> nn.Module:
+    spec = get_spec(name)
+    model = build_model(spec, solver=SolverConfig(backend="fixed") if spec.is_ode else None)
+    return model.to(memory_format=torch.channels_last)
+
+
+def ms_per_call(fn, calls: int = 20) -> float:
+    begin = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - begin) / calls * 1e3
+
+
+def weight_floats_per_call(model: nn.Module) -> int:
+    """Parameters read by one call: an ODE function's convolution and norm weights once per evaluation
+    (its step-embedding projection once per block), everything else once."""
+    total = sum(p.numel() for p in model.parameters())
+    for func in (m for m in model.modules() if isinstance(m, ODEFunc)):
+        per_eval = sum(p.numel() for n, p in func.named_parameters() if not n.startswith("scale_shift"))
+        total += per_eval * (func.nfe - 1)
+    return total
+
+
+def _conv_times(channels: int, side: int) -> list[float]:
+    """Median ms of one 3x3 conv: batch 1 (PyTorch's choice of kernel), batch 1 with mkldnn and prepacked
+    weights, batch 8."""
+    conv = nn.Conv2d(channels, channels, 3, padding=1).eval()
+    packed = torch.utils.mkldnn.to_mkldnn(conv)
+    one, eight = torch.randn(1, channels, side, side), torch.randn(8, channels, side, side)
+    calls = (partial(conv, one), partial(packed, one), partial(conv, eight))
+    for fn in calls:
+        ms_per_call(fn, 10)  # warm-up
+    return [statistics.median(ms_per_call(fn, 50) for _ in range(3)) for fn in calls]
+
+
+def main() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(1, 3, RESOLUTION, RESOLUTION).contiguous(memory_format=torch.channels_last)
+    t = torch.tensor([500])
+    models = {name: prepared(name) for name in ("lucid-unet", "ode-u")}
+    env = environment("cpu")
+    print(f"# {env['device_name']}, torch {env['torch_version']}, {env['num_threads']} threads; "
+          f"channels-last, fixed-step ODE loop, fp32, batch 1, {RESOLUTION}x{RESOLUTION}")  # fmt: skip
+    with torch.inference_mode():
+        for model in models.values():
+            for _ in range(5):
+                model(x, t)
+        times: dict[str, list[float]] = {name: [] for name in models}
+        for _ in range(5):  # round-robin
+            for name, model in models.items():
+                times[name].append(ms_per_call(lambda model=model: model(x, t), 10))
+        for name in models:
+            print(f"{name}: median {statistics.median(times[name]):.1f} ms per call over 5 x 10 calls")
+        ode = models["ode-u"]
+        for func in (m for m in ode.modules() if isinstance(m, ODEFunc)):
+            func.nfe = 0
+        ode(x, t)
+        for name, model in models.items():
+            floats = weight_floats_per_call(model)
+            print(f"{name}: weights read per call {floats:,} floats = {floats * 4 / 1e6:.1f} MB")
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(10):
+                ode(x, t)
+    print("\n# ode-u operators, 10 calls")
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12, max_name_column_width=32))
+    print("# one ODE-function convolution (3x3, c -> c) alone: ms per call")
+    print(f"{'channels@side':>14} {'b1 native':>10} {'b1 mkldnn':>10} {'b8 native':>10}")
+    with torch.no_grad():
+        for channels, side in ((32, 64), (64, 32), (128, 16), (256, 8), (512, 4)):
+            print(
+                f"{channels:>9}@{side:<4} " + " ".join(f"{ms:>10.3f}" for ms in _conv_times(channels, side))
+            )
+    a = torch.randn(32 * RESOLUTION * RESOLUTION)
+    hot = statistics.median(ms_per_call(lambda: F.softplus(a), 200) for _ in range(3))
+    print(f"\n# softplus over {a.numel():,} elements (cache-hot): {hot * 1e3:.0f} us")
+
+
+if __name__ == "__main__":
+    main()
