@@ -34,6 +34,7 @@ CPU_MODES = (
     ("eager/fixed", {}, "fixed"),
     ("channels_last/fixed", {"channels_last": True}, "fixed"),
     ("compile/fixed", {"compile": True}, "fixed"),
+    ("compile+channels_last/fixed", {"compile": True, "channels_last": True}, "fixed"),
 )
 GPU_MODES = (
     *CPU_MODES,

@@ -19,8 +19,11 @@ from mubench.errors import UsageError
 # Columns that say which measurement a row is; rows of the two files are joined on those both have.
 JOIN_KEYS = (
     "command", "model", "device", "dtype", "batch_size", "resolution", "steps", "sampler", "solver", "seed",
-    "counter", "tier", "mode", "sigma", "dataset", "n_images", "suite_item",
+    "counter", "tier", "mode", "sigma", "dataset", "n_images", "suite_options",
 )  # fmt: skip
+# Only joined on when both sides have them: the options of the suite table a row came from (not its
+# models, so adding a model to a table keeps the other models' rows matched).
+SUITE_KEYS = ("suite_options",)
 # Each metric, the command whose rows it is compared on, and whether lower is better.
 OWNERS = {
     "params": ("params_total", "params_trainable", "params_frozen", "buffers_total"),
@@ -79,13 +82,16 @@ def compare_frames(
     fail_on: dict[str, float] | None = None,
     exact: tuple[str, ...] = (),
     metrics: tuple[str, ...] = (),
+    fail_on_missing: bool = False,
 ) -> Comparison:
     """Join the two tables on their shared key columns and compare metric by metric."""
     fail_on = dict(fail_on or {})
     for name in (*fail_on, *exact):
         if name not in baseline and name not in current:
             raise UsageError(f"{name}: neither file has this column; nothing to compare")
-    keys = [k for k in JOIN_KEYS if k in baseline and k in current]
+    # A key column one side lacks reads as empty there (a suite folder against a single command's CSV).
+    keys = [k for k in JOIN_KEYS if (k in baseline and k in current) or (k not in SUITE_KEYS and
+            (k in baseline or k in current))]  # fmt: skip
     base, cur = _indexed(baseline, keys, "baseline"), _indexed(current, keys, "current")
     both = pd.concat([base.index.to_frame(index=False), cur.index.to_frame(index=False)])
     labels = _distinct(_labels(both.drop_duplicates(), keys), {**_options(cur), **_options(base)})
@@ -113,7 +119,7 @@ def compare_frames(
                     f"{line['label']}: {metric} {_fmt(line['baseline'])} -> {_fmt(line['current'])} "
                     f"(allowed: {line['limit']})"
                 )
-    if result.failed_now and (fail_on or exact):
+    if result.failed_now and (fail_on or exact or fail_on_missing):
         result.regressions += [f"{text} (it measured fine in the baseline)" for text in result.failed_now]
     result.table = pd.DataFrame(lines, columns=["label", "metric", "baseline", "current", "ratio", "change",
                                                 "limit", "regression"])  # fmt: skip
@@ -121,12 +127,14 @@ def compare_frames(
 
 
 def _indexed(frame: pd.DataFrame, keys: list[str], side: str) -> pd.DataFrame:
-    indexed = frame.assign(**{k: frame[k].map(_key_text) for k in keys}).set_index(keys)
+    text = {k: frame[k].map(_key_text) if k in frame else pd.Series("", index=frame.index) for k in keys}
+    indexed = frame.drop(columns=[k for k in keys if k in frame]).assign(**text).set_index(keys)
     repeated = indexed.index[indexed.index.duplicated()]
     if len(repeated):
         where = dict(zip(keys, repeated[0] if len(keys) > 1 else [repeated[0]]))
+        count = int((indexed.index == repeated[0]).sum())
         raise UsageError(
-            f"the {side} file has {len(repeated) + 1} or more rows for one measurement "
+            f"the {side} file has {count} rows for one measurement "
             f"({', '.join(f'{k}={v}' for k, v in where.items() if v)}); "
             "compare the output of single runs"
         )
@@ -145,7 +153,7 @@ def _key_text(value: object) -> str:
 def _labels(index_frame: pd.DataFrame, keys: list[str]) -> dict[tuple, str]:
     """A short name per row: command and model, then the key values that differ between rows of that
     command."""
-    hidden = ("command", "model", "suite_item")
+    hidden = ("command", "model", "suite_item", "suite_options")
     by_command = index_frame.groupby("command") if "command" in keys else [("", index_frame)]
     labels = {}
     for command, group in by_command:
@@ -160,9 +168,14 @@ def _labels(index_frame: pd.DataFrame, keys: list[str]) -> dict[tuple, str]:
 
 def _options(indexed: pd.DataFrame) -> dict[object, dict]:
     """The suite options of each row (``mubench run`` records them), by row key."""
-    if "suite_options" not in indexed:
+    names = list(indexed.index.names)
+    if "suite_options" in names:
+        texts = zip(indexed.index, indexed.index.get_level_values("suite_options"))
+    elif "suite_options" in indexed:
+        texts = indexed["suite_options"].items()
+    else:
         return {}
-    return {key: json.loads(text) for key, text in indexed["suite_options"].items() if isinstance(text, str)}
+    return {key: json.loads(text) for key, text in texts if isinstance(text, str) and text}
 
 
 def _distinct(labels: dict, options: dict[object, dict]) -> dict:

@@ -205,6 +205,8 @@ def read_results(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
             env = json.loads(env_path.read_text()) if env_path.is_file() else {}
         except json.JSONDecodeError as exc:
             raise UsageError(f"'{env_path}' is not valid JSON ({exc})") from None
+        if not isinstance(env, dict):
+            raise UsageError(f"'{env_path}' is not an environment object ({{...}})")
         path = path / SUITE_RESULTS
     else:
         env = {}
@@ -213,6 +215,8 @@ def read_results(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     try:
         if path.suffix == ".json":
             payload = json.loads(path.read_text())
+            if not isinstance(payload, dict):
+                raise TypeError("the top level is not an object with 'rows'")
             env = payload.get("environment", {})
             frame = pd.DataFrame(payload["rows"])
             versions = {payload.get("schema_version")}
@@ -223,7 +227,12 @@ def read_results(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
         raise UsageError(f"'{path}' is not a mubench result file ({type(exc).__name__}: {exc})") from None
     if "schema_version" in frame:
         versions |= set(frame["schema_version"].dropna().unique())
-    versions = {int(v) for v in versions if v is not None}
+    try:
+        versions = {int(v) for v in versions if v is not None}
+    except (TypeError, ValueError):
+        raise UsageError(
+            f"'{path}' has a schema_version that is not a number: {sorted(map(str, versions))}"
+        ) from None
     if versions != {SCHEMA_VERSION}:
         found = ", ".join(str(v) for v in sorted(versions)) or "none"
         raise UsageError(

@@ -84,6 +84,32 @@ def test_a_row_that_fails_now_is_a_regression_when_gated(runner, tmp_path, clean
     assert "failed now: latency a" in result.output and "CUDA out of memory" in result.output
 
 
+def test_a_row_that_fails_now_fails_the_missing_rows_gate_too(runner, tmp_path, clean_exit):
+    current = rows()
+    current.loc[0, "status"], current.loc[0, "message"] = "error", "RuntimeError: boom"
+    clean_exit(run(runner, tmp_path, rows(), current), 0)
+    clean_exit(run(runner, tmp_path, rows(), current, "--fail-on-missing"), 1)
+
+
+def test_a_suite_folder_compares_with_a_single_commands_csv(runner, tmp_path, clean_exit):
+    folder = tmp_path / "suite"
+    folder.mkdir()
+    write_csv(rows().assign(suite_item="i", suite_options='{"steps": 1}'), folder / "results.csv")
+    write_csv(rows().iloc[:2].dropna(axis="columns", how="all"), tmp_path / "p.csv")  # a params --csv
+    result = runner.invoke(app, ["compare", str(folder), str(tmp_path / "p.csv"), *EXACT])
+    clean_exit(result, 0)
+    assert "params a: params_total" in result.output and "params b: params_total" in result.output
+    assert "only in the baseline: flops a" in result.output
+
+
+def test_adding_a_model_to_a_suite_table_keeps_the_others_matched(runner, tmp_path, clean_exit):
+    base = rows().assign(suite_item="one-model", suite_options='{"steps": 1}')
+    current = rows().assign(suite_item="two-models", suite_options='{"steps": 1}')
+    result = run(runner, tmp_path, base, current, *EXACT, "--fail-on-missing")
+    clean_exit(result, 0)
+    assert "only in" not in result.output
+
+
 def test_csv_and_json_of_the_same_rows_join(runner, tmp_path, clean_exit):
     write_csv(rows(), tmp_path / "base.csv")
     write_json(rows(), tmp_path / "current.json")
@@ -112,6 +138,13 @@ def test_another_schema_version_is_refused(runner, tmp_path, clean_exit):
     result = runner.invoke(app, ["compare", str(tmp_path / "old.json"), str(tmp_path / "current.csv")])
     clean_exit(result, 2)
     assert "schema_version 0" in result.output
+    (tmp_path / "list.json").write_text("[1, 2]")
+    result = runner.invoke(app, ["compare", str(tmp_path / "list.json"), str(tmp_path / "current.csv")])
+    clean_exit(result, 2)
+    assert "not a mubench result file" in result.output
+    result = run(runner, tmp_path, rows().assign(schema_version="one"), rows())
+    clean_exit(result, 2)
+    assert "schema_version that is not a number" in result.output
 
 
 @pytest.mark.parametrize(

@@ -148,6 +148,17 @@ def _one_error_line(result) -> str:
     return lines[0]
 
 
+def test_a_files_report_goes_beside_it_never_over_its_folders_report(runner, tmp_path, clean_exit):
+    folder = tmp_path / "results"
+    shutil.copytree(FIXTURE, folder)
+    clean_exit(runner.invoke(app, ["report", str(folder), "-q"]), 0)
+    full = (folder / "report.md").read_text()
+    write_csv(pd.read_csv(folder / "results.csv").query("command == 'params'"), folder / "params.csv")
+    clean_exit(runner.invoke(app, ["report", str(folder / "params.csv"), "-q"]), 0)
+    assert (folder / "report.md").read_text() == full
+    assert (folder / "params-report" / "report.md").is_file()
+
+
 def test_missing_folder_is_one_line_exit_2(runner, tmp_path, clean_exit):
     result = runner.invoke(app, ["report", str(tmp_path / "nowhere")])
     clean_exit(result, 2)

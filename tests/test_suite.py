@@ -186,14 +186,23 @@ def test_run_writes_every_file_and_row(runner, tmp_path, clean_exit):
     assert (out / "suite.toml").read_text() == textwrap.dedent(SUITE)
 
 
-def test_existing_results_are_never_overwritten_without_resume(runner, tmp_path, clean_exit):
+@pytest.mark.parametrize("name", ["results.csv", "params.csv", "environment.json", "suite.toml"])
+def test_existing_results_are_never_overwritten_without_resume(name, runner, tmp_path, clean_exit):
     out = tmp_path / "out"
     out.mkdir()
-    (out / "results.csv").write_text("precious\n")
+    (out / name).write_text("precious\n")
     result = runner.invoke(app, ["run", str(write(tmp_path, SUITE)), "--out", str(out), "-q"])
     clean_exit(result, 2)
-    assert "already holds results" in result.output and "--resume" in result.output
-    assert (out / "results.csv").read_text() == "precious\n"
+    assert f"already holds {name}" in result.output and "--resume" in result.output
+    assert [p.name for p in out.iterdir()] == [name] and (out / name).read_text() == "precious\n"
+
+
+def test_a_suite_name_that_is_not_a_plain_folder_name_is_refused(runner, tmp_path, clean_exit):
+    result = runner.invoke(
+        app, ["run", str(write(tmp_path, '[suite]\nname = "../x"\n[[params]]\nmodels = ["ode-u"]'))]
+    )
+    clean_exit(result, 2)
+    assert "[suite]: name '../x' must be" in result.output
 
 
 def test_interrupted_run_keeps_finished_rows_and_resume_runs_the_rest(runner, tmp_path, monkeypatch):
@@ -255,3 +264,32 @@ def test_a_failed_item_becomes_error_rows_the_suite_goes_on_and_resume_retries_i
     rows = pd.read_csv(out / "results.csv")
     assert (rows["status"] == "ok").all() and len(rows) == 6
     assert rows.loc[rows["command"] == "params", "model"].tolist() == ["lucid-unet-tiny", "ode-u-tiny"]
+
+
+def test_resume_reruns_oom_items_and_keeps_rows_of_items_it_does_not_run(
+    runner, tmp_path, monkeypatch, clean_exit
+):
+    path, out = write(tmp_path, SUITE), tmp_path / "out"
+    clean_exit(runner.invoke(app, ["run", str(path), "--out", str(out), "-q"]), 0)
+    rows = pd.read_csv(out / "results.csv", keep_default_na=False)
+    rows.loc[rows["command"] == "params", "status"] = ["oom", "error"]
+    rows.to_csv(out / "results.csv", index=False)
+
+    calls = []
+    real = kinds.measure
+    monkeypatch.setattr("mubench.suite.runner.measure", lambda *a: calls.append(a[:2]) or real(*a))
+    # Only the flops tables: the failed params items are not run, and their rows stay as they were.
+    result = runner.invoke(app, ["run", str(path), "--out", str(out), "--resume", "--only", "flops", "-q"])
+    clean_exit(result, 1)
+    assert calls == []  # every flops item had finished
+    kept = pd.read_csv(out / "results.csv", keep_default_na=False)
+    assert sorted(kept.loc[kept["command"] == "params", "status"]) == ["error", "oom"]
+    assert "2 of them belong to items that are not in" in " ".join(result.output.split())
+
+    result = runner.invoke(app, ["run", str(path), "--out", str(out), "--resume", "-q"])
+    clean_exit(result, 0)
+    assert [(kind, tuple(models)) for kind, models in calls] == [
+        ("params", ("lucid-unet-tiny",)),
+        ("params", ("ode-u-tiny",)),
+    ]  # oom reruns like error
+    assert (pd.read_csv(out / "results.csv")["status"] == "ok").all()

@@ -67,7 +67,7 @@ def compare(
     check_outputs(csv)
     base_rows, _ = read_results(baseline)
     current_rows, _ = read_results(current)
-    result = compare_frames(base_rows, current_rows, gates, exact, tuple(metric or ()))
+    result = compare_frames(base_rows, current_rows, gates, exact, tuple(metric or ()), fail_on_missing)
     console.print(_render(result, threshold, baseline, current, changed_only))
     if csv is not None:
         write_csv(result.table, csv)

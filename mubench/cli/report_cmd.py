@@ -20,7 +20,10 @@ ResultsArg = Annotated[
 ]
 OutOpt = Annotated[
     Path | None,
-    typer.Option("--out", help="Folder to write the report into. Default: the results folder."),
+    typer.Option(
+        "--out",
+        help="Folder for the report. Default: the results folder; for a file, FILE-report/ beside it.",
+    ),
 ]
 
 
@@ -45,7 +48,14 @@ def report(results_dir: ResultsArg, out: OutOpt = None, quiet: QuietOpt = False)
     from mubench.report import STEPS, load_results, prepare_out_dir, render_report
 
     rows, env = load_results(results_dir)
-    out_dir = out if out is not None else results_dir if results_dir.is_dir() else results_dir.parent
+    # A single file's report goes beside it in <stem>-report/, never over a folder's own report.
+    out_dir = (
+        out
+        if out is not None
+        else results_dir
+        if results_dir.is_dir()
+        else (results_dir.parent / f"{results_dir.stem}-report")
+    )
     prepare_out_dir(out_dir)
     with progress(STEPS, "report", quiet) as tick:
         written = render_report(rows, env, out_dir, source=results_dir, tick=tick)

@@ -53,7 +53,7 @@ def run(
     suite = load_suite(suite_file, device, tuple(only or ()))
     folder = out if out is not None else Path("results") / suite.name
     with progress(len(suite.items), f"suite {suite.name}", quiet) as tick:
-        rows, outcomes = run_suite(suite, folder, resume, tick)
+        rows, outcomes, foreign = run_suite(suite, folder, resume, tick)
     summary = pd.DataFrame(
         {
             "item": [o.item.label for o in outcomes],
@@ -67,6 +67,13 @@ def run(
                ("seconds", "s", fixed(1))]  # fmt: skip
     console.print(table(summary, columns, title=f"Suite {suite.name}: {len(outcomes)} items"))
     err_console.print(f"wrote {len(rows)} rows to {folder}/", highlight=False, markup=False)
+    if foreign:
+        err_console.print(
+            f"note: {foreign} of them belong to items that are not in {suite_file} as given "
+            "(kept from the earlier run: an edited suite, or --only)",
+            highlight=False,
+            markup=False,
+        )
     failed = rows[rows["status"] != "ok"] if not rows.empty else rows
     for _, row in failed.iterrows():
         err_console.print(

@@ -210,7 +210,7 @@ def claims_section(rows: pd.DataFrame, env: Mapping[str, Any], images: Mapping[s
 
 def size_section(rows: pd.DataFrame, env: Mapping[str, Any], images: Mapping[str, bytes]) -> list:
     params = sel.params_by_model(rows)
-    macs = sel.fvcore_macs(rows)
+    macs = sel.fvcore_macs(rows, every_solver=True)
     head = [Heading("Parameters and MACs per model")]
     if params.empty and macs.empty:
         return [*head, Paragraph("No params or flops rows in this folder.")]

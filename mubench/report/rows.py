@@ -10,6 +10,9 @@ from typing import Any
 
 import pandas as pd
 
+from mubench.models.ode_block import SolverConfig
+from mubench.registry import get_spec
+
 REFERENCES = ("identity", "tv", "wavelet", "nl-means")  # robustness reference rows (no checkpoint)
 SWEEP_MIN_STEPS = 3  # a (model, sigma) run with this many distinct step counts is a convergence sweep
 LATENCY_KEYS = ["run_id", "device", "dtype", "batch_size", "resolution", "mode"]
@@ -83,12 +86,29 @@ def params_by_model(rows: pd.DataFrame) -> pd.DataFrame:
     return _latest(params, ["model"], ["timestamp"])
 
 
-def fvcore_macs(rows: pd.DataFrame) -> pd.DataFrame:
-    """The latest ok fvcore (primary counter) flops row per model, resolution, batch and tier."""
+def fvcore_macs(rows: pd.DataFrame, every_solver: bool = False) -> pd.DataFrame:
+    """The latest ok fvcore (primary counter) flops row per model, resolution, batch and tier: the row of
+    the model's default ODE solver where there is one (the paper's settings), or one row per solver."""
     flops = ok_rows(rows, "flops")
     flops = flops[(column(flops, "counter") == "fvcore") & column(flops, "macs").notna()]
     keys = ["model", "resolution", "batch_size"] + (["tier"] if "tier" in flops else [])
-    return _latest(flops, keys, ["timestamp"])
+    if every_solver:
+        return _latest(flops, [*keys, "solver"] if "solver" in flops else keys, ["timestamp"])
+    flops = flops.assign(
+        _default=[_default_solver(m, s) for m, s in zip(flops["model"], column(flops, "solver"))]
+    )
+    return _latest(flops, keys, ["_default", "timestamp"]).drop(columns="_default")
+
+
+def _default_solver(model: str, solver: Any) -> int:
+    """1 if ``solver`` is the registered default of ``model`` (or the model has none), else 0."""
+    if missing(solver) or not str(solver):
+        return 1
+    try:
+        defaults = get_spec(model).solver or {}
+        return int(str(solver) == SolverConfig(**defaults).describe())
+    except Exception:  # a model this mubench does not know: no preference
+        return 0
 
 
 def latency_groups(rows: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:

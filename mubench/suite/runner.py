@@ -39,13 +39,20 @@ class ItemOutcome:
     seconds: float
 
 
+OUTPUTS = (SUITE_RESULTS, *(f"{kind}.csv" for kind in KEYS), "environment.json", "suite.toml")
+FINISHED = ("ok", "skipped")  # any other status (error, oom) runs again on --resume
+
+
 def prepare_folder(out: Path, resume: bool) -> pd.DataFrame:
     """Create ``out`` if needed; the rows already there when resuming (refused when not resuming)."""
     results = out / SUITE_RESULTS
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out '{out}' is a file; give a folder")
-    if results.exists() and not resume:
-        raise UsageError(f"'{out}' already holds results; pass --resume to finish that run, or another --out")
+    present = [name for name in OUTPUTS if (out / name).exists()]
+    if present and not resume:
+        raise UsageError(
+            f"'{out}' already holds {present[0]}; pass --resume to finish that run, or another --out"
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -60,18 +67,24 @@ def prepare_folder(out: Path, resume: bool) -> pd.DataFrame:
 
 
 def finished_items(previous: pd.DataFrame) -> set[str]:
-    """Ids of items whose rows are all there and none of them an error (those run again)."""
+    """Ids of items whose rows all finished (ok or skipped); items with an error or oom row run again."""
     if previous.empty:
         return set()
-    failed = set(previous.loc[previous["status"] == "error", "suite_item"])
+    failed = set(previous.loc[~previous["status"].isin(FINISHED), "suite_item"])
     return set(previous["suite_item"]) - failed
 
 
-def run_suite(suite: Suite, out: Path, resume: bool, tick: Tick) -> tuple[pd.DataFrame, list[ItemOutcome]]:
-    """Run every item not finished before; write the folder after each. Returns all rows and outcomes."""
+def run_suite(
+    suite: Suite, out: Path, resume: bool, tick: Tick
+) -> tuple[pd.DataFrame, list[ItemOutcome], int]:
+    """Run every item not finished before; write the folder after each. Returns all rows, the outcomes,
+    and how many kept rows belong to items that are not in this suite (an edited file, or --only)."""
     previous = prepare_folder(out, resume)
     done = finished_items(previous)
-    kept = previous[previous["suite_item"].isin(done)] if not previous.empty else previous
+    ids = {item.item_id for item in suite.items}
+    # Rows of items that run now are replaced; every other earlier row stays, failed ones included.
+    kept = previous[~previous["suite_item"].isin(ids - done)] if not previous.empty else previous
+    foreign = int((~kept["suite_item"].isin(ids)).sum()) if not kept.empty else 0
     frames = [kept] if not kept.empty else []
     write_text_atomic(out / "suite.toml", suite.text)
     write_text_atomic(out / "environment.json", json.dumps(_environment(suite), indent=2) + "\n")
@@ -108,7 +121,7 @@ def run_suite(suite: Suite, out: Path, resume: bool, tick: Tick) -> tuple[pd.Dat
     combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if not combined.empty:
         write_folder(out, combined)
-    return combined, outcomes
+    return combined, outcomes, foreign
 
 
 def write_folder(out: Path, combined: pd.DataFrame) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,8 @@ def load_suite(path: Path, device: str | None = None, only: tuple[str, ...] = ()
         )
     header = _table(path, "[suite]", data.get("suite", {}))
     _check_keys(path, "[suite]", header, SUITE_KEYS)
+    if "name" in header and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", header["name"]):
+        raise UsageError(f"{path}: [suite]: name '{header['name']}' must be letters, digits, '.', '_', '-'")
     defaults = _normalised(_table(path, "[defaults]", data.get("defaults", {})))
     for key in defaults:
         if not any(key in keys for keys in KEYS.values()):
