@@ -22,7 +22,7 @@ python3 benchmarks/ode_speed.py --device cuda --out "$OUT" \
 
 echo "== ODE-U speed with torch.compile (time-boxed)"
 timeout "${COMPILE_BUDGET_S:-150}" python3 benchmarks/ode_speed.py --device cuda --out "$OUT/compile" \
-  --batch-sizes 64 --dtypes bf16 --modes compile/fixed
+  --batch-sizes 64 --dtypes bf16 --modes compile/fixed compile+channels_last/fixed
 echo "done"
 python3 - "$OUT" <<'PY'
 import json, sys, pathlib
