@@ -132,11 +132,14 @@ def robustness(
         ("psnr_db_ci95", "±95%", fixed(2)),
         ("ssim_mean", "SSIM", fixed(4)),
         ("ssim_ci95", "±95%", fixed(4)),
+        ("psnr_db_diff_mean", "Δ PSNR", fixed(2)),
+        ("psnr_db_diff_ci95", "±95%", fixed(2)),
         ("checkpoint", "weights", text),
     ]
     caption = (
         f"{len(frame) and frame['n_images'].iloc[0]} test images of {dataset}; noise in [0, 1] pixel units. "
-        "identity = the noisy input; tv / wavelet / nl-means = scikit-image, given the true sigma."
+        "identity = the noisy input; tv / wavelet / nl-means = scikit-image, given the true sigma. "
+        "Δ PSNR = paired per-image difference to the first model (same noisy images), with its 95% CI."
     )
     console.print(table(frame, columns, title="Denoising quality", caption=caption))
     if (frame.get("checkpoint") == "untrained").any():
