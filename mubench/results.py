@@ -50,6 +50,31 @@ ENV_COLUMNS = (
 )
 
 
+# Columns that hold whole numbers: written as 1000, never 1000.0, even beside rows that lack them.
+INTEGER_COLUMNS = (
+    "batch_size", "resolution", "steps", "seed", "schema_version", "num_threads", "channels",
+    "params_total", "params_trainable", "params_frozen", "buffers_total", "params_expected",
+    "macs", "flops", "macs_conv", "macs_linear", "macs_attention", "macs_other", "elementwise_ops",
+    "macs_per_trajectory", "flops_per_trajectory", "macs_per_call", "flops_per_call", "paper_macs",
+    "nfe", "nfe_per_trajectory", "nfe_total", "t_start", "denoiser_calls", "training_steps", "n_images",
+    "n_calls", "n_samples", "calls_per_sample", "warmup_iters", "n_trajectories", "trajectory_denoiser_calls",
+)  # fmt: skip
+
+
+def with_integer_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The whole-number columns of :data:`INTEGER_COLUMNS` as nullable integers (when every value is
+    whole), so that a table mixing rows of several commands keeps 1000 as 1000."""
+    converted = {}
+    for name in INTEGER_COLUMNS:
+        if name not in frame:
+            continue
+        values = pd.to_numeric(frame[name], errors="coerce")
+        present = values.dropna()
+        if len(present) == frame[name].notna().sum() and (present % 1 == 0).all():
+            converted[name] = values.astype("Int64")
+    return frame.assign(**converted)
+
+
 def new_run_id() -> str:
     return uuid.uuid4().hex[:12]
 

@@ -184,6 +184,8 @@ def test_run_writes_every_file_and_row(runner, tmp_path, clean_exit):
     fv = flops[flops["counter"] == "fvcore"].set_index("model")
     assert (fv["macs_per_trajectory"] == fv["macs"] * 1000).all()
     assert (out / "suite.toml").read_text() == textwrap.dedent(SUITE)
+    text = (out / "results.csv").read_text()  # whole numbers stay whole beside rows that lack them
+    assert ",1000," in text and "1000.0" not in text and "655171.0" not in text
 
 
 @pytest.mark.parametrize("name", ["results.csv", "params.csv", "environment.json", "suite.toml"])

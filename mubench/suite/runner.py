@@ -22,6 +22,7 @@ from mubench.results import (
     full_environment,
     new_run_id,
     read_results,
+    with_integer_columns,
     write_csv,
     write_text_atomic,
 )
@@ -107,7 +108,7 @@ def run_suite(
         # One run id per item: rows that share it were measured together (the same round-robin timing,
         # the same noisy images); the suite as a whole is named by the `suite` column.
         rows = measure(item.kind, list(item.models), item.conds, new_run_id(), relabel)
-        frame = _with_nullable_ints(pd.DataFrame(rows))
+        frame = pd.DataFrame(rows)
         options = json.dumps(item.options, sort_keys=True)
         frame = frame.assign(
             suite=suite.name, suite_item=item.item_id, suite_options=options, suite_note=item.note
@@ -126,17 +127,12 @@ def run_suite(
 
 def write_folder(out: Path, combined: pd.DataFrame) -> None:
     """``results.csv`` and one CSV per measurement (only the columns that measurement fills)."""
+    combined = with_integer_columns(combined)
     write_csv(combined, out / SUITE_RESULTS)
     for kind in KEYS:
         part = combined[combined["command"] == kind]
         if not part.empty:
             write_csv(part.dropna(axis="columns", how="all"), out / f"{kind}.csv")
-
-
-def _with_nullable_ints(frame: pd.DataFrame) -> pd.DataFrame:
-    """Integer columns as pandas' nullable Int64: combined with rows that lack them they stay integers
-    (exact counts are written as 655171, not 655171.0)."""
-    return frame.astype({column: "Int64" for column in frame.select_dtypes("integer").columns})
 
 
 def _environment(suite: Suite) -> dict:
