@@ -116,11 +116,14 @@ def compare_frames(
             lines.append(line)
             if line["regression"]:
                 result.regressions.append(
-                    f"{line['label']}: {metric} {_fmt(line['baseline'])} -> {_fmt(line['current'])} "
+                    f"{line['label']}: {metric} {format_value(line['baseline'])} -> "
+                    f"{format_value(line['current'])} "
                     f"(allowed: {line['limit']})"
                 )
     if result.failed_now and (fail_on or exact or fail_on_missing):
         result.regressions += [f"{text} (it measured fine in the baseline)" for text in result.failed_now]
+    if fail_on_missing and result.only_baseline:
+        result.regressions.append(f"{len(result.only_baseline)} baseline row(s) missing now")
     result.table = pd.DataFrame(lines, columns=["label", "metric", "baseline", "current", "ratio", "change",
                                                 "limit", "regression"])  # fmt: skip
     return result
@@ -228,5 +231,6 @@ def _line(
     }
 
 
-def _fmt(value: float) -> str:
-    return f"{int(value):,}" if float(value).is_integer() else f"{value:.6g}"
+def format_value(value: float) -> str:
+    """A metric value as shown: whole numbers with thousands separators, others to 6 significant digits."""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.6g}"

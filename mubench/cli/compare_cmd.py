@@ -10,7 +10,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from mubench.cli.common import CsvOpt, check_outputs, console, err_console, friendly_errors
-from mubench.compare import DEFAULT_METRICS, Comparison, check_metric, compare_frames, parse_fail_on
+from mubench.compare import (
+    DEFAULT_METRICS,
+    Comparison,
+    check_metric,
+    compare_frames,
+    format_value,
+    parse_fail_on,
+)
 from mubench.results import read_results, write_csv
 
 
@@ -72,11 +79,9 @@ def compare(
     if csv is not None:
         write_csv(result.table, csv)
     _report_unmatched(result)
-    regressed = bool(result.regressions) or (fail_on_missing and bool(result.only_baseline))
+    regressed = bool(result.regressions)
     for line in result.regressions:
         err_console.print(f"regression: {line}", style="red", highlight=False, markup=False)
-    if fail_on_missing and result.only_baseline:
-        err_console.print(f"regression: {len(result.only_baseline)} baseline row(s) missing now", style="red")
     err_console.print("FAILED: regressions found" if regressed else "ok: no regression", highlight=False)
     if regressed:
         raise typer.Exit(1)
@@ -105,17 +110,13 @@ def _render(result: Comparison, threshold: float, baseline: Path, current: Path,
         ratio = (f"{line.ratio:.4f}" if known else "-") + mark
         cells = (
             f"{line.label}: {line.metric}",
-            _number(line.baseline),
-            _number(line.current),
+            format_value(line.baseline),
+            format_value(line.current),
             ratio,
             line.limit,
         )
         out.add_row(*map(escape, cells), style=style)
     return out
-
-
-def _number(value: float) -> str:
-    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.6g}"
 
 
 def _report_unmatched(result: Comparison) -> None:

@@ -33,8 +33,7 @@ from mubench.cli.solver_options import (
     solver_config,
 )
 from mubench.measure.device import NumericFlags
-from mubench.measure.latency import LatencyConditions, measure_latency
-from mubench.measure.setup import NUM_DIFFUSION_STEPS
+from mubench.measure.latency import LatencyConditions, default_steps, measure_latency
 from mubench.results import new_run_id, to_frame
 
 
@@ -99,7 +98,7 @@ def latency(
     """
     names = models_or_default(model)
     if steps is None:
-        steps = NUM_DIFFUSION_STEPS if sampler == "ddpm" else 50
+        steps = default_steps(sampler)
     shared = resolution if resolution is not None else (PAPER_RESOLUTION if len(names) > 1 else None)
     conds = LatencyConditions(
         device=device,

@@ -37,6 +37,11 @@ MIN_SAMPLE_MS = {"cuda": 2.0, "cpu": 5.0}  # calls are batched per sample until 
 MAX_CALLS_PER_SAMPLE = 200
 
 
+def default_steps(sampler: str) -> int:
+    """Denoiser calls per timed trajectory when none are given: every step for ddpm, 50 for ddim."""
+    return NUM_DIFFUSION_STEPS if sampler == "ddpm" else 50
+
+
 @dataclass(frozen=True)
 class LatencyConditions:
     """Conditions shared by every model of a latency run."""

@@ -15,11 +15,10 @@ from typing import Any
 from mubench.errors import UsageError
 from mubench.measure.device import NumericFlags, resolve_device
 from mubench.measure.flops import FlopConditions, measure_flops
-from mubench.measure.latency import LatencyConditions, measure_latency
+from mubench.measure.latency import LatencyConditions, default_steps, measure_latency
 from mubench.measure.params import measure_params
-from mubench.measure.robustness import REFERENCES, RobustnessConditions, measure_robustness
+from mubench.measure.robustness import RobustnessConditions, measure_robustness
 from mubench.measure.runner import failure_row
-from mubench.measure.setup import NUM_DIFFUSION_STEPS
 from mubench.models.ode_block import SolverConfig
 from mubench.registry import get_spec
 
@@ -116,50 +115,39 @@ KEYS: dict[str, dict[str, Key]] = {
 TOGETHER = {"latency", "robustness"}
 
 
+def _given(
+    opts: dict[str, Any], keys: tuple[str, ...], renamed: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The ``keys`` the table gives, as keyword arguments (``batch-size`` -> ``batch_size``, or as
+    ``renamed``): what a table leaves out keeps the conditions' own default, the same as the command's."""
+    renamed = renamed or {}
+    return {renamed.get(k, k.replace("-", "_")): opts[k] for k in keys if k in opts}
+
+
 def _solver(opts: dict[str, Any]) -> SolverConfig | None:
-    names = {"solver": "method", "ode-steps": "steps", "ode-step-size": "step_size", "rtol": "rtol",
-             "atol": "atol", "adjoint": "adjoint", "ode-backend": "backend"}  # fmt: skip
-    given = {names[k]: v for k, v in opts.items() if k in names}
+    renamed = {
+        "solver": "method",
+        "ode-steps": "steps",
+        "ode-step-size": "step_size",
+        "ode-backend": "backend",
+    }
+    given = _given(opts, tuple(SOLVER), renamed)
     return SolverConfig(**given) if given else None
 
 
 def _flops(opts: dict[str, Any], base: Path) -> FlopConditions:
-    return FlopConditions(
-        resolution=opts.get("resolution"),
-        batch_size=opts.get("batch-size", 1),
-        channels=opts.get("channels"),
-        steps=opts.get("steps", 1),
-        seed=opts.get("seed", 0),
-        tier=opts.get("tier", "matmul"),
-        solver=_solver(opts),
-    )
+    given = _given(opts, ("resolution", "batch-size", "channels", "steps", "seed", "tier"))
+    return FlopConditions(**given, solver=_solver(opts))
 
 
 def _latency(opts: dict[str, Any], base: Path) -> LatencyConditions:
-    sampler = opts.get("sampler", "ddim")
     resolve_device(opts.get("device", "cpu"))  # a missing GPU is found before anything runs
-    return LatencyConditions(
-        device=opts.get("device", "cpu"),
-        dtype=opts.get("dtype", "fp32"),
-        batch_size=opts.get("batch-size", 1),
-        resolution=opts.get("resolution"),
-        steps=opts.get("steps", NUM_DIFFUSION_STEPS if sampler == "ddpm" else 50),
-        sampler=sampler,
-        eta=opts.get("eta", 0.0),
-        repeats=opts.get("repeats", 30),
-        trajectory_repeats=opts.get("trajectory-repeats", 3),
-        warmup_min=opts.get("warmup", 3),
-        compile=opts.get("compile", False),
-        channels_last=opts.get("channels-last", False),
-        cuda_graphs=opts.get("cuda-graphs", False),
-        seed=opts.get("seed", 0),
-        flags=NumericFlags(
-            tf32=opts.get("tf32", False),
-            cudnn_benchmark=opts.get("cudnn-benchmark", False),
-            threads=opts.get("threads"),
-        ),
-        solver=_solver(opts),
-    )
+    keys = ("device", "dtype", "batch-size", "resolution", "steps", "sampler", "eta", "repeats",
+            "trajectory-repeats", "warmup", "compile", "channels-last", "cuda-graphs", "seed")  # fmt: skip
+    given = _given(opts, keys, {"warmup": "warmup_min"})
+    given.setdefault("steps", default_steps(opts.get("sampler", "ddim")))
+    flags = NumericFlags(**_given(opts, ("tf32", "cudnn-benchmark", "threads")))
+    return LatencyConditions(**given, flags=flags, solver=_solver(opts))
 
 
 def _relative_to(base: Path, path: str) -> str:
@@ -173,20 +161,12 @@ def _robustness(opts: dict[str, Any], base: Path) -> RobustnessConditions:
         if not sep or not name or not path:
             raise UsageError(f"checkpoint '{entry}': write it as NAME=PATH")
         pairs.append((name, _relative_to(base, path)))
-    return RobustnessConditions(
-        sigmas=(opts.get("sigma", 0.1),),
-        dataset=opts.get("dataset", "patches32"),
-        num_images=opts.get("num-images", 50),
-        sampler=opts.get("sampler", "ddim"),
-        steps=opts.get("steps"),
-        eta=opts.get("eta", 0.0),
-        seed=opts.get("seed", 0),
-        allow_untrained=opts.get("allow-untrained", False),
-        references=tuple(opts.get("reference", REFERENCES)),
-        checkpoints=tuple(pairs),
-        data_root=_relative_to(base, opts["data-root"]) if "data-root" in opts else None,
-        steps_sweep=tuple(opts.get("steps-sweep", ())),
-    )
+    keys = ("dataset", "num-images", "sampler", "steps", "eta", "seed", "allow-untrained")
+    lists = {"sigmas": (opts["sigma"],) if "sigma" in opts else None, "checkpoints": tuple(pairs),
+             "references": tuple(opts["reference"]) if "reference" in opts else None,
+             "steps_sweep": tuple(opts["steps-sweep"]) if "steps-sweep" in opts else None,
+             "data_root": _relative_to(base, opts["data-root"]) if "data-root" in opts else None}  # fmt: skip
+    return RobustnessConditions(**_given(opts, keys), **{k: v for k, v in lists.items() if v is not None})
 
 
 CONDITIONS: dict[str, Callable[[dict[str, Any], Path], Any]] = {

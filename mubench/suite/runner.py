@@ -9,6 +9,7 @@ keeps the rows of finished items and runs the rest (items that failed run again)
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,12 +59,13 @@ def prepare_folder(out: Path, resume: bool) -> pd.DataFrame:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create '{out}': {exc.strerror}") from None
+    if not os.access(out, os.W_OK):
+        raise UsageError(f"cannot write into '{out}': permission denied")
     if resume and results.exists():
         frame, _ = read_results(out)  # checks the schema
         if "suite_item" not in frame:
             raise UsageError(f"'{results}' was not written by `mubench run`; cannot resume it")
-        # Nullable dtypes: integer columns with gaps stay integers when written back.
-        return pd.read_csv(results, keep_default_na=False, na_values=[""], dtype_backend="numpy_nullable")
+        return frame
     return pd.DataFrame()
 
 
@@ -119,9 +121,8 @@ def run_suite(
         outcomes.append(ItemOutcome(item, len(frame), "ok" if ok else "failed", time.perf_counter() - begin))
         completed += 1
         tick(label, completed=completed)
+    # Written after every item that ran; when none ran, the folder already holds exactly these rows.
     combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    if not combined.empty:
-        write_folder(out, combined)
     return combined, outcomes, foreign
 
 
