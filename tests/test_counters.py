@@ -108,6 +108,28 @@ def test_multihead_attention_output_matches_naive_softmax_attention():
     weights = (split(q) @ split(k).transpose(-1, -2) / d**0.5).softmax(-1)
     naive = (weights @ split(v)).transpose(2, 3).reshape(b, heads * d, side, side)
     torch.testing.assert_close(out, naive)
+    # channels-last inputs (the --channels-last mode) give the same numbers, laid out channels-last
+    out_cl = multihead_attention(*(x.contiguous(memory_format=torch.channels_last) for x in (q, k, v)), heads)
+    torch.testing.assert_close(out_cl, naive)
+    assert out_cl.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_linear_attention_matches_its_textbook_form_in_both_memory_formats():
+    from mubench.models.lucid_unet import Attention
+
+    torch.manual_seed(0)
+    channels, heads, d, side = 16, 2, 8, 5
+    attn = Attention(channels, heads, d, linear=True).eval()
+    x = torch.randn(2, channels, side, side)
+    with torch.no_grad():
+        q, k, v = (y.reshape(2, heads, d, side * side) for y in attn.qkv(attn.norm(x)).chunk(3, dim=1))
+        q = q.softmax(dim=-2) * d**-0.5  # over the channels of a head
+        k = k.softmax(dim=-1)  # over positions
+        out = torch.einsum("bhde,bhdn->bhen", torch.einsum("bhdn,bhen->bhde", k, v), q)
+        textbook = attn.norm_out(attn.proj(out.reshape(2, heads * d, side, side)))
+        torch.testing.assert_close(attn(x), textbook)
+        cl = attn.to(memory_format=torch.channels_last)(x.contiguous(memory_format=torch.channels_last))
+        torch.testing.assert_close(cl, textbook)
 
 
 class Einsum(nn.Module):

@@ -51,10 +51,16 @@ def multihead_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads
     Scaled by 1/sqrt(d); computed with ``scaled_dot_product_attention`` (counted by mubench's MAC handles).
     """
     b, c, h, w = q.shape
-    d = c // heads
+    out = F.scaled_dot_product_attention(*(positions_by_head(x, heads).transpose(1, 2) for x in (q, k, v)))
+    return feature_map(out.transpose(1, 2), h, w)
 
-    def split(x: torch.Tensor) -> torch.Tensor:  # (B, heads*d, H, W) -> (B, heads, HW, d)
-        return x.reshape(b, heads, d, h * w).transpose(2, 3)
 
-    out = F.scaled_dot_product_attention(split(q), split(k), split(v))
-    return out.transpose(2, 3).reshape(b, c, h, w)
+def positions_by_head(x: torch.Tensor, heads: int) -> torch.Tensor:
+    """(B, heads * d, H, W) -> (B, HW, heads, d); a view, not a copy, of channels-last memory."""
+    b, c, h, w = x.shape
+    return x.permute(0, 2, 3, 1).reshape(b, h * w, heads, c // heads)
+
+
+def feature_map(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """(B, HW, heads, d) -> (B, heads * d, H, W), inverse of :func:`positions_by_head` (channels-last)."""
+    return x.reshape(x.shape[0], h, w, -1).permute(0, 3, 1, 2)

@@ -13,7 +13,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mubench.models.layers import RMSNorm2d, multihead_attention, sinusoidal_embedding
+from mubench.models.layers import (
+    RMSNorm2d,
+    feature_map,
+    multihead_attention,
+    positions_by_head,
+    sinusoidal_embedding,
+)
 from mubench.registry import register_model
 
 
@@ -41,13 +47,13 @@ class Attention(nn.Module):
         q, k, v = self.qkv(self.norm(x)).chunk(3, dim=1)
         if not self.linear:
             return self.proj(multihead_attention(q, k, v, self.heads))
-        b, _, h, w = x.shape
-        q, k, v = (y.reshape(b, self.heads, self.dim_head, h * w) for y in (q, k, v))
-        q = q.softmax(dim=-2) * self.dim_head**-0.5  # over channels within a head
-        k = k.softmax(dim=-1)  # over positions
-        context = torch.einsum("bhdn,bhen->bhde", k, v)
-        out = torch.einsum("bhde,bhdn->bhen", context, q).reshape(b, -1, h, w)
-        return self.norm_out(self.proj(out))
+        # Positions-major (B, HW, heads, d) views: channels-last memory is not copied.
+        q, k, v = (positions_by_head(y, self.heads) for y in (q, k, v))
+        q = q.softmax(dim=-1) * self.dim_head**-0.5  # over channels within a head
+        k = k.softmax(dim=1)  # over positions
+        context = torch.einsum("bnhd,bnhe->bhde", k, v)
+        out = torch.einsum("bhde,bnhd->bnhe", context, q)
+        return self.norm_out(self.proj(feature_map(out, *x.shape[2:])))
 
 
 class UNetBlock(nn.Module):
