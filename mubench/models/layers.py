@@ -50,9 +50,9 @@ def multihead_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads
     ``q``, ``k``, ``v``: (B, heads * d, H, W) feature maps; returns (B, heads * d, H, W).
     Scaled by 1/sqrt(d); computed with ``scaled_dot_product_attention`` (counted by mubench's MAC handles).
     """
-    b, c, h, w = q.shape
-    out = F.scaled_dot_product_attention(*(positions_by_head(x, heads).transpose(1, 2) for x in (q, k, v)))
-    return feature_map(out.transpose(1, 2), h, w)
+    by_head = (positions_by_head(x, heads).transpose(1, 2) for x in (q, k, v))  # (B, heads, HW, d)
+    out = F.scaled_dot_product_attention(*by_head)
+    return feature_map(out.transpose(1, 2), *q.shape[2:])
 
 
 def positions_by_head(x: torch.Tensor, heads: int) -> torch.Tensor:
