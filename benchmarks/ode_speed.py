@@ -5,10 +5,13 @@ one `measure_latency` run (same conditions, round-robin). Reported per configura
 
 - per mode: ode-u / lucid-unet per-call latency, their MACs ratio, and latency ratio / MACs ratio;
 - best: each model's fastest mode, and ratio of those (target: at most 1.25 x the MACs ratio). The
-  two best modes may come from different runs (each run interleaves its two models; runs follow one
-  another), so the best-mode ratio is less drift-proof than the per-mode ones.
+  two best modes may come from different measurements (each interleaves its two models; they follow
+  one another), so the best-mode ratio is less drift-proof than the per-mode ones. Hence ``--runs``:
+  every mode is measured once per run, runs follow one another, and the verdict is the median over runs
+  of each run's best-mode ratio, printed with its range (this VM's speed drifts by several per cent
+  between minutes, moving both models alike).
 
-    python benchmarks/ode_speed.py                      # CPU: batch 1 and 8, fp32
+    python benchmarks/ode_speed.py                      # CPU: batch 1 and 8, fp32, 3 runs
     python benchmarks/ode_speed.py --device cuda        # GPU: batch 1 and 64, fp32 and bf16
     python benchmarks/ode_speed.py --models lucid-unet-tiny ode-u-tiny --resolution 32 --repeats 5
 """
@@ -16,7 +19,9 @@ one `measure_latency` run (same conditions, round-robin). Reported per configura
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -35,7 +40,9 @@ CPU_MODES = (
     ("channels_last/fixed", {"channels_last": True}, "fixed"),
     ("compile/fixed", {"compile": True}, "fixed"),
     ("compile+channels_last/fixed", {"compile": True, "channels_last": True}, "fixed"),
-)
+    ("compile+cpp_wrapper+channels_last/fixed", {"compile": True, "cpp_wrapper": True, "channels_last": True},
+     "fixed"),
+)  # fmt: skip
 GPU_MODES = (
     *CPU_MODES,
     ("cuda_graphs/fixed", {"cuda_graphs": True}, "fixed"),
@@ -52,6 +59,7 @@ def main() -> int:
     parser.add_argument("--dtypes", nargs="+", default=None)
     parser.add_argument("--modes", nargs="+", default=None, help="subset of the mode labels")
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=3, help="measure every mode this many times")
     parser.add_argument("--out", type=Path, default=None, help="folder (default results/<cpu|gpu>/)")
     args = parser.parse_args()
 
@@ -63,25 +71,25 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     rows = []
-    for dtype in dtypes:
-        for batch in batch_sizes:
-            for label, overrides, backend in modes:
-                conds = LatencyConditions(
-                    device=args.device,
-                    dtype=dtype,
-                    batch_size=batch,
-                    resolution=args.resolution,
-                    repeats=args.repeats,
-                    trajectory_repeats=0,
-                    warmup_max_s=120.0,
-                    solver=SolverConfig(backend=backend),
-                    **overrides,
-                )
-                found = measure_latency(list(args.models), conds, new_run_id())
-                for row in found:
-                    row["bench_mode"] = label
-                rows += found
-                print(_line(found, label, dtype, batch), flush=True)
+    for run, dtype, batch, (label, overrides, backend) in itertools.product(
+        range(1, args.runs + 1), dtypes, batch_sizes, modes
+    ):
+        conds = LatencyConditions(
+            device=args.device,
+            dtype=dtype,
+            batch_size=batch,
+            resolution=args.resolution,
+            repeats=args.repeats,
+            trajectory_repeats=0,
+            warmup_max_s=120.0,
+            solver=SolverConfig(backend=backend),
+            **overrides,
+        )
+        found = measure_latency(list(args.models), conds, new_run_id())
+        for row in found:
+            row.update(bench_mode=label, bench_run=run)
+        rows += found
+        print(f"run {run}: " + _line(found, label, dtype, batch), flush=True)
 
     frame = pd.DataFrame(rows)
     write_csv(frame, out / "ode_speed.csv")
@@ -93,12 +101,16 @@ def main() -> int:
         )
         + "\n",
     )
-    print("\nbest mode of each model, per configuration:")
+    print(f"\nbest mode of each model per run; median over {args.runs} run(s) [min-max]:")
     for s in summary:
         print(
-            f"  {s['dtype']:5s} batch {s['batch_size']:3d}: latency ratio {s['latency_ratio']:.3f} "
-            f"({s['ode_mode']} vs {s['baseline_mode']}), MACs ratio {s['macs_ratio']:.3f}, "
-            f"latency/MACs {s['latency_over_macs']:.3f} (target <= {TARGET})"
+            f"  {s['dtype']:5s} batch {s['batch_size']:3d}: "
+            f"{s['baseline_model']} {s['baseline_call_ms']:.1f} ms, "
+            f"{s['ode_model']} {s['ode_call_ms']:.1f} ms; latency ratio {s['latency_ratio']:.3f}, "
+            f"MACs ratio {s['macs_ratio']:.3f}, latency/MACs {s['latency_over_macs']:.3f} "
+            f"[{min(s['latency_over_macs_by_run']):.3f}-{max(s['latency_over_macs_by_run']):.3f}] "
+            f"(target <= {TARGET}); best modes {', '.join(sorted(set(s['ode_modes'])))} vs "
+            f"{', '.join(sorted(set(s['baseline_modes'])))}"
         )
     return 0 if all(s["latency_over_macs"] <= TARGET for s in summary) else 1
 
@@ -115,31 +127,39 @@ def _line(found: list[dict], label: str, dtype: str, batch: int) -> str:
 
 
 def _summary(frame: pd.DataFrame, models: list[str]) -> list[dict]:
+    """Per configuration: each run's best mode of each model, and the medians over runs."""
     ok = frame[frame["status"] == "ok"]
     summary = []
-    for (dtype, batch), group in ok.groupby(["dtype", "batch_size"], sort=False):
-        best = {m: group[group["model"] == m].nsmallest(1, "call_ms_median") for m in models}
-        if any(b.empty for b in best.values()):
+    for (dtype, batch), config in ok.groupby(["dtype", "batch_size"], sort=False):
+        runs = []
+        for _, group in config.groupby("bench_run"):
+            best = [group[group["model"] == m].nsmallest(1, "call_ms_median") for m in models]
+            if not any(b.empty for b in best):
+                runs.append((best[0].iloc[0], best[1].iloc[0]))
+        if not runs:
             continue
-        base, ode = (best[m].iloc[0] for m in models)
-        latency_ratio = ode["call_ms_median"] / base["call_ms_median"]
-        macs_ratio = ode["macs_per_call"] / base["macs_per_call"]
+        latency_ratios = [ode["call_ms_median"] / base["call_ms_median"] for base, ode in runs]
+        macs_ratio = runs[0][1]["macs_per_call"] / runs[0][0]["macs_per_call"]
         summary.append(
             {
                 "dtype": dtype,
                 "batch_size": int(batch),
-                "baseline_mode": base["bench_mode"],
-                "ode_mode": ode["bench_mode"],
-                "baseline_call_ms": base["call_ms_median"],
-                "ode_call_ms": ode["call_ms_median"],
-                "latency_ratio": latency_ratio,
+                "runs": len(runs),
+                "baseline_model": models[0],
+                "ode_model": models[1],
+                "baseline_modes": [base["bench_mode"] for base, _ in runs],
+                "ode_modes": [ode["bench_mode"] for _, ode in runs],
+                "baseline_call_ms": statistics.median(base["call_ms_median"] for base, _ in runs),
+                "ode_call_ms": statistics.median(ode["call_ms_median"] for _, ode in runs),
+                "latency_ratio": statistics.median(latency_ratios),
                 "macs_ratio": macs_ratio,
-                "latency_over_macs": latency_ratio / macs_ratio,
-                "baseline_agrees_with_eager_fp32": bool(base["agrees_with_eager_fp32"]),
-                "ode_agrees_with_eager_fp32": bool(ode["agrees_with_eager_fp32"]),
-                "ode_max_rel_err": ode["max_rel_err_vs_eager_fp32"],
-                "baseline_achieved_share": base["achieved_share"],
-                "ode_achieved_share": ode["achieved_share"],
+                "latency_over_macs": statistics.median(latency_ratios) / macs_ratio,
+                "latency_over_macs_by_run": [r / macs_ratio for r in latency_ratios],
+                "baseline_agrees_with_eager_fp32": all(bool(b["agrees_with_eager_fp32"]) for b, _ in runs),
+                "ode_agrees_with_eager_fp32": all(bool(o["agrees_with_eager_fp32"]) for _, o in runs),
+                "ode_max_rel_err": max(ode["max_rel_err_vs_eager_fp32"] for _, ode in runs),
+                "baseline_achieved_share": statistics.median(base["achieved_share"] for base, _ in runs),
+                "ode_achieved_share": statistics.median(ode["achieved_share"] for _, ode in runs),
             }
         )
     return summary

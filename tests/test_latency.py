@@ -12,7 +12,9 @@ from mubench.cli.app import app
 from mubench.errors import UsageError
 from mubench.measure.latency import LatencyConditions, measure_latency
 from mubench.measure.timing import Timer, quantile, summarize, warm_up
+from mubench.models.ode_block import SolverConfig
 
+FIXED = SolverConfig(backend="fixed")  # what --compile runs best: one graph, no torchdiffeq bookkeeping
 FAST = dict(repeats=3, trajectory_repeats=1, steps=2, warmup_min=1, warmup_max_s=2.0, resolution=32)
 
 
@@ -102,13 +104,18 @@ def test_latency_reports_ode_nfe(tiny_rows):
 
 @pytest.mark.parametrize(
     ("extra", "max_err"),
-    [(dict(channels_last=True), 1e-4), (dict(dtype="bf16"), 5e-2)],
+    [
+        (dict(channels_last=True), 1e-4),
+        (dict(dtype="bf16"), 5e-2),
+        (dict(compile=True, solver=FIXED), 1e-4),
+        (dict(compile=True, cpp_wrapper=True, channels_last=True, solver=FIXED), 1e-4),
+    ],
 )
 def test_modes_are_checked_against_eager_fp32(extra, max_err):
-    rows = measure_latency(
-        ["ode-u-tiny"], LatencyConditions(**{**FAST, "trajectory_repeats": 0, **extra}), "r"
-    )
+    conds = LatencyConditions(**{**FAST, "trajectory_repeats": 0, **extra})
+    rows = measure_latency(["ode-u-tiny"], conds, "r")
     assert rows[0]["status"] == "ok", rows[0]["message"]
+    assert rows[0]["mode"] == conds.mode() and rows[0]["cpp_wrapper"] == conds.cpp_wrapper
     assert 0 <= rows[0]["max_rel_err_vs_eager_fp32"] <= max_err
     assert rows[0]["agrees_with_eager_fp32"] is True
     assert rows[0]["agreement_tolerance"] == max_err
@@ -157,7 +164,7 @@ def test_nan_output_and_oom_become_rows_and_the_run_goes_on(faulty_module):
 @pytest.mark.parametrize(
     "kwargs",
     [dict(batch_size=0), dict(steps=0), dict(repeats=0), dict(trajectory_repeats=-1), dict(warmup_min=0),
-     dict(sampler="ddpm", steps=50), dict(sampler="plms"), dict(cuda_graphs=True)],
+     dict(sampler="ddpm", steps=50), dict(sampler="plms"), dict(cuda_graphs=True), dict(cpp_wrapper=True)],
 )  # fmt: skip
 def test_latency_conditions_refuse_bad_values(kwargs):
     with pytest.raises(UsageError):
@@ -175,6 +182,7 @@ def test_latency_conditions_refuse_bad_values(kwargs):
         (["--batch-size", "-1"], "--batch-size"),
         (["--repeats", "0"], "--repeats"),
         (["--cuda-graphs"], "CUDA device"),
+        (["--cpp-wrapper"], "add --compile"),
         (["--sampler", "ddpm", "--steps", "10"], "ddpm"),
         (["--model", "nope-unet"], "unknown model"),
         (["--model", "ode-u", "--resolution", "40"], "multiple of 16"),

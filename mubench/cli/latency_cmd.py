@@ -56,6 +56,9 @@ def latency(
     trajectory_repeats: Annotated[int, typer.Option(help="Timed full trajectories per model (0: skip).")] = 3,
     warmup: Annotated[int, typer.Option(help="Minimum warm-up calls (then until stable).")] = 3,
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile every model.")] = False,
+    cpp_wrapper: Annotated[
+        bool, typer.Option("--cpp-wrapper", help="With --compile: call the kernels from C++, not Python.")
+    ] = False,
     channels_last: Annotated[
         bool, typer.Option("--channels-last", help="Channels-last memory format.")
     ] = False,
@@ -112,6 +115,7 @@ def latency(
         trajectory_repeats=trajectory_repeats,
         warmup_min=warmup,
         compile=compile,
+        cpp_wrapper=cpp_wrapper,
         channels_last=channels_last,
         cuda_graphs=cuda_graphs,
         seed=seed,

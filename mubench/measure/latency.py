@@ -59,6 +59,7 @@ class LatencyConditions:
     warmup_min: int = 3
     warmup_max_s: float = 30.0
     compile: bool = False  # torch.compile every model
+    cpp_wrapper: bool = False  # with compile: inductor calls its kernels from C++, not Python
     channels_last: bool = False  # channels-last memory format for every model and input
     cuda_graphs: bool = False  # capture each call in a CUDA graph and replay it (GPU only)
     seed: int = 0
@@ -77,12 +78,15 @@ class LatencyConditions:
             raise UsageError(f"--channels must be positive, got {self.channels}")
         if self.resolution is not None and self.resolution <= 0:
             raise UsageError(f"--resolution must be a positive number of pixels, got {self.resolution}")
+        if self.cpp_wrapper and not self.compile:
+            raise UsageError("--cpp-wrapper is an option of --compile; add --compile")
         if self.cuda_graphs and not self.device.startswith("cuda"):
             raise UsageError("--cuda-graphs needs a CUDA device (--device cuda)")
 
     def mode(self) -> str:
         """The inference mode applied to every model, e.g. ``eager`` or ``compile+channels_last``."""
-        parts = [name for name, on in (("compile", self.compile), ("channels_last", self.channels_last),
+        parts = [name for name, on in (("compile", self.compile), ("cpp_wrapper", self.cpp_wrapper),
+                                       ("channels_last", self.channels_last),
                                        ("cuda_graphs", self.cuda_graphs)) if on]  # fmt: skip
         return "+".join(parts) or "eager"
 
@@ -145,7 +149,9 @@ def _prepare(
     with contexts():
         flops = count_torch(eager, (x, t)).flops
     nfe = sum(nfe_by_block(eager).values()) if has_ode_blocks(eager) else None
-    model = torch.compile(eager) if conds.compile else eager
+    model = eager
+    if conds.compile:
+        model = torch.compile(eager, options={"cpp_wrapper": True} if conds.cpp_wrapper else None)
 
     def denoise(xt: torch.Tensor, tt: torch.Tensor) -> torch.Tensor:
         with contexts():
@@ -387,6 +393,7 @@ def _row(
         peak_mem_mib=c.peak_mem_mib,
         mode=conds.mode(),
         compile=conds.compile,
+        cpp_wrapper=conds.cpp_wrapper,
         channels_last=conds.channels_last,
         cuda_graphs=conds.cuda_graphs,
         max_rel_err_vs_eager_fp32=c.max_rel_err,

@@ -87,6 +87,7 @@ KEYS: dict[str, dict[str, Key]] = {
         "trajectory-repeats": Key(int),
         "warmup": Key(int),
         "compile": Key(bool),
+        "cpp-wrapper": Key(bool),
         "channels-last": Key(bool),
         "cuda-graphs": Key(bool),
         "tf32": Key(bool),
@@ -143,7 +144,8 @@ def _flops(opts: dict[str, Any], base: Path) -> FlopConditions:
 def _latency(opts: dict[str, Any], base: Path) -> LatencyConditions:
     resolve_device(opts.get("device", "cpu"))  # a missing GPU is found before anything runs
     keys = ("device", "dtype", "batch-size", "resolution", "steps", "sampler", "eta", "repeats",
-            "trajectory-repeats", "warmup", "compile", "channels-last", "cuda-graphs", "seed")  # fmt: skip
+            "trajectory-repeats", "warmup", "compile", "cpp-wrapper", "channels-last", "cuda-graphs",
+            "seed")  # fmt: skip
     given = _given(opts, keys, {"warmup": "warmup_min"})
     given.setdefault("steps", default_steps(opts.get("sampler", "ddim")))
     flags = NumericFlags(**_given(opts, ("tf32", "cudnn-benchmark", "threads")))
