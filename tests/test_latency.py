@@ -10,11 +10,13 @@ import torch
 
 from mubench.cli.app import app
 from mubench.errors import UsageError
+from mubench.measure.compile_options import parse_compile_options
 from mubench.measure.latency import LatencyConditions, measure_latency
 from mubench.measure.timing import Timer, quantile, summarize, warm_up
 from mubench.models.ode_block import SolverConfig
 
 FIXED = SolverConfig(backend="fixed")  # what --compile runs best: one graph, no torchdiffeq bookkeeping
+CPP_WRAPPER = (("cpp_wrapper", True),)
 FAST = dict(repeats=3, trajectory_repeats=1, steps=2, warmup_min=1, warmup_max_s=2.0, resolution=32)
 
 
@@ -108,14 +110,15 @@ def test_latency_reports_ode_nfe(tiny_rows):
         (dict(channels_last=True), 1e-4),
         (dict(dtype="bf16"), 5e-2),
         (dict(compile=True, solver=FIXED), 1e-4),
-        (dict(compile=True, cpp_wrapper=True, channels_last=True, solver=FIXED), 1e-4),
+        (dict(compile=True, compile_options=CPP_WRAPPER, channels_last=True, solver=FIXED), 1e-4),
     ],
 )
 def test_modes_are_checked_against_eager_fp32(extra, max_err):
     conds = LatencyConditions(**{**FAST, "trajectory_repeats": 0, **extra})
     rows = measure_latency(["ode-u-tiny"], conds, "r")
     assert rows[0]["status"] == "ok", rows[0]["message"]
-    assert rows[0]["mode"] == conds.mode() and rows[0]["cpp_wrapper"] == conds.cpp_wrapper
+    assert rows[0]["mode"] == conds.mode()
+    assert rows[0]["compile_options"] == ("cpp_wrapper=True" if "compile_options" in extra else "")
     assert 0 <= rows[0]["max_rel_err_vs_eager_fp32"] <= max_err
     assert rows[0]["agrees_with_eager_fp32"] is True
     assert rows[0]["agreement_tolerance"] == max_err
@@ -164,7 +167,8 @@ def test_nan_output_and_oom_become_rows_and_the_run_goes_on(faulty_module):
 @pytest.mark.parametrize(
     "kwargs",
     [dict(batch_size=0), dict(steps=0), dict(repeats=0), dict(trajectory_repeats=-1), dict(warmup_min=0),
-     dict(sampler="ddpm", steps=50), dict(sampler="plms"), dict(cuda_graphs=True), dict(cpp_wrapper=True)],
+     dict(sampler="ddpm", steps=50), dict(sampler="plms"), dict(cuda_graphs=True),
+     dict(compile_options=CPP_WRAPPER)],
 )  # fmt: skip
 def test_latency_conditions_refuse_bad_values(kwargs):
     with pytest.raises(UsageError):
@@ -182,7 +186,11 @@ def test_latency_conditions_refuse_bad_values(kwargs):
         (["--batch-size", "-1"], "--batch-size"),
         (["--repeats", "0"], "--repeats"),
         (["--cuda-graphs"], "CUDA device"),
-        (["--cpp-wrapper"], "add --compile"),
+        (["--compile-option", "cpp_wrapper=true"], "add --compile"),
+        (["--compile", "--compile-option", "no_such_setting=1"], "no setting 'no_such_setting'"),
+        (["--compile", "--compile-option", "cpp_wrapper"], "KEY=VALUE"),
+        (["--compile", "--compile-option", "cpp_wrapper=maybe"], "true or false"),
+        (["--compile", "--compile-option", "max_fusion_size=big"], "a number"),
         (["--sampler", "ddpm", "--steps", "10"], "ddpm"),
         (["--model", "nope-unet"], "unknown model"),
         (["--model", "ode-u", "--resolution", "40"], "multiple of 16"),
@@ -239,3 +247,12 @@ def test_latency_on_gpu(extra):
 def test_device_index_beyond_count_is_refused():
     with pytest.raises(UsageError, match="CUDA device"):
         measure_latency(["ode-u-tiny"], LatencyConditions(device=f"cuda:{torch.cuda.device_count()}"), "r")
+
+
+def test_compile_options_are_typed_as_the_setting_and_sorted():
+    options = parse_compile_options(["max_fusion_size=32", "freezing=true", "layout_optimization=0"])
+    assert options == (("freezing", True), ("layout_optimization", False), ("max_fusion_size", 32))
+    conds = LatencyConditions(compile=True, channels_last=True, compile_options=options)
+    assert conds.mode() == "compile(freezing=True,layout_optimization=False,max_fusion_size=32)+channels_last"
+    with pytest.raises(UsageError, match="given twice"):
+        parse_compile_options(["freezing=true", "freezing=false"])

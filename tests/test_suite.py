@@ -116,6 +116,10 @@ def test_a_suite_for_a_missing_gpu_is_refused_before_running(tmp_path):
         ),
         (f"[[latency]]\nmodels = {TINY}\nbatch-size = 'eight'", "'batch-size' must be an integer"),
         (f"[[latency]]\nmodels = {TINY}\ncompile = 1", "'compile' must be true or false"),
+        (
+            f"[[latency]]\nmodels = {TINY}\ncompile = true\ncompile-option = ['no_such_setting=1']",
+            "[[latency]] #1: compile-option: torch._inductor.config has no setting 'no_such_setting'",
+        ),
         (f"[[latency]]\nmodels = {TINY}\nbatch-size = []", "'batch-size' is an empty list"),
         (f"[[robustness]]\nmodels = {TINY}\nreference = 'identity'", "'reference' must be a list of strings"),
         (f"[[benchmark]]\nmodels = {TINY}", "unknown table 'benchmark'"),

@@ -32,6 +32,7 @@ from mubench.cli.solver_options import (
     SolverOpt,
     solver_config,
 )
+from mubench.measure.compile_options import parse_compile_options
 from mubench.measure.device import NumericFlags
 from mubench.measure.latency import LatencyConditions, default_steps, measure_latency
 from mubench.results import new_run_id, to_frame
@@ -56,9 +57,13 @@ def latency(
     trajectory_repeats: Annotated[int, typer.Option(help="Timed full trajectories per model (0: skip).")] = 3,
     warmup: Annotated[int, typer.Option(help="Minimum warm-up calls (then until stable).")] = 3,
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile every model.")] = False,
-    cpp_wrapper: Annotated[
-        bool, typer.Option("--cpp-wrapper", help="With --compile: call the kernels from C++, not Python.")
-    ] = False,
+    compile_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--compile-option",
+            help="With --compile: an inductor setting KEY=VALUE, e.g. cpp_wrapper=true (repeatable).",
+        ),
+    ] = None,
     channels_last: Annotated[
         bool, typer.Option("--channels-last", help="Channels-last memory format.")
     ] = False,
@@ -115,7 +120,7 @@ def latency(
         trajectory_repeats=trajectory_repeats,
         warmup_min=warmup,
         compile=compile,
-        cpp_wrapper=cpp_wrapper,
+        compile_options=parse_compile_options(compile_option or []),
         channels_last=channels_last,
         cuda_graphs=cuda_graphs,
         seed=seed,

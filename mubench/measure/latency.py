@@ -22,6 +22,7 @@ from torch import nn
 from mubench.diffusion.samplers import Sampler
 from mubench.diffusion.schedules import NoiseSchedule
 from mubench.errors import UsageError
+from mubench.measure.compile_options import CompileOptions, describe_compile_options
 from mubench.measure.counters import count_torch
 from mubench.measure.device import DTYPES, NumericFlags, dtype_name, resolve_device, resolve_dtype
 from mubench.measure.runner import failure_row
@@ -59,7 +60,7 @@ class LatencyConditions:
     warmup_min: int = 3
     warmup_max_s: float = 30.0
     compile: bool = False  # torch.compile every model
-    cpp_wrapper: bool = False  # with compile: inductor calls its kernels from C++, not Python
+    compile_options: CompileOptions = ()  # with compile: inductor settings, e.g. (("cpp_wrapper", True),)
     channels_last: bool = False  # channels-last memory format for every model and input
     cuda_graphs: bool = False  # capture each call in a CUDA graph and replay it (GPU only)
     seed: int = 0
@@ -78,15 +79,19 @@ class LatencyConditions:
             raise UsageError(f"--channels must be positive, got {self.channels}")
         if self.resolution is not None and self.resolution <= 0:
             raise UsageError(f"--resolution must be a positive number of pixels, got {self.resolution}")
-        if self.cpp_wrapper and not self.compile:
-            raise UsageError("--cpp-wrapper is an option of --compile; add --compile")
+        if self.compile_options and not self.compile:
+            raise UsageError("--compile-option sets up --compile; add --compile")
         if self.cuda_graphs and not self.device.startswith("cuda"):
             raise UsageError("--cuda-graphs needs a CUDA device (--device cuda)")
 
     def mode(self) -> str:
         """The inference mode applied to every model, e.g. ``eager`` or ``compile+channels_last``."""
-        parts = [name for name, on in (("compile", self.compile), ("cpp_wrapper", self.cpp_wrapper),
-                                       ("channels_last", self.channels_last),
+        compiled = (
+            f"compile({describe_compile_options(self.compile_options)})"
+            if self.compile_options
+            else "compile"
+        )
+        parts = [name for name, on in ((compiled, self.compile), ("channels_last", self.channels_last),
                                        ("cuda_graphs", self.cuda_graphs)) if on]  # fmt: skip
         return "+".join(parts) or "eager"
 
@@ -151,7 +156,7 @@ def _prepare(
     nfe = sum(nfe_by_block(eager).values()) if has_ode_blocks(eager) else None
     model = eager
     if conds.compile:
-        model = torch.compile(eager, options={"cpp_wrapper": True} if conds.cpp_wrapper else None)
+        model = torch.compile(eager, options=dict(conds.compile_options) or None)
 
     def denoise(xt: torch.Tensor, tt: torch.Tensor) -> torch.Tensor:
         with contexts():
@@ -393,7 +398,7 @@ def _row(
         peak_mem_mib=c.peak_mem_mib,
         mode=conds.mode(),
         compile=conds.compile,
-        cpp_wrapper=conds.cpp_wrapper,
+        compile_options=describe_compile_options(conds.compile_options),
         channels_last=conds.channels_last,
         cuda_graphs=conds.cuda_graphs,
         max_rel_err_vs_eager_fp32=c.max_rel_err,

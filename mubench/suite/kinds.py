@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mubench.errors import UsageError
+from mubench.measure.compile_options import parse_compile_options
 from mubench.measure.device import NumericFlags, resolve_device
 from mubench.measure.flops import FlopConditions, measure_flops
 from mubench.measure.latency import LatencyConditions, default_steps, measure_latency
@@ -87,7 +88,7 @@ KEYS: dict[str, dict[str, Key]] = {
         "trajectory-repeats": Key(int),
         "warmup": Key(int),
         "compile": Key(bool),
-        "cpp-wrapper": Key(bool),
+        "compile-option": Key(str, is_list=True),  # "KEY=VALUE" inductor settings
         "channels-last": Key(bool),
         "cuda-graphs": Key(bool),
         "tf32": Key(bool),
@@ -144,9 +145,10 @@ def _flops(opts: dict[str, Any], base: Path) -> FlopConditions:
 def _latency(opts: dict[str, Any], base: Path) -> LatencyConditions:
     resolve_device(opts.get("device", "cpu"))  # a missing GPU is found before anything runs
     keys = ("device", "dtype", "batch-size", "resolution", "steps", "sampler", "eta", "repeats",
-            "trajectory-repeats", "warmup", "compile", "cpp-wrapper", "channels-last", "cuda-graphs",
-            "seed")  # fmt: skip
+            "trajectory-repeats", "warmup", "compile", "channels-last", "cuda-graphs", "seed")  # fmt: skip
     given = _given(opts, keys, {"warmup": "warmup_min"})
+    if "compile-option" in opts:
+        given["compile_options"] = parse_compile_options(opts["compile-option"])
     given.setdefault("steps", default_steps(opts.get("sampler", "ddim")))
     flags = NumericFlags(**_given(opts, ("tf32", "cudnn-benchmark", "threads")))
     return LatencyConditions(**given, flags=flags, solver=_solver(opts))
