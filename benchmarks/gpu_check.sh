@@ -17,19 +17,19 @@ python3 -m mubench latency --steps 1000 --device cuda --trajectory-repeats 2 -q 
   --csv "$OUT/latency_cuda.csv" --json "$OUT/latency_cuda.json"
 
 echo "== ODE-U speed (issue 6): eager, fixed backend, channels-last, CUDA graphs"
-python3 benchmarks/ode_speed.py --device cuda --out "$OUT" \
+python3 benchmarks/ode_speed.py --device cuda --runs 1 --out "$OUT" \
   --modes eager/torchdiffeq eager/fixed channels_last/fixed cuda_graphs/fixed
 
 echo "== ODE-U speed with torch.compile (time-boxed)"
-timeout "${COMPILE_BUDGET_S:-150}" python3 benchmarks/ode_speed.py --device cuda --out "$OUT/compile" \
+timeout "${COMPILE_BUDGET_S:-150}" python3 benchmarks/ode_speed.py --device cuda --runs 1 --out "$OUT/compile" \
   --batch-sizes 64 --dtypes bf16 --modes compile/fixed compile+channels_last/fixed
 echo "done"
 python3 - "$OUT" <<'PY'
 import json, sys, pathlib
 for path in sorted(pathlib.Path(sys.argv[1]).rglob("ode_speed.json")):
     for s in json.loads(path.read_text())["summary"]:
-        print(f"{s['dtype']:5s} b{s['batch_size']:<3d} best: ode-u {s['ode_call_ms']:.3f} ms ({s['ode_mode']}) "
-              f"lucid-unet {s['baseline_call_ms']:.3f} ms ({s['baseline_mode']}) latency ratio {s['latency_ratio']:.3f} "
+        print(f"{s['dtype']:5s} b{s['batch_size']:<3d} best: ode-u {s['ode_call_ms']:.3f} ms ({','.join(s['ode_modes'])}) "
+              f"lucid-unet {s['baseline_call_ms']:.3f} ms ({','.join(s['baseline_modes'])}) latency ratio {s['latency_ratio']:.3f} "
               f"MACs ratio {s['macs_ratio']:.3f} latency/MACs {s['latency_over_macs']:.3f} "
               f"peak share ode {s['ode_achieved_share']:.3f} lucid {s['baseline_achieved_share']:.3f}")
 PY

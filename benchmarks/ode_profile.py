@@ -1,5 +1,6 @@
 """Where ode-u's batch-1 CPU time goes (issue 6): per-call times of both models, ode-u's operator profile,
-the weight bytes each model reads per call, and its ODE convolutions timed alone at batch 1 and 8.
+the weight bytes each model reads per call, its ODE convolutions timed alone at batch 1 and 8 in both
+memory formats, and which kernels run them once ode-u is compiled.
 
     python benchmarks/ode_profile.py > results/cpu/ode_profile.txt
 
@@ -8,6 +9,7 @@ Best CPU mode of issue 6 (channels-last, fixed-step ODE loop), float32, 64x64, a
 
 from __future__ import annotations
 
+import copy
 import statistics
 import time
 from functools import partial
@@ -50,15 +52,34 @@ def weight_floats_per_call(model: nn.Module) -> int:
 
 
 def _conv_times(channels: int, side: int) -> list[float]:
-    """Median ms of one 3x3 conv: batch 1 (PyTorch's choice of kernel), batch 1 with mkldnn and prepacked
-    weights, batch 8."""
+    """Median ms of one 3x3 conv: batch 1 NCHW and channels-last (PyTorch's choice of kernel for each),
+    batch 1 with mkldnn and prepacked weights, batch 8 NCHW and channels-last."""
     conv = nn.Conv2d(channels, channels, 3, padding=1).eval()
+    conv_cl = copy.deepcopy(conv).to(memory_format=torch.channels_last)
     packed = torch.utils.mkldnn.to_mkldnn(conv)
     one, eight = torch.randn(1, channels, side, side), torch.randn(8, channels, side, side)
-    calls = (partial(conv, one), partial(packed, one), partial(conv, eight))
+    one_cl, eight_cl = (x.contiguous(memory_format=torch.channels_last) for x in (one, eight))
+    calls = (partial(conv, one), partial(conv_cl, one_cl), partial(packed, one), partial(conv, eight),
+             partial(conv_cl, eight_cl))  # fmt: skip
     for fn in calls:
         ms_per_call(fn, 10)  # warm-up
     return [statistics.median(ms_per_call(fn, 50) for _ in range(3)) for fn in calls]
+
+
+def compiled_profile(x: torch.Tensor, t: torch.Tensor) -> None:
+    """ode-u compiled (inductor defaults, channels-last): which kernel runs each convolution shape."""
+    model = torch.compile(prepared("ode-u"))
+    with torch.inference_mode():
+        for _ in range(5):
+            model(x, t)
+        with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+            for _ in range(10):
+                model(x, t)
+    print("\n# ode-u compiled (inductor, channels-last), operators by input shape, 10 calls")
+    table = prof.key_averages(group_by_input_shape=True).table(
+        sort_by="self_cpu_time_total", row_limit=10, max_name_column_width=32, max_shapes_column_width=60
+    )
+    print(table)
 
 
 def main() -> None:
@@ -92,12 +113,12 @@ def main() -> None:
     print("\n# ode-u operators, 10 calls")
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12, max_name_column_width=32))
     print("# one ODE-function convolution (3x3, c -> c) alone: ms per call")
-    print(f"{'channels@side':>14} {'b1 native':>10} {'b1 mkldnn':>10} {'b8 native':>10}")
+    heads = ("b1 NCHW", "b1 NHWC", "b1 mkldnn", "b8 NCHW", "b8 NHWC")
+    print(f"{'channels@side':>14}" + "".join(f"{h:>11}" for h in heads))
     with torch.no_grad():
         for channels, side in ((32, 64), (64, 32), (128, 16), (256, 8), (512, 4)):
-            print(
-                f"{channels:>9}@{side:<4} " + " ".join(f"{ms:>10.3f}" for ms in _conv_times(channels, side))
-            )
+            print(f"{channels:>9}@{side:<4} " + "".join(f"{ms:>11.3f}" for ms in _conv_times(channels, side)))
+    compiled_profile(x, t)
     a = torch.randn(32 * RESOLUTION * RESOLUTION)
     hot = statistics.median(ms_per_call(lambda: F.softplus(a), 200) for _ in range(3))
     print(f"\n# softplus over {a.numel():,} elements (cache-hot): {hot * 1e3:.0f} us")
