@@ -28,8 +28,8 @@ python3 - "$OUT" <<'PY'
 import json, sys, pathlib
 for path in sorted(pathlib.Path(sys.argv[1]).rglob("ode_speed.json")):
     for s in json.loads(path.read_text())["summary"]:
-        print(f"{s['dtype']:5s} b{s['batch_size']:<3d} best: ode-u {s['ode_call_ms']:.3f} ms ({','.join(s['ode_modes'])}) "
-              f"lucid-unet {s['baseline_call_ms']:.3f} ms ({','.join(s['baseline_modes'])}) latency ratio {s['latency_ratio']:.3f} "
+        print(f"{s['dtype']:5s} b{s['batch_size']:<3d} best: ode-u {s['ode_call_ms']:.3f} ms ({','.join(sorted(set(s['ode_modes'])))}) "
+              f"lucid-unet {s['baseline_call_ms']:.3f} ms ({','.join(sorted(set(s['baseline_modes'])))}) latency ratio {s['latency_ratio']:.3f} "
               f"MACs ratio {s['macs_ratio']:.3f} latency/MACs {s['latency_over_macs']:.3f} "
               f"peak share ode {s['ode_achieved_share']:.3f} lucid {s['baseline_achieved_share']:.3f}")
 PY
