@@ -254,5 +254,7 @@ def test_compile_options_are_typed_as_the_setting_and_sorted():
     assert options == (("freezing", True), ("layout_optimization", False), ("max_fusion_size", 32))
     conds = LatencyConditions(compile=True, channels_last=True, compile_options=options)
     assert conds.mode() == "compile(freezing=True,layout_optimization=False,max_fusion_size=32)+channels_last"
+    unset = parse_compile_options(["realize_opcount_threshold=4"])  # None by default: typed by its value
+    assert unset == (("realize_opcount_threshold", 4),)
     with pytest.raises(UsageError, match="given twice"):
         parse_compile_options(["freezing=true", "freezing=false"])

@@ -1,7 +1,8 @@
 """``--compile-option KEY=VALUE``: TorchInductor settings for ``torch.compile``, checked before anything runs.
 
 Any key of ``torch._inductor.config`` (e.g. ``cpp_wrapper=true``, ``freezing=true``,
-``layout_optimization=false``); the value is read as that setting's type (bool, int, float or str).
+``layout_optimization=false``); the value is read as that setting's type (bool, int, float or str), or
+for a setting that is unset (None) as a number, true/false or else a string.
 """
 
 from __future__ import annotations
@@ -52,6 +53,13 @@ def _typed(key: str, text: str, current: Any) -> Any:
                 raise UsageError(
                     f"--compile-option {key} is a number ({kind.__name__}), got '{text}'"
                 ) from None
-    if isinstance(current, str) or current is None:
+    if current is None:  # unset (Optional) setting: the value's own type
+        for kind in (int, float):
+            try:
+                return kind(text)
+            except ValueError:
+                pass
+        return text.lower() in _TRUE if text.lower() in _TRUE + _FALSE else text
+    if isinstance(current, str):
         return text
     raise UsageError(f"--compile-option {key} holds a {type(current).__name__}; mubench sets only scalars")
