@@ -105,19 +105,23 @@ def test_latency_reports_ode_nfe(tiny_rows):
 
 
 @pytest.mark.parametrize(
-    ("extra", "max_err"),
+    ("extra", "mode", "max_err"),
     [
-        (dict(channels_last=True), 1e-4),
-        (dict(dtype="bf16"), 5e-2),
-        (dict(compile=True, solver=FIXED), 1e-4),
-        (dict(compile=True, compile_options=CPP_WRAPPER, channels_last=True, solver=FIXED), 1e-4),
+        (dict(channels_last=True), "channels_last", 1e-4),
+        (dict(dtype="bf16"), "eager", 5e-2),
+        (dict(compile=True, solver=FIXED), "compile", 1e-4),
+        (
+            dict(compile=True, compile_options=CPP_WRAPPER, channels_last=True, solver=FIXED),
+            "compile(cpp_wrapper=True)+channels_last",
+            1e-4,
+        ),
     ],
 )
-def test_modes_are_checked_against_eager_fp32(extra, max_err):
+def test_modes_are_checked_against_eager_fp32(extra, mode, max_err):
     conds = LatencyConditions(**{**FAST, "trajectory_repeats": 0, **extra})
     rows = measure_latency(["ode-u-tiny"], conds, "r")
     assert rows[0]["status"] == "ok", rows[0]["message"]
-    assert rows[0]["mode"] == conds.mode()
+    assert rows[0]["mode"] == mode
     assert rows[0]["compile_options"] == ("cpp_wrapper=True" if "compile_options" in extra else "")
     assert 0 <= rows[0]["max_rel_err_vs_eager_fp32"] <= max_err
     assert rows[0]["agrees_with_eager_fp32"] is True
@@ -159,6 +163,7 @@ def test_nan_output_and_oom_become_rows_and_the_run_goes_on(faulty_module):
     names = [f"{faulty_module}:nan", "ode-u-tiny", f"{faulty_module}:oom"]
     rows = measure_latency(names, LatencyConditions(**{**FAST, "trajectory_repeats": 0}), "r")
     assert [r["status"] for r in rows] == ["error", "ok", "oom"]
+    assert all(r["mode"] == "eager" and r["compile"] is False for r in rows)  # failures keep their conditions
     assert "NaN" in rows[0]["message"]
     assert "out of memory" in rows[2]["message"]
     assert rows[1]["call_ms_vs_first"] == 1.0  # ratios are to the first model that was measured
@@ -186,7 +191,9 @@ def test_latency_conditions_refuse_bad_values(kwargs):
         (["--batch-size", "-1"], "--batch-size"),
         (["--repeats", "0"], "--repeats"),
         (["--cuda-graphs"], "CUDA device"),
-        (["--compile-option", "cpp_wrapper=true"], "add --compile"),
+        (["--compile-option", "cpp_wrapper=true"], "only applies with --compile"),
+        (["--compile", "--compile-option", "post_grad_custom_pre_pass=f"], "not a bool, int, float or str"),
+        (["--compile", "--compile-option", "realize_opcount_threshold=nan"], "a number (int)"),
         (["--compile", "--compile-option", "no_such_setting=1"], "no setting 'no_such_setting'"),
         (["--compile", "--compile-option", "cpp_wrapper"], "KEY=VALUE"),
         (["--compile", "--compile-option", "cpp_wrapper=maybe"], "true or false"),

@@ -68,6 +68,20 @@ def test_tables_expand_into_items(tmp_path):
     assert len({item.item_id for item in suite.items}) == len(suite.items)
 
 
+def test_compile_options_reach_the_conditions_in_any_order(tmp_path):
+    table = "[[latency]]\nmodels = {}\ncompile = true\ncompile-option = {}\n"
+    first = load_suite(write(tmp_path, table.format(TINY, '["freezing=true", "cpp_wrapper=true"]'), "a.toml"))
+    other = load_suite(write(tmp_path, table.format(TINY, '["cpp_wrapper=true", "freezing=true"]'), "b.toml"))
+    (item,) = first.items
+    assert item.conds.compile_options == (("cpp_wrapper", True), ("freezing", True))
+    assert item.conds.mode() == "compile(cpp_wrapper=True,freezing=True)"
+    assert [i.item_id for i in other.items] == [item.item_id]  # the same settings are the same item
+    orders = ('["freezing=true", "cpp_wrapper=true"]', '["cpp_wrapper=true", "freezing=true"]')
+    both = write(tmp_path, "".join(table.format(TINY, order) for order in orders))
+    with pytest.raises(UsageError, match="repeat"):
+        load_suite(both)
+
+
 def test_item_ids_depend_on_what_is_measured_only(tmp_path):
     a = load_suite(write(tmp_path, f"[[flops]]\nmodels = {TINY}\nsteps = 10\n", "a.toml"))
     b = load_suite(
@@ -116,6 +130,15 @@ def test_a_suite_for_a_missing_gpu_is_refused_before_running(tmp_path):
         ),
         (f"[[latency]]\nmodels = {TINY}\nbatch-size = 'eight'", "'batch-size' must be an integer"),
         (f"[[latency]]\nmodels = {TINY}\ncompile = 1", "'compile' must be true or false"),
+        (f"[[latency]]\nmodels = {TINY}\ncompile-option = ['freezing=true']", "only applies with compile"),
+        (
+            f"[[latency]]\nmodels = {TINY}\ncompile = true\ncompile-option = []",
+            "'compile-option' is an empty list",
+        ),
+        (
+            f"[[latency]]\nmodels = {TINY}\ncompile = true\ncompile-option = 'freezing=true'",
+            "a list of strings",
+        ),
         (
             f"[[latency]]\nmodels = {TINY}\ncompile = true\ncompile-option = ['no_such_setting=1']",
             "[[latency]] #1: compile-option: torch._inductor.config has no setting 'no_such_setting'",

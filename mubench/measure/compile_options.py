@@ -1,12 +1,14 @@
 """``--compile-option KEY=VALUE``: TorchInductor settings for ``torch.compile``, checked before anything runs.
 
-Any key of ``torch._inductor.config`` (e.g. ``cpp_wrapper=true``, ``freezing=true``,
-``layout_optimization=false``); the value is read as that setting's type (bool, int, float or str), or
-for a setting that is unset (None) as a number, true/false or else a string.
+Any bool, int, float or str setting of ``torch._inductor.config`` (e.g. ``cpp_wrapper=true``,
+``freezing=true``, ``layout_optimization=false``); the value is read as the setting's declared type.
 """
 
 from __future__ import annotations
 
+import math
+import types
+import typing
 from typing import Any
 
 from mubench.errors import UsageError
@@ -14,10 +16,12 @@ from mubench.errors import UsageError
 CompileOptions = tuple[tuple[str, Any], ...]  # (key, value) pairs, hashable for frozen conditions
 
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+_SCALARS = (bool, int, float, str)
+_RESERVED = ",+()="  # would make the mode label, e.g. compile(a=1,b=2)+channels_last, ambiguous
 
 
 def parse_compile_options(entries: list[str] | tuple[str, ...]) -> CompileOptions:
-    """``["cpp_wrapper=true"]`` -> ``(("cpp_wrapper", True),)``; one clear error for a bad entry."""
+    """``["cpp_wrapper=true"]`` -> ``(("cpp_wrapper", True),)``, sorted by key; one line for a bad entry."""
     import torch._inductor.config as inductor_config
 
     known = inductor_config.get_config_copy()
@@ -31,7 +35,8 @@ def parse_compile_options(entries: list[str] | tuple[str, ...]) -> CompileOption
             raise UsageError(f"--compile-option: torch._inductor.config has no setting '{key}'")
         if key in options:
             raise UsageError(f"--compile-option: '{key}' is given twice")
-        options[key] = _typed(key, text, known[key])
+        declared = inductor_config.get_type(key) if hasattr(inductor_config, "get_type") else type(known[key])
+        options[key] = _typed(key, text, declared)
     return tuple(sorted(options.items()))
 
 
@@ -40,26 +45,40 @@ def describe_compile_options(options: CompileOptions) -> str:
     return ",".join(f"{key}={value}" for key, value in options)
 
 
-def _typed(key: str, text: str, current: Any) -> Any:
-    if isinstance(current, bool):
-        if text.lower() in _TRUE + _FALSE:
-            return text.lower() in _TRUE
-        raise UsageError(f"--compile-option {key} is true or false, got '{text}'")
-    for kind in (int, float):
-        if isinstance(current, kind):
-            try:
-                return kind(text)
-            except ValueError:
-                raise UsageError(
-                    f"--compile-option {key} is a number ({kind.__name__}), got '{text}'"
-                ) from None
-    if current is None:  # unset (Optional) setting: the value's own type
-        for kind in (int, float):
-            try:
-                return kind(text)
-            except ValueError:
-                pass
-        return text.lower() in _TRUE if text.lower() in _TRUE + _FALSE else text
-    if isinstance(current, str):
+def _typed(key: str, text: str, declared: Any) -> Any:
+    kind = _scalar_kind(declared)
+    if typing.get_origin(declared) is typing.Literal:
+        choices = [str(choice) for choice in typing.get_args(declared)]
+        if text not in choices:
+            raise UsageError(f"--compile-option {key} is one of {', '.join(choices)}, got '{text}'")
         return text
-    raise UsageError(f"--compile-option {key} holds a {type(current).__name__}; mubench sets only scalars")
+    if kind is None:
+        raise UsageError(
+            f"--compile-option {key} is not a bool, int, float or str setting; mubench sets only those"
+        )
+    if kind is bool:
+        if text.lower() not in _TRUE + _FALSE:
+            raise UsageError(f"--compile-option {key} is true or false, got '{text}'")
+        return text.lower() in _TRUE
+    if kind in (int, float):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise UsageError(f"--compile-option {key} is a number ({kind.__name__}), got '{text}'") from None
+        if not math.isfinite(value):
+            raise UsageError(f"--compile-option {key} must be a finite number, got '{text}'")
+        return value
+    if any(char in text for char in _RESERVED):
+        raise UsageError(f"--compile-option {key}: a value may not contain any of {' '.join(_RESERVED)}")
+    return text
+
+
+def _scalar_kind(declared: Any) -> type | None:
+    """bool, int, float or str for a setting declared as one of them or as one of them or None."""
+    if declared in _SCALARS:
+        return declared
+    if typing.get_origin(declared) in (typing.Union, types.UnionType):
+        rest = [arg for arg in typing.get_args(declared) if arg is not type(None)]
+        if len(rest) == 1 and rest[0] in _SCALARS:
+            return rest[0]
+    return None

@@ -80,7 +80,7 @@ class LatencyConditions:
         if self.resolution is not None and self.resolution <= 0:
             raise UsageError(f"--resolution must be a positive number of pixels, got {self.resolution}")
         if self.compile_options and not self.compile:
-            raise UsageError("--compile-option sets up --compile; add --compile")
+            raise UsageError("--compile-option only applies with --compile")
         if self.cuda_graphs and not self.device.startswith("cuda"):
             raise UsageError("--cuda-graphs needs a CUDA device (--device cuda)")
 
@@ -266,6 +266,11 @@ def measure_latency(
         steps=conds.steps,
         sampler=sampler.describe(),
         seed=conds.seed,
+        mode=conds.mode(),
+        compile=conds.compile,
+        compile_options=describe_compile_options(conds.compile_options),
+        channels_last=conds.channels_last,
+        cuda_graphs=conds.cuda_graphs,
     )
 
     def fail(name: str) -> Callable[[BaseException], dict]:
@@ -306,7 +311,7 @@ def measure_latency(
         if c is None or c.failure is not None:
             rows.append({**(failures.get(name) or c.failure), **env, **flag_record})  # type: ignore[union-attr]
             continue
-        rows.append(_row(c, conds, run_id, common, env, flag_record, peak_gflops))
+        rows.append(_row(c, run_id, common, env, flag_record, peak_gflops))
     _add_ratios(rows)
     return rows
 
@@ -350,7 +355,6 @@ def _round_robin(rounds: int, tick: Callable[[str], None], what: str) -> Iterato
 
 def _row(
     c: _Candidate,
-    conds: LatencyConditions,
     run_id: str,
     common: dict[str, Any],
     env: dict[str, Any],
@@ -396,11 +400,6 @@ def _row(
         device_matmul_gflops=peak_gflops,
         achieved_share=achieved / peak_gflops if peak_gflops else None,
         peak_mem_mib=c.peak_mem_mib,
-        mode=conds.mode(),
-        compile=conds.compile,
-        compile_options=describe_compile_options(conds.compile_options),
-        channels_last=conds.channels_last,
-        cuda_graphs=conds.cuda_graphs,
         max_rel_err_vs_eager_fp32=c.max_rel_err,
         agrees_with_eager_fp32=agrees,
         agreement_tolerance=tolerance,

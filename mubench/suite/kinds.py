@@ -1,7 +1,8 @@
 """What each measurement of a suite accepts, and how one suite item turns into result rows.
 
 Keys are the command's option names without the dashes (``batch-size`` or ``batch_size``). A key
-marked as taking a list (``models``, ``reference``, ``steps-sweep``) is passed as one value; any other
+marked as taking a list (``models``, ``reference``, ``steps-sweep``, ``checkpoint``, ``compile-option``)
+is passed as one value; any other
 key given a list expands the table into one item per value (``batch-size = [1, 8]``: two items).
 """
 
@@ -33,6 +34,7 @@ class Key:
 
     kind: type
     is_list: bool = False
+    unordered: bool = False  # a list whose order means nothing (sorted, so that the item id ignores it)
 
     def describe(self) -> str:
         name = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}[self.kind]
@@ -88,7 +90,7 @@ KEYS: dict[str, dict[str, Key]] = {
         "trajectory-repeats": Key(int),
         "warmup": Key(int),
         "compile": Key(bool),
-        "compile-option": Key(str, is_list=True),  # "KEY=VALUE" inductor settings
+        "compile-option": Key(str, is_list=True, unordered=True),  # "KEY=VALUE" inductor settings
         "channels-last": Key(bool),
         "cuda-graphs": Key(bool),
         "tf32": Key(bool),
@@ -148,6 +150,8 @@ def _latency(opts: dict[str, Any], base: Path) -> LatencyConditions:
             "trajectory-repeats", "warmup", "compile", "channels-last", "cuda-graphs", "seed")  # fmt: skip
     given = _given(opts, keys, {"warmup": "warmup_min"})
     if "compile-option" in opts:
+        if not opts["compile-option"]:
+            raise UsageError("'compile-option' is an empty list; leave it out for inductor's defaults")
         given["compile_options"] = parse_compile_options(opts["compile-option"])
     given.setdefault("steps", default_steps(opts.get("sampler", "ddim")))
     flags = NumericFlags(**_given(opts, ("tf32", "cudnn-benchmark", "threads")))

@@ -151,6 +151,7 @@ def _expand(path: Path, kind: str, where: str, opts: dict[str, Any]) -> list[Sui
             f'{path}: {where}: give the models to measure, e.g. models = ["lucid-unet", "ode-u"]'
         )
     keys = KEYS[kind]
+    opts = {k: sorted(v) if keys[k].unordered else v for k, v in opts.items()}
     axes = [
         [(k, x) for x in v] if isinstance(v, list) and not keys[k].is_list else [(k, v)]
         for k, v in opts.items()
