@@ -7,9 +7,9 @@ one `measure_latency` run (same conditions, round-robin). Reported per configura
 - best: each model's fastest mode, and ratio of those (target: at most 1.25 x the MACs ratio). The
   two best modes may come from different measurements (each interleaves its two models; they follow
   one another), so the best-mode ratio is less drift-proof than the per-mode ones. Hence ``--runs``:
-  every mode is measured once per run, runs follow one another, and the verdict is the median over runs
-  of each run's best-mode ratio, printed with its range (this VM's speed drifts by several per cent
-  between minutes, moving both models alike).
+  every mode is measured once per run, runs follow one another, and the verdict is the run whose
+  best-mode ratio is the median (its times and ratio reported), printed with the range over runs (this
+  VM's speed drifts by several per cent between minutes, moving both models alike).
 
     python benchmarks/ode_speed.py                      # CPU: batch 1 and 8, fp32, 3 runs
     python benchmarks/ode_speed.py --device cuda        # GPU: batch 1 and 64, fp32 and bf16
