@@ -179,20 +179,12 @@ def default_file_mode() -> int:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: never a half-written file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` (UTF-8, newlines as given) to ``path`` atomically; see :func:`write_bytes_atomic`."""
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Binary twin of :func:`write_text_atomic` (plots)."""
+    """Write ``data`` to ``path`` through a temporary file and a rename: never a half-written file."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -230,6 +222,8 @@ def read_results(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
             env = json.loads(env_path.read_text()) if env_path.is_file() else {}
         except json.JSONDecodeError as exc:
             raise UsageError(f"'{env_path}' is not valid JSON ({exc})") from None
+        except OSError as exc:
+            raise UsageError(f"cannot read '{env_path}': {exc.strerror}") from None
         if not isinstance(env, dict):
             raise UsageError(f"'{env_path}' is not an environment object ({{...}})")
         path = path / SUITE_RESULTS
@@ -250,6 +244,8 @@ def read_results(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
             versions = set(frame["schema_version"].dropna().unique())
     except (ValueError, KeyError, TypeError, pd.errors.ParserError) as exc:
         raise UsageError(f"'{path}' is not a mubench result file ({type(exc).__name__}: {exc})") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read '{path}': {exc.strerror}") from None
     if "schema_version" in frame:
         versions |= set(frame["schema_version"].dropna().unique())
     try:

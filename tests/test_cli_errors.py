@@ -93,7 +93,7 @@ def test_bad_output_path_fails_before_the_other_file_is_written(runner, tmp_path
     [
         (["-m", "ode-u-tiny", "--resolution", "0"], "--resolution"),
         (["-m", "ode-u-tiny", "--channels", "0"], "--channels"),
-        (["-m", "ode-u-ref-tiny", "--resolution", "8"], "resolution"),
+        (["-m", "ode-u-ref-tiny", "--resolution", "8"], "needs a resolution of at least 16, got 8"),
     ],
 )
 def test_values_the_model_cannot_take_are_refused(runner, tmp_path, clean_exit, args, needle):

@@ -130,6 +130,7 @@ def test_linear_attention_matches_its_textbook_form_in_both_memory_formats():
         torch.testing.assert_close(attn(x), textbook)
         cl = attn.to(memory_format=torch.channels_last)(x.contiguous(memory_format=torch.channels_last))
         torch.testing.assert_close(cl, textbook)
+        assert cl.is_contiguous(memory_format=torch.channels_last)  # no copy back to NCHW
 
 
 class Einsum(nn.Module):

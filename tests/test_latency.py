@@ -161,9 +161,11 @@ def faulty_module(tmp_path, monkeypatch):
 
 def test_nan_output_and_oom_become_rows_and_the_run_goes_on(faulty_module):
     names = [f"{faulty_module}:nan", "ode-u-tiny", f"{faulty_module}:oom"]
-    rows = measure_latency(names, LatencyConditions(**{**FAST, "trajectory_repeats": 0}), "r")
+    conds = LatencyConditions(**{**FAST, "trajectory_repeats": 0, "channels_last": True})
+    rows = measure_latency(names, conds, "r")
     assert [r["status"] for r in rows] == ["error", "ok", "oom"]
-    assert all(r["mode"] == "eager" and r["compile"] is False for r in rows)  # failures keep their conditions
+    # failures keep the run's conditions
+    assert all(r["mode"] == "channels_last" and r["channels_last"] is True for r in rows)
     assert "NaN" in rows[0]["message"]
     assert "out of memory" in rows[2]["message"]
     assert rows[1]["call_ms_vs_first"] == 1.0  # ratios are to the first model that was measured
@@ -197,7 +199,7 @@ def test_latency_conditions_refuse_bad_values(kwargs):
         (["--compile", "--compile-option", "no_such_setting=1"], "no setting 'no_such_setting'"),
         (["--compile", "--compile-option", "cpp_wrapper"], "KEY=VALUE"),
         (["--compile", "--compile-option", "cpp_wrapper=maybe"], "true or false"),
-        (["--compile", "--compile-option", "max_fusion_size=big"], "a number"),
+        (["--compile", "--compile-option", "max_fusion_size=big"], "max_fusion_size is a number (int)"),
         (["--sampler", "ddpm", "--steps", "10"], "ddpm"),
         (["--model", "nope-unet"], "unknown model"),
         (["--model", "ode-u", "--resolution", "40"], "multiple of 16"),

@@ -174,13 +174,36 @@ def test_folder_without_results_is_one_line_exit_2(runner, tmp_path, clean_exit)
 
 
 @pytest.mark.parametrize(
-    "content", ["", "command,model,status,schema_version\n", "command,schema_version\nx,2\n"]
+    ("content", "needle"),
+    [
+        ("", "not a mubench result file"),
+        ("command,model,status,schema_version\n", "schema_version none"),
+        ("command,schema_version\nx,2\n", "schema_version 2"),
+    ],
 )
-def test_empty_or_foreign_results_are_one_line_exit_2(runner, tmp_path, clean_exit, content):
+def test_empty_or_foreign_results_are_one_line_exit_2(runner, tmp_path, clean_exit, content, needle):
     (tmp_path / "results.csv").write_text(content)
     result = runner.invoke(app, ["report", str(tmp_path)])
     clean_exit(result, 2)
-    _one_error_line(result)
+    assert needle in _one_error_line(result)
+
+
+def test_text_in_a_numeric_column_is_one_line_exit_2(runner, tmp_path, clean_exit):
+    rows = pd.read_csv(FIXTURE / "results.csv")
+    rows["macs"] = rows["macs"].astype(object)
+    rows.loc[rows["macs"].notna().idxmax(), "macs"] = "lots"
+    rows.to_csv(tmp_path / "results.csv", index=False)
+    result = runner.invoke(app, ["report", str(tmp_path)])
+    clean_exit(result, 2)
+    assert "column macs holds text where a number belongs: 'lots'" in _one_error_line(result)
+
+
+def test_flops_rows_without_resolution_still_make_a_report(runner, tmp_path, clean_exit):
+    rows = pd.read_csv(FIXTURE / "results.csv")
+    rows.loc[rows["command"] == "flops", ["resolution", "batch_size"]] = None
+    rows.to_csv(tmp_path / "results.csv", index=False)
+    clean_exit(runner.invoke(app, ["report", str(tmp_path), "-q"]), 0)
+    assert "?x?, batch ?" in (tmp_path / "report.md").read_text()
 
 
 def test_broken_environment_json_is_one_line_exit_2(runner, tmp_path, clean_exit):
@@ -196,7 +219,7 @@ def test_unwritable_out_is_one_line_exit_2(runner, tmp_path, clean_exit):
     blocker.write_text("not a folder")
     result = runner.invoke(app, ["report", str(FIXTURE), "--out", str(blocker)])
     clean_exit(result, 2)
-    _one_error_line(result)
+    assert str(blocker) in _one_error_line(result)
 
 
 # ---------------------------------------------------------------- claims follow the rows

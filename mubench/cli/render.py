@@ -13,23 +13,24 @@ from rich.table import Table
 Formatter = Callable[[Any], str]
 
 
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+def missing(value: Any) -> bool:
+    """None, NaN or pandas' NA: shown as a dash (or nothing, for text)."""
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def integer(value: Any) -> str:
-    return "-" if _missing(value) else f"{int(value):,}"
+    return "-" if missing(value) else f"{int(value):,}"
 
 
 def giga(value: Any) -> str:
-    return "-" if _missing(value) else f"{value / 1e9:,.3f} G"
+    return "-" if missing(value) else f"{value / 1e9:,.3f} G"
 
 
 def fixed(decimals: int) -> Formatter:
     """A formatter with ``decimals`` digits after the point and thousands separators."""
 
     def format_value(value: Any) -> str:
-        return "-" if _missing(value) else f"{float(value):,.{decimals}f}"
+        return "-" if missing(value) else f"{float(value):,.{decimals}f}"
 
     return format_value
 
@@ -38,11 +39,11 @@ ratio = fixed(4)
 
 
 def percent(value: Any) -> str:
-    return "-" if _missing(value) else f"{100 * value:.1f}%"
+    return "-" if missing(value) else f"{100 * value:.1f}%"
 
 
 def text(value: Any) -> str:
-    return "" if _missing(value) else str(value)
+    return "" if missing(value) else str(value)
 
 
 Column = tuple[str, str, Formatter]  # (frame column, header, formatter)

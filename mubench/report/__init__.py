@@ -18,20 +18,12 @@ from mubench.report import plots
 from mubench.report import rows as sel
 from mubench.report.claims import claims_table, evaluate_claims
 from mubench.report.document import Code, Document, Heading, Image, Paragraph, Table, to_html, to_markdown
-from mubench.results import read_results, write_bytes_atomic, write_text_atomic
+from mubench.results import SUITE_RESULTS, read_results, write_bytes_atomic, write_text_atomic
 
-__all__ = ["build_report", "load_results", "make_document", "prepare_out_dir", "render_report"]
+__all__ = ["load_results", "make_document", "prepare_out_dir", "render_report"]
 
 REPORT_MD, REPORT_HTML, PLOTS_DIR = "report.md", "report.html", "plots"
 STEPS = len(plots.PLOTS) + 1  # progress: one tick per plot, one for writing the documents
-
-
-def build_report(results_dir: Path, out_dir: Path) -> list[Path]:
-    """Write report.md, report.html and plots/*.png for the results in ``results_dir`` into ``out_dir``;
-    returns the files written."""
-    rows, env = load_results(results_dir)
-    prepare_out_dir(out_dir)
-    return render_report(rows, env, out_dir, source=results_dir)
 
 
 def render_report(
@@ -41,8 +33,8 @@ def render_report(
     source: Path,
     tick: Callable[[str], None] | None = None,
 ) -> list[Path]:
-    """Plot, build the document and write it (see :func:`build_report`); ``tick(label)`` after each of
-    the STEPS steps (progress)."""
+    """Write report.md, report.html and plots/*.png for ``rows`` into ``out_dir`` (made ready by
+    :func:`prepare_out_dir`); returns the files written. ``tick(label)`` after each of the STEPS steps."""
     images = {}
     for name, plot in plots.PLOTS.items():
         png = plot(rows)
@@ -61,9 +53,16 @@ def load_results(results_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Rows and environment of a results folder; UsageError (one line) when there is nothing to read."""
     if not results_dir.exists():
         raise UsageError(f"no results folder '{results_dir}': give a folder holding results.csv")
-    if results_dir.is_dir() and not (results_dir / "results.csv").is_file():
-        raise UsageError(f"no results.csv in '{results_dir}': give a folder written by mubench run")
+    if results_dir.is_dir() and not (results_dir / SUITE_RESULTS).is_file():
+        raise UsageError(f"no {SUITE_RESULTS} in '{results_dir}': give a folder written by mubench run")
     rows, env = read_results(results_dir)
+    for name in sel.NUMERIC_COLUMNS & set(rows.columns):  # a hand-edited file: one line, not a traceback
+        values = pd.to_numeric(rows[name], errors="coerce")
+        bad = rows[name].notna() & values.isna()
+        if bad.any():
+            raise UsageError(f"'{results_dir}': column {name} holds text where a number belongs: "
+                             f"{rows.loc[bad, name].iloc[0]!r}")  # fmt: skip
+        rows[name] = values
     if rows.empty:
         raise UsageError(f"'{results_dir}' holds no result rows: nothing to report")
     if "command" not in rows or "model" not in rows:
@@ -214,28 +213,16 @@ def size_section(rows: pd.DataFrame, env: Mapping[str, Any], images: Mapping[str
     head = [Heading("Parameters and MACs per model")]
     if params.empty and macs.empty:
         return [*head, Paragraph("No params or flops rows in this folder.")]
-    keep_p = [c for c in ("model", "params_total", "params_trainable", "params_frozen") if c in params]
-    keep_m = [
-        c
-        for c in (
-            "model",
-            "resolution",
-            "batch_size",
-            "solver",
-            "nfe",
-            "macs",
-            "steps",
-            "macs_per_trajectory",
-        )
-        if c in macs
-    ] + [c for c in ("coverage", "xcheck_ratio") if c in macs]
-    if params.empty:
-        frame = macs[keep_m]
-    elif macs.empty:
-        frame = params[keep_p]
-    else:
-        frame = params[keep_p].merge(macs[keep_m], on="model", how="outer", sort=False)
-    giga = fixed(3)
+    # ok_rows gives both frames a model column and the columns they are read for (maybe empty); flops
+    # rows carry parameter counts too, so only the table's columns are merged.
+    counts = params[["model", "params_total", "params_trainable", "params_frozen"]]
+    shown = ["model", "resolution", "batch_size", "solver", "nfe", "macs", "steps", "macs_per_trajectory",
+             "coverage", "xcheck_ratio"]  # fmt: skip
+    frame = counts.merge(macs[[c for c in shown if c in macs]], on="model", how="outer", sort=False)
+
+    def billions(value: Any) -> str:
+        return "-" if sel.missing(value) else fixed(3)(value / 1e9)
+
     columns = [
         ("model", "model", text),
         ("params_total", "params total", integer),
@@ -245,13 +232,9 @@ def size_section(rows: pd.DataFrame, env: Mapping[str, Any], images: Mapping[str
         ("batch_size", "batch", integer),
         ("solver", "ODE solver", text),
         ("nfe", "NFE per call", integer),
-        ("macs", "MACs per call (G)", lambda v: giga(v / 1e9) if not sel.missing(v) else "-"),
+        ("macs", "MACs per call (G)", billions),
         ("steps", "steps", integer),
-        (
-            "macs_per_trajectory",
-            "MACs per trajectory (G)",
-            lambda v: giga(v / 1e9) if not sel.missing(v) else "-",
-        ),
+        ("macs_per_trajectory", "MACs per trajectory (G)", billions),
         ("coverage", "fvcore coverage", percent),
         ("xcheck_ratio", "torch / fvcore", fixed(4)),
     ]

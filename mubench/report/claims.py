@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, replace
 
 import pandas as pd
 
+from mubench.cli.render import percent
 from mubench.report import rows as sel
 
 CANDIDATE, BASELINE = "ode-u", "lucid-unet"  # the paper's comparison
@@ -90,10 +91,6 @@ def claims_table(claims: Sequence[Claim]) -> pd.DataFrame:
 # ---------------------------------------------------------------- formatting
 
 
-def _pct(value: float) -> str:
-    return f"{100 * value:.1f}%"
-
-
 def _signed(value: float, decimals: int) -> str:
     return "nan" if math.isnan(value) else f"{value:+.{decimals}f}"
 
@@ -112,14 +109,14 @@ def _sigma(value: float) -> str:
     return f"σ {value:g}"
 
 
-def _combine(results: Sequence[tuple[str, bool]]) -> str:
+def _combine(results: Sequence[tuple[str, bool]], some: str = SOME_CONDITIONS, sep: str = "; ") -> str:
     """holds in every condition, in none, or in some (named)."""
     held = [label for label, ok in results if ok]
     if len(held) == len(results):
         return HOLDS
     if not held:
         return FAILS
-    return f"{SOME_CONDITIONS}: {'; '.join(held)}"
+    return f"{some}: {sep.join(held)}"
 
 
 def _not_measured(base: Claim, needs: str) -> Claim:
@@ -146,9 +143,9 @@ def params_claim(rows: pd.DataFrame) -> Claim:
     if CANDIDATE not in params or BASELINE not in params or not params[BASELINE]:
         return _not_measured(base, f"needs ok params rows of {CANDIDATE} and {BASELINE}")
     ratio = params[CANDIDATE] / params[BASELINE]
-    measured = f"{_pct(ratio)} ({int(params[CANDIDATE]):,} / {int(params[BASELINE]):,})"
+    measured = f"{percent(ratio)} ({int(params[CANDIDATE]):,} / {int(params[BASELINE]):,})"
     if "ode-u-ref" in params:
-        measured += f"; ode-u-ref {_pct(params['ode-u-ref'] / params[BASELINE])}"
+        measured += f"; ode-u-ref {percent(params['ode-u-ref'] / params[BASELINE])}"
     conditions = f"{CANDIDATE} vs {BASELINE}: params_total (every parameter, frozen included, shared once)"
     verdict = HOLDS if ratio <= PARAMS_LIMIT else FAILS
     return replace(base, measured=measured, conditions=conditions, verdict=verdict)
@@ -184,15 +181,15 @@ def macs_claim(rows: pd.DataFrame) -> Claim:
         labels.append(prefix + _macs_condition(cand))
         results.append((labels[-1], ratio <= MACS_LIMIT))
         measured.append(
-            f"{prefix}{_pct(ratio)} ({cand['macs'] / 1e9:.3f} G / {ref['macs'] / 1e9:.3f} G MACs)"
+            f"{prefix}{percent(ratio)} ({cand['macs'] / 1e9:.3f} G / {ref['macs'] / 1e9:.3f} G MACs)"
         )
     conditions = f"{CANDIDATE} vs {BASELINE}, fvcore MACs per denoiser call; " + "; ".join(labels)
     return replace(base, measured="; ".join(measured), conditions=conditions, verdict=_combine(results))
 
 
 def _macs_condition(row: pd.Series) -> str:
-    resolution = int(row["resolution"])
-    text = f"{resolution}x{resolution}, batch {int(row['batch_size'])}"
+    resolution = sel.int_text(row.get("resolution"))
+    text = f"{resolution}x{resolution}, batch {sel.int_text(row.get('batch_size'))}"
     if not sel.missing(row.get("tier")):
         text += f", tier {row['tier']}"
     if not sel.missing(row.get("nfe")):
@@ -405,10 +402,7 @@ def convergence_claim(rows: pd.DataFrame) -> Claim:
         )
     results = [(_sigma(sigma), c < r) for sigma, c, r, _, _ in found]
     measured = "; ".join(f"{_sigma(s)}: {c} vs {r} steps" for s, c, r, _, _ in found)
-    held = [label for label, ok in results if ok]
-    verdict = (
-        HOLDS if len(held) == len(results) else FAILS if not held else f"{SOME_SIGMAS}: {', '.join(held)}"
-    )
+    verdict = _combine(results, SOME_SIGMAS, ", ")
     frames = pd.concat([f for *_, c, r in found for f in (c, r)])
     swept = ", ".join(str(int(s)) for s in sorted(set(frames["steps"])))
     conditions = f"steps to converge of {_pair_note(pair)}; steps swept {swept}; {_robust_conditions(frames)}"

@@ -82,9 +82,10 @@ def _hbar(ax, labels: Sequence[str], values: Sequence[float], texts: Sequence[st
 
 def macs_label(row: pd.Series, several_resolutions: bool) -> str:
     label = str(row["model"])
-    if several_resolutions or int(row["batch_size"]) != 1:
-        label += f" ({int(row['resolution'])}px"
-        label += ")" if int(row["batch_size"]) == 1 else f", batch {int(row['batch_size'])})"
+    batch = sel.int_text(row.get("batch_size"))
+    if several_resolutions or batch != "1":
+        label += f" ({sel.int_text(row.get('resolution'))}px"
+        label += ")" if batch == "1" else f", batch {batch})"
     return label
 
 

@@ -5,21 +5,17 @@ Shared by the claims, the tables and the plots, so that all three show the same 
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pandas as pd
 
+from mubench.cli.render import missing
 from mubench.models.ode_block import SolverConfig
 from mubench.registry import get_spec
 
 REFERENCES = ("identity", "tv", "wavelet", "nl-means")  # robustness reference rows (no checkpoint)
 SWEEP_MIN_STEPS = 3  # a (model, sigma) run with this many distinct step counts is a convergence sweep
 LATENCY_KEYS = ["run_id", "device", "dtype", "batch_size", "resolution", "mode"]
-
-
-def missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
 
 
 def column(frame: pd.DataFrame, name: str, default: Any = float("nan")) -> pd.Series:
@@ -42,6 +38,11 @@ READ_COLUMNS = {
         *("psnr_db_diff_mean", "psnr_db_diff_ci95", "ssim_diff_mean", "ssim_diff_ci95"),
     ),
 }
+# The numeric columns among those the report reads (checked and converted when the rows are loaded).
+NUMERIC_COLUMNS = {
+    name for names in READ_COLUMNS.values() for name in names
+    if name not in ("counter", "solver", "device_name", "baseline", "sampler", "dataset", "checkpoint")
+} | {"batch_size", "resolution"}  # fmt: skip
 KEYS = ("command", "model", "device", "dtype", "batch_size", "resolution", "run_id", "timestamp", "status")
 
 
@@ -129,13 +130,13 @@ def condition_label(row: pd.Series) -> str:
     device = str(row.get("device", "?"))
     name = row.get("device_name")
     parts = [f"{name} ({device})" if not missing(name) else device, str(row.get("dtype", "?"))]
-    parts.append(f"batch {_int(row.get('batch_size'))}")
-    resolution = _int(row.get("resolution"))
+    parts.append(f"batch {int_text(row.get('batch_size'))}")
+    resolution = int_text(row.get("resolution"))
     parts.append(f"{resolution}x{resolution}")
     parts.append(str(row.get("mode", "eager")))
     threads = row.get("num_threads")
     if device == "cpu" and not missing(threads):
-        parts.append(f"{_int(threads)} threads")
+        parts.append(f"{int_text(threads)} threads")
     return ", ".join(parts)
 
 
@@ -145,7 +146,8 @@ def _solver_note(group: pd.DataFrame) -> str:
     return f", ODE {' / '.join(solvers)}" if solvers else ""
 
 
-def _int(value: Any) -> str:
+def int_text(value: Any) -> str:
+    """A whole number as text; "?" when the row lacks it."""
     return "?" if missing(value) else str(int(value))
 
 
