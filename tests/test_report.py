@@ -225,6 +225,21 @@ def test_unwritable_out_is_one_line_exit_2(runner, tmp_path, clean_exit):
 # ---------------------------------------------------------------- claims follow the rows
 
 
+def test_the_fixtures_claims_as_measured(rows):
+    """Pinned for the committed fixture (its rows do not change), independent of the rules' code."""
+    claims = judged(rows)
+    assert claims["params"].verdict == "holds"
+    assert claims["params"].measured.startswith("26.5% (9,449,955 / 35,710,339)")
+    assert claims["macs"].verdict == "does not hold"
+    assert claims["macs"].measured.startswith("38.7% (2.826 G / 7.297 G MACs)")
+    assert claims["latency"].verdict == "holds"
+    assert "(67.1 vs 100.9 ms median): faster" in claims["latency"].measured
+    assert claims["robustness"].verdict == "does not hold"
+    assert "σ 0.3: PSNR -0.68 ± 0.48 dB" in claims["robustness"].measured
+    assert claims["convergence"].verdict == "does not hold"
+    assert claims["convergence"].measured == "σ 0.1: 2 vs 2 steps; σ 0.3: 5 vs 2 steps"
+
+
 def expected_params(rows: pd.DataFrame) -> str:
     total = _ok(rows, "params").set_index("model")["params_total"]
     return cl.HOLDS if total[CAND] / total[BASE] <= cl.PARAMS_LIMIT else cl.FAILS

@@ -119,6 +119,13 @@ def _combine(results: Sequence[tuple[str, bool]], some: str = SOME_CONDITIONS, s
     return f"{some}: {sep.join(held)}"
 
 
+def _pair_in(group: pd.DataFrame, candidate: str, baseline: str) -> tuple[pd.Series, pd.Series] | None:
+    """The last row of each of the two models in ``group`` (model column kept), or None if one lacks."""
+    last = group.drop_duplicates("model", keep="last")
+    rows = [last[last["model"] == name] for name in (candidate, baseline)]
+    return None if any(r.empty for r in rows) else (rows[0].iloc[0], rows[1].iloc[0])
+
+
 def _not_measured(base: Claim, needs: str) -> Claim:
     return replace(base, measured="—", conditions=needs, verdict=NOT_MEASURED)
 
@@ -168,9 +175,8 @@ def macs_claim(rows: pd.DataFrame) -> Claim:
     keys = [k for k in ("resolution", "batch_size", "tier") if k in macs]
     pairs = []
     for _, group in macs.groupby(keys, dropna=False, sort=True):
-        by_model = group.set_index("model")
-        if CANDIDATE in by_model.index and BASELINE in by_model.index:
-            pairs.append((by_model.loc[CANDIDATE], by_model.loc[BASELINE]))
+        if found := _pair_in(group, CANDIDATE, BASELINE):
+            pairs.append(found)
     if not pairs:
         return _not_measured(
             base, f"needs ok fvcore flops rows of {CANDIDATE} and {BASELINE} at one resolution"
@@ -221,9 +227,8 @@ def latency_claim(rows: pd.DataFrame) -> Claim:
     )
     pairs = []
     for label, group in sel.latency_groups(rows):
-        by_model = group.drop_duplicates("model", keep="last").set_index("model")
-        if CANDIDATE in by_model.index and BASELINE in by_model.index:
-            pairs.append((label, by_model.loc[CANDIDATE], by_model.loc[BASELINE]))
+        if found := _pair_in(group, CANDIDATE, BASELINE):
+            pairs.append((label, *found))
     if not pairs:
         return _not_measured(base, f"needs ok latency rows of {CANDIDATE} and {BASELINE} in one run")
     results, measured, labels = [], [], []
@@ -295,11 +300,9 @@ def _high_sigma_pairs(rows: pd.DataFrame, pair: tuple[str, str]) -> list[tuple[p
     for (dataset, sigma), group in full.groupby(["dataset", "sigma"], sort=True):
         if sigma < HIGH_SIGMA - 1e-9:
             continue
-        by_model = group.set_index("model")
-        if pair[0] not in by_model.index or pair[1] not in by_model.index:
+        if not (found := _pair_in(group, *pair)):
             continue
-        cand = by_model.loc[pair[0]].copy()
-        cand["model"] = pair[0]
+        cand, fallback = found
         same_run = trained[
             (trained["model"] == pair[1])
             & (trained["dataset"] == dataset)
@@ -307,9 +310,7 @@ def _high_sigma_pairs(rows: pd.DataFrame, pair: tuple[str, str]) -> list[tuple[p
             & (trained["run_id"] == cand["run_id"])
             & (trained["steps"] == cand["steps"])
         ]
-        ref = same_run.iloc[-1] if len(same_run) else by_model.loc[pair[1]].copy()
-        ref = ref.copy()
-        ref["model"] = pair[1]
+        ref = same_run.iloc[-1] if len(same_run) else fallback
         out.append((cand, ref))
     return out
 
