@@ -115,6 +115,8 @@ def test_latency_reports_ode_nfe(tiny_rows):
             "compile(cpp_wrapper=True)+channels_last",
             1e-4,
         ),
+        (dict(prepack=True), "prepack", 1e-4),
+        (dict(compile=True, channels_last=True, prepack=True, solver=FIXED), "compile+channels_last+prepack", 1e-4),
     ],
 )
 def test_modes_are_checked_against_eager_fp32(extra, mode, max_err):
@@ -126,6 +128,7 @@ def test_modes_are_checked_against_eager_fp32(extra, mode, max_err):
     assert 0 <= rows[0]["max_rel_err_vs_eager_fp32"] <= max_err
     assert rows[0]["agrees_with_eager_fp32"] is True
     assert rows[0]["agreement_tolerance"] == max_err
+    assert rows[0]["prepack"] is extra.get("prepack", False)
 
 
 NAN_AND_OOM_MODELS = """
@@ -175,7 +178,8 @@ def test_nan_output_and_oom_become_rows_and_the_run_goes_on(faulty_module):
     "kwargs",
     [dict(batch_size=0), dict(steps=0), dict(repeats=0), dict(trajectory_repeats=-1), dict(warmup_min=0),
      dict(sampler="ddpm", steps=50), dict(sampler="plms"), dict(cuda_graphs=True),
-     dict(compile_options=CPP_WRAPPER)],
+     dict(compile_options=CPP_WRAPPER), dict(prepack=True, device="cuda"), dict(prepack=True, dtype="bf16"),
+     dict(prepack=True, dtype="float16")],
 )  # fmt: skip
 def test_latency_conditions_refuse_bad_values(kwargs):
     with pytest.raises(UsageError):
@@ -200,6 +204,8 @@ def test_latency_conditions_refuse_bad_values(kwargs):
         (["--compile", "--compile-option", "cpp_wrapper"], "KEY=VALUE"),
         (["--compile", "--compile-option", "cpp_wrapper=maybe"], "true or false"),
         (["--compile", "--compile-option", "max_fusion_size=big"], "max_fusion_size is a number (int)"),
+        (["--prepack", "--device", "cuda"], "--prepack is a CPU mode (oneDNN convolutions); drop it for --device cuda"),
+        (["--prepack", "--dtype", "bf16"], "--prepack runs float32 convolutions; drop it for --dtype bf16"),
         (["--sampler", "ddpm", "--steps", "10"], "ddpm"),
         (["--model", "nope-unet"], "unknown model"),
         (["--model", "ode-u", "--resolution", "40"], "multiple of 16"),

@@ -82,6 +82,11 @@ def test_compile_options_reach_the_conditions_in_any_order(tmp_path):
         load_suite(both)
 
 
+def test_prepack_reaches_the_conditions_and_the_mode(tmp_path):
+    suite = load_suite(write(tmp_path, f"[[latency]]\nmodels = {TINY}\nprepack = [false, true]\n"))
+    assert [(i.conds.prepack, i.conds.mode()) for i in suite.items] == [(False, "eager"), (True, "prepack")]
+
+
 def test_item_ids_depend_on_what_is_measured_only(tmp_path):
     a = load_suite(write(tmp_path, f"[[flops]]\nmodels = {TINY}\nsteps = 10\n", "a.toml"))
     b = load_suite(
@@ -130,6 +135,10 @@ def test_a_suite_for_a_missing_gpu_is_refused_before_running(tmp_path):
         ),
         (f"[[latency]]\nmodels = {TINY}\nbatch-size = 'eight'", "'batch-size' must be an integer"),
         (f"[[latency]]\nmodels = {TINY}\ncompile = 1", "'compile' must be true or false"),
+        (
+            f"[[latency]]\nmodels = {TINY}\nprepack = true\ndtype = 'bf16'",
+            "[[latency]] #1: prepack runs float32 convolutions; drop it for dtype bf16",
+        ),
         (f"[[latency]]\nmodels = {TINY}\ncompile-option = ['freezing=true']", "only applies with compile"),
         (
             f"[[latency]]\nmodels = {TINY}\ncompile = true\ncompile-option = []",

@@ -73,6 +73,10 @@ def latency(
             "--cuda-graphs", help="Capture each call in a CUDA graph (GPU; ODE: --ode-backend fixed)."
         ),
     ] = False,
+    prepack: Annotated[
+        bool,
+        typer.Option("--prepack", help="CPU: convolutions by oneDNN with weights prepacked once (fp32)."),
+    ] = False,
     tf32: Annotated[bool, typer.Option("--tf32", help="Allow TF32 for fp32 matmul/conv on GPU.")] = False,
     cudnn_benchmark: Annotated[bool, typer.Option("--cudnn-benchmark", help="cuDNN autotuning.")] = False,
     threads: Annotated[int | None, typer.Option(help="CPU threads. Default: all cores.")] = None,
@@ -123,6 +127,7 @@ def latency(
         compile_options=parse_compile_options(compile_option or []),
         channels_last=channels_last,
         cuda_graphs=cuda_graphs,
+        prepack=prepack,
         seed=seed,
         flags=NumericFlags(tf32=tf32, cudnn_benchmark=cudnn_benchmark, threads=threads),
         solver=solver_config(solver, ode_steps, ode_step_size, rtol, atol, adjoint, ode_backend),

@@ -25,6 +25,7 @@ from mubench.errors import UsageError
 from mubench.measure.compile_options import CompileOptions, describe_compile_options
 from mubench.measure.counters import count_torch
 from mubench.measure.device import DTYPES, NumericFlags, dtype_name, resolve_device, resolve_dtype
+from mubench.measure.prepack import check_prepack_available, prepack_convolutions
 from mubench.measure.runner import failure_row
 from mubench.measure.setup import NUM_DIFFUSION_STEPS, build_model, example_inputs
 from mubench.measure.timing import PeakMemory, Timer, matmul_peak_gflops, summarize, warm_up
@@ -63,6 +64,7 @@ class LatencyConditions:
     compile_options: CompileOptions = ()  # with compile: inductor settings, e.g. (("cpp_wrapper", True),)
     channels_last: bool = False  # channels-last memory format for every model and input
     cuda_graphs: bool = False  # capture each call in a CUDA graph and replay it (GPU only)
+    prepack: bool = False  # CPU: convolutions by oneDNN with weights reordered once (mubench.measure.prepack)
     seed: int = 0
     flags: NumericFlags = field(default_factory=NumericFlags)
     solver: SolverConfig | None = None  # ODE models; None = their defaults
@@ -83,6 +85,8 @@ class LatencyConditions:
             raise UsageError("--compile-option only applies with --compile")
         if self.cuda_graphs and not self.device.startswith("cuda"):
             raise UsageError("--cuda-graphs needs a CUDA device (--device cuda)")
+        if self.prepack:
+            check_prepack_available(self.device, self.dtype)
 
     def mode(self) -> str:
         """The inference mode applied to every model, e.g. ``eager`` or ``compile+channels_last``."""
@@ -92,7 +96,7 @@ class LatencyConditions:
             else "compile"
         )
         parts = [name for name, on in ((compiled, self.compile), ("channels_last", self.channels_last),
-                                       ("cuda_graphs", self.cuda_graphs)) if on]  # fmt: skip
+                                       ("cuda_graphs", self.cuda_graphs), ("prepack", self.prepack)) if on]  # fmt: skip
         return "+".join(parts) or "eager"
 
 
@@ -154,6 +158,9 @@ def _prepare(
     with contexts():
         flops = count_torch(eager, (x, t)).flops
     nfe = sum(nfe_by_block(eager).values()) if has_ode_blocks(eager) else None
+    if conds.prepack:  # after counting: the FLOP counter does not know the prepacked operator
+        prepack_convolutions(eager, (x, t))
+        reset_nfe(eager)
     model = eager
     if conds.compile:
         model = torch.compile(eager, options=dict(conds.compile_options) or None)
@@ -271,6 +278,7 @@ def measure_latency(
         compile_options=describe_compile_options(conds.compile_options),
         channels_last=conds.channels_last,
         cuda_graphs=conds.cuda_graphs,
+        prepack=conds.prepack,
     )
 
     def fail(name: str) -> Callable[[BaseException], dict]:
