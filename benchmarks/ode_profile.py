@@ -1,6 +1,7 @@
 """Where ode-u's batch-1 CPU time goes (issue 6): per-call times of both models, ode-u's operator profile,
 the weight bytes each model reads per call, its ODE convolutions timed alone at batch 1 and 8 in both
-memory formats, and which kernels run them once ode-u is compiled.
+memory formats and prepacked (--prepack), which kernels run them once ode-u is compiled, and whether
+inductor's ``freezing`` prepacks them (it does not under torch.compile in PyTorch 2.14).
 
     python benchmarks/ode_profile.py > results/cpu/ode_profile.txt
 
@@ -16,10 +17,10 @@ from functools import partial
 
 import torch
 import torch.nn.functional as F
-import torch.utils.mkldnn
 from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
+from mubench.measure.prepack import PrepackedConv2d, prepack_convolutions
 from mubench.measure.setup import build_model
 from mubench.models.ode_block import ODEFunc, SolverConfig
 from mubench.registry import get_spec
@@ -53,14 +54,14 @@ def weight_floats_per_call(model: nn.Module) -> int:
 
 def _conv_times(channels: int, side: int) -> list[float]:
     """Median ms of one 3x3 conv: batch 1 NCHW and channels-last (PyTorch's choice of kernel for each),
-    batch 1 with mkldnn and prepacked weights, batch 8 NCHW and channels-last."""
+    batch 1 channels-last prepacked (--prepack), the same three at batch 8."""
     conv = nn.Conv2d(channels, channels, 3, padding=1).eval()
     conv_cl = copy.deepcopy(conv).to(memory_format=torch.channels_last)
-    packed = torch.utils.mkldnn.to_mkldnn(conv)
     one, eight = torch.randn(1, channels, side, side), torch.randn(8, channels, side, side)
     one_cl, eight_cl = (x.contiguous(memory_format=torch.channels_last) for x in (one, eight))
-    calls = (partial(conv, one), partial(conv_cl, one_cl), partial(packed, one), partial(conv, eight),
-             partial(conv_cl, eight_cl))  # fmt: skip
+    packed_one, packed_eight = (PrepackedConv2d(conv, x.shape) for x in (one, eight))
+    calls = (partial(conv, one), partial(conv_cl, one_cl), partial(packed_one, one_cl), partial(conv, eight),
+             partial(conv_cl, eight_cl), partial(packed_eight, eight_cl))  # fmt: skip
     for fn in calls:
         ms_per_call(fn, 10)  # warm-up
     return [statistics.median(ms_per_call(fn, 50) for _ in range(3)) for fn in calls]
@@ -80,6 +81,26 @@ def compiled_profile(x: torch.Tensor, t: torch.Tensor) -> None:
         sort_by="self_cpu_time_total", row_limit=10, max_name_column_width=32, max_shapes_column_width=60
     )
     print(table)
+
+
+CONV_OPS = ("aten::_slow_conv2d_forward", "aten::mkldnn_convolution", "mkldnn::_convolution_pointwise")
+
+
+def freezing_check(x: torch.Tensor, t: torch.Tensor) -> None:
+    """Which convolution kernels ode-u runs per call once compiled with inductor's ``freezing=True``
+    (which should prepack its weights) and once prepacked by mubench (--prepack) and compiled."""
+    print("\n# ode-u compiled, convolution kernels per call (channels-last, no_grad as freezing needs)")
+    for label, prepack in (("freezing=True", False), ("--prepack", True)):
+        model = prepared("ode-u")
+        if prepack:
+            prepack_convolutions(model, (x, t))
+        compiled = torch.compile(model, options={"freezing": True} if not prepack else None)
+        with torch.no_grad():
+            compiled(x, t)
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                compiled(x, t)
+        counts = {e.key: e.count for e in prof.key_averages() if e.key in CONV_OPS}
+        print(f"{label:>14}: " + ", ".join(f"{op} x{counts.get(op, 0)}" for op in CONV_OPS))
 
 
 def main() -> None:
@@ -113,12 +134,13 @@ def main() -> None:
     print("\n# ode-u operators, 10 calls")
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12, max_name_column_width=32))
     print("# one ODE-function convolution (3x3, c -> c) alone: ms per call")
-    heads = ("b1 NCHW", "b1 NHWC", "b1 mkldnn", "b8 NCHW", "b8 NHWC")
+    heads = ("b1 NCHW", "b1 NHWC", "b1 packed", "b8 NCHW", "b8 NHWC", "b8 packed")
     print(f"{'channels@side':>14}" + "".join(f"{h:>11}" for h in heads))
     with torch.no_grad():
         for channels, side in ((32, 64), (64, 32), (128, 16), (256, 8), (512, 4)):
             print(f"{channels:>9}@{side:<4} " + "".join(f"{ms:>11.3f}" for ms in _conv_times(channels, side)))
     compiled_profile(x, t)
+    freezing_check(x, t)
     a = torch.randn(32 * RESOLUTION * RESOLUTION)
     hot = statistics.median(ms_per_call(lambda: F.softplus(a), 200) for _ in range(3))
     print(f"\n# softplus over {a.numel():,} elements (cache-hot): {hot * 1e3:.0f} us")

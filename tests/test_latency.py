@@ -115,8 +115,12 @@ def test_latency_reports_ode_nfe(tiny_rows):
             "compile(cpp_wrapper=True)+channels_last",
             1e-4,
         ),
-        (dict(prepack=True), "prepack", 1e-4),
-        (dict(compile=True, channels_last=True, prepack=True, solver=FIXED), "compile+channels_last+prepack", 1e-4),
+        (dict(channels_last=True, prepack=True), "channels_last+prepack", 1e-4),
+        (
+            dict(compile=True, compile_options=CPP_WRAPPER, channels_last=True, prepack=True, solver=FIXED),
+            "compile(cpp_wrapper=True)+channels_last+prepack",
+            1e-4,
+        ),
     ],
 )
 def test_modes_are_checked_against_eager_fp32(extra, mode, max_err):
@@ -178,8 +182,9 @@ def test_nan_output_and_oom_become_rows_and_the_run_goes_on(faulty_module):
     "kwargs",
     [dict(batch_size=0), dict(steps=0), dict(repeats=0), dict(trajectory_repeats=-1), dict(warmup_min=0),
      dict(sampler="ddpm", steps=50), dict(sampler="plms"), dict(cuda_graphs=True),
-     dict(compile_options=CPP_WRAPPER), dict(prepack=True, device="cuda"), dict(prepack=True, dtype="bf16"),
-     dict(prepack=True, dtype="float16")],
+     dict(compile_options=CPP_WRAPPER), dict(prepack=True, channels_last=True, device="cuda"),
+     dict(prepack=True, channels_last=True, dtype="bf16"),
+     dict(prepack=True, channels_last=True, dtype="half"), dict(prepack=True)],
 )  # fmt: skip
 def test_latency_conditions_refuse_bad_values(kwargs):
     with pytest.raises(UsageError):
@@ -204,8 +209,16 @@ def test_latency_conditions_refuse_bad_values(kwargs):
         (["--compile", "--compile-option", "cpp_wrapper"], "KEY=VALUE"),
         (["--compile", "--compile-option", "cpp_wrapper=maybe"], "true or false"),
         (["--compile", "--compile-option", "max_fusion_size=big"], "max_fusion_size is a number (int)"),
-        (["--prepack", "--device", "cuda"], "--prepack is a CPU mode (oneDNN convolutions); drop it for --device cuda"),
+        (
+            ["--prepack", "--device", "cuda"],
+            "--prepack is a CPU mode (oneDNN convolutions); drop it for --device cuda",
+        ),
         (["--prepack", "--dtype", "bf16"], "--prepack runs float32 convolutions; drop it for --dtype bf16"),
+        (
+            ["--prepack"],
+            "--prepack needs --channels-last (oneDNN's prepacked convolutions write channels-last)",
+        ),
+        (["--prepack", "--channels-last", "--dtype", "fp64"], "unknown --dtype 'fp64'"),
         (["--sampler", "ddpm", "--steps", "10"], "ddpm"),
         (["--model", "nope-unet"], "unknown model"),
         (["--model", "ode-u", "--resolution", "40"], "multiple of 16"),

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from mubench.errors import UsageError
 from mubench.measure.latency import LatencyConditions, measure_latency
 from mubench.measure.prepack import PrepackedConv2d, prepack_convolutions
 from mubench.measure.setup import build_model, example_inputs
@@ -25,12 +26,15 @@ def test_prepacked_model_computes_the_same_function(name, channels_last):
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    convs = sum(type(m) is nn.Conv2d for m in model.modules())
+    convs = {m for m in model.modules() if type(m) is nn.Conv2d}
     with torch.inference_mode():
         reference = model(x, t)
-    assert prepack_convolutions(model, (x, t)) == convs > 0
+    assert prepack_convolutions(model, (x, t)) == len(convs) > 0
     assert not any(type(m) is nn.Conv2d for m in model.modules())
-    assert sum(isinstance(m, PrepackedConv2d) for m in model.modules()) == convs
+    packed = [m for m in model.modules() if isinstance(m, PrepackedConv2d)]
+    assert len(packed) == len(convs)
+    for conv in packed:  # oneDNN's own tensor (blocked layout), not the model's (out, in, kh, kw) one
+        assert conv.packed_weight.is_mkldnn and conv.packed_weight.shape == conv.weight_shape
     with torch.inference_mode():
         assert _rel_err(model(x, t), reference) < 1e-5
         other_x, other_t = x[:1], t[:1]  # packed for batch 2, still right for batch 1
@@ -38,38 +42,55 @@ def test_prepacked_model_computes_the_same_function(name, channels_last):
 
 
 class _Net(nn.Module):
-    def __init__(self):
+    def __init__(self, padding: int | str = 1):
         super().__init__()
-        self.used = nn.Conv2d(3, 4, 3, padding=1)
-        self.unused = nn.Conv2d(4, 4, 1)
-        self.same = nn.Conv2d(4, 4, 3, padding="same")
-        self.reflect = nn.Conv2d(4, 4, 3, padding=1, padding_mode="reflect")
+        self.first = nn.Conv2d(3, 4, 3, padding=padding)
+        self.alias = self.first  # the same convolution under a second name
+        self.inner = nn.Sequential(self.first)  # and under a second parent
+        self.by_keyword = nn.Conv2d(3, 4, 1)
+        self.unused = nn.Conv2d(4, 4, 3, padding="same")
 
     def forward(self, x):
-        return self.reflect(self.same(self.used(x)))
+        return self.inner(x) + self.alias(x) + self.by_keyword(input=x)
 
 
-def test_only_convolutions_that_ran_with_numeric_zero_padding_are_replaced():
+def test_a_shared_convolution_is_packed_once_and_every_name_runs_it():
     net = _Net()
     x = torch.randn(1, 3, 8, 8)
     with torch.inference_mode():
         reference = net(x)
-    assert prepack_convolutions(net, (x,)) == 1
-    assert isinstance(net.used, PrepackedConv2d)
-    assert type(net.unused) is type(net.same) is type(net.reflect) is nn.Conv2d
+    assert prepack_convolutions(net, (x,)) == 2  # first (three names) and by_keyword; unused left alone
+    assert isinstance(net.first, PrepackedConv2d) and net.alias is net.first is net.inner[0]
+    assert isinstance(net.by_keyword, PrepackedConv2d) and type(net.unused) is nn.Conv2d
     with torch.inference_mode():
         assert _rel_err(net(x), reference) < 1e-5
 
 
+def test_a_convolution_that_runs_but_cannot_be_packed_fails_the_model_not_the_run():
+    with pytest.raises(ValueError, match="a convolution of _Net pads 'same'; it cannot be prepacked"):
+        prepack_convolutions(_Net(padding="same"), (torch.randn(1, 3, 8, 8),))
+
+
 def test_prepack_keeps_counted_flops_and_nfe():
-    fast = dict(repeats=2, trajectory_repeats=0, warmup_min=1, warmup_max_s=1.0, resolution=32)
+    fast = dict(repeats=2, trajectory_repeats=1, steps=2, warmup_min=1, warmup_max_s=1.0, resolution=32)
     plain, packed = (
-        measure_latency(["lucid-unet-tiny", "ode-u-tiny"], LatencyConditions(**fast, prepack=p), "r")
+        measure_latency(
+            ["lucid-unet-tiny", "ode-u-tiny"], LatencyConditions(**fast, channels_last=True, prepack=p), "r"
+        )
         for p in (False, True)
     )
+    columns = ("flops_per_call", "macs_per_call", "nfe", "nfe_per_trajectory", "trajectory_denoiser_calls")
     for a, b in zip(plain, packed):
         assert b["status"] == "ok", b["message"]
-        assert (b["flops_per_call"], b["macs_per_call"], b["nfe"]) == (
-            a["flops_per_call"], a["macs_per_call"], a["nfe"],
-        )  # fmt: skip
+        assert b["mode"] == "channels_last+prepack" and b["prepack"] is True
+        assert [b[c] for c in columns] == [a[c] for c in columns]
         assert b["flops_per_call"] > 0
+    assert packed[1]["nfe_per_trajectory"] == 2 * packed[1]["nfe"] > 0
+
+
+def test_without_onednn_the_mode_is_refused_in_one_line(monkeypatch):
+    monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: False)
+    with pytest.raises(
+        UsageError, match=r"^--prepack needs a PyTorch built with oneDNN \(mkldnn\); this one is not$"
+    ):
+        LatencyConditions(channels_last=True, prepack=True)

@@ -83,8 +83,13 @@ def test_compile_options_reach_the_conditions_in_any_order(tmp_path):
 
 
 def test_prepack_reaches_the_conditions_and_the_mode(tmp_path):
-    suite = load_suite(write(tmp_path, f"[[latency]]\nmodels = {TINY}\nprepack = [false, true]\n"))
-    assert [(i.conds.prepack, i.conds.mode()) for i in suite.items] == [(False, "eager"), (True, "prepack")]
+    suite = load_suite(
+        write(tmp_path, f"[[latency]]\nmodels = {TINY}\nchannels-last = true\nprepack = [false, true]\n")
+    )
+    assert [(i.conds.prepack, i.conds.mode()) for i in suite.items] == [
+        (False, "channels_last"),
+        (True, "channels_last+prepack"),
+    ]
 
 
 def test_item_ids_depend_on_what_is_measured_only(tmp_path):

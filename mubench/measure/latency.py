@@ -64,7 +64,9 @@ class LatencyConditions:
     compile_options: CompileOptions = ()  # with compile: inductor settings, e.g. (("cpp_wrapper", True),)
     channels_last: bool = False  # channels-last memory format for every model and input
     cuda_graphs: bool = False  # capture each call in a CUDA graph and replay it (GPU only)
-    prepack: bool = False  # CPU: convolutions by oneDNN with weights reordered once (mubench.measure.prepack)
+    prepack: bool = (
+        False  # CPU, with channels_last: oneDNN convolutions, weights reordered once (see prepack.py)
+    )
     seed: int = 0
     flags: NumericFlags = field(default_factory=NumericFlags)
     solver: SolverConfig | None = None  # ODE models; None = their defaults
@@ -86,7 +88,7 @@ class LatencyConditions:
         if self.cuda_graphs and not self.device.startswith("cuda"):
             raise UsageError("--cuda-graphs needs a CUDA device (--device cuda)")
         if self.prepack:
-            check_prepack_available(self.device, self.dtype)
+            check_prepack_available(self.device, self.dtype, self.channels_last)
 
     def mode(self) -> str:
         """The inference mode applied to every model, e.g. ``eager`` or ``compile+channels_last``."""
@@ -95,8 +97,9 @@ class LatencyConditions:
             if self.compile_options
             else "compile"
         )
-        parts = [name for name, on in ((compiled, self.compile), ("channels_last", self.channels_last),
-                                       ("cuda_graphs", self.cuda_graphs), ("prepack", self.prepack)) if on]  # fmt: skip
+        flags = ((compiled, self.compile), ("channels_last", self.channels_last),
+                 ("cuda_graphs", self.cuda_graphs), ("prepack", self.prepack))  # fmt: skip
+        parts = [name for name, on in flags if on]
         return "+".join(parts) or "eager"
 
 
@@ -160,7 +163,6 @@ def _prepare(
     nfe = sum(nfe_by_block(eager).values()) if has_ode_blocks(eager) else None
     if conds.prepack:  # after counting: the FLOP counter does not know the prepacked operator
         prepack_convolutions(eager, (x, t))
-        reset_nfe(eager)
     model = eager
     if conds.compile:
         model = torch.compile(eager, options=dict(conds.compile_options) or None)

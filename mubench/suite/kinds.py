@@ -148,7 +148,8 @@ def _flops(opts: dict[str, Any], base: Path) -> FlopConditions:
 def _latency(opts: dict[str, Any], base: Path) -> LatencyConditions:
     resolve_device(opts.get("device", "cpu"))  # a missing GPU is found before anything runs
     keys = ("device", "dtype", "batch-size", "resolution", "steps", "sampler", "eta", "repeats",
-            "trajectory-repeats", "warmup", "compile", "channels-last", "cuda-graphs", "prepack", "seed")  # fmt: skip
+            "trajectory-repeats", "warmup", "compile", "channels-last", "cuda-graphs", "prepack",
+            "seed")  # fmt: skip
     given = _given(opts, keys, {"warmup": "warmup_min"})
     if "compile-option" in opts:
         if not opts["compile-option"]:
