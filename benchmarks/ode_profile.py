@@ -1,7 +1,8 @@
 """Where ode-u's batch-1 CPU time goes (issue 6): per-call times of both models, ode-u's operator profile,
 the weight bytes each model reads per call, its ODE convolutions timed alone at batch 1 and 8 in both
-memory formats and prepacked (--prepack), which kernels run them once ode-u is compiled, and whether
-inductor's ``freezing`` prepacks them (it does not under torch.compile in PyTorch 2.14).
+memory formats and prepacked (--prepack), which kernels run them once ode-u is compiled, whether
+inductor's ``freezing`` prepacks them (it does not under torch.compile in PyTorch 2.14), and what its
+GroupNorm and step conditioning cost against InstanceNorm and none.
 
     python benchmarks/ode_profile.py > results/cpu/ode_profile.txt
 
@@ -23,6 +24,7 @@ from torch.profiler import ProfilerActivity, profile
 from mubench.measure.prepack import PrepackedConv2d, prepack_convolutions
 from mubench.measure.setup import build_model
 from mubench.models.ode_block import ODEFunc, SolverConfig
+from mubench.models.ode_unet import _PAPER, ContinuousUNet
 from mubench.registry import get_spec
 from mubench.results import environment
 
@@ -103,6 +105,37 @@ def freezing_check(x: torch.Tensor, t: torch.Tensor) -> None:
         print(f"{label:>14}: " + ", ".join(f"{op} x{counts.get(op, 0)}" for op in CONV_OPS))
 
 
+def norm_variants(x: torch.Tensor, t: torch.Tensor, rounds: int = 9) -> None:
+    """ode-u against itself with InstanceNorm in its ODE functions (as the released code) and without
+    the step conditioning: what its GroupNorm(8) and its modulation cost once compiled (C++ wrapper,
+    channels-last, prepacked), timed round-robin."""
+    variants = {
+        "ode-u (GroupNorm(8), conditioned)": {},
+        "InstanceNorm, conditioned": {"ode_norm": "instance"},
+        "GroupNorm(8), not conditioned": {"time_conditioning": False},
+    }
+    compiled = {}
+    for label, change in variants.items():
+        torch.manual_seed(0)
+        model = ContinuousUNet(**{**_PAPER, **change}, solver=SolverConfig(backend="fixed")).eval()
+        model = model.to(memory_format=torch.channels_last)
+        prepack_convolutions(model, (x, t))
+        compiled[label] = torch.compile(model, options={"cpp_wrapper": True})
+    times: dict[str, list[float]] = {label: [] for label in compiled}
+    with torch.inference_mode():
+        for model in compiled.values():
+            for _ in range(5):
+                model(x, t)
+        for _ in range(rounds):
+            for label, model in compiled.items():
+                times[label].append(ms_per_call(lambda model=model: model(x, t), 10))
+    print(
+        f"\n# ode-u variants, compile(cpp_wrapper) + channels-last + prepack: median of {rounds} x 10 calls"
+    )
+    for label, samples in times.items():
+        print(f"{label:>34}: {statistics.median(samples):.1f} ms")
+
+
 def main() -> None:
     torch.manual_seed(0)
     x = torch.randn(1, 3, RESOLUTION, RESOLUTION).contiguous(memory_format=torch.channels_last)
@@ -141,6 +174,7 @@ def main() -> None:
             print(f"{channels:>9}@{side:<4} " + "".join(f"{ms:>11.3f}" for ms in _conv_times(channels, side)))
     compiled_profile(x, t)
     freezing_check(x, t)
+    norm_variants(x, t)
     a = torch.randn(32 * RESOLUTION * RESOLUTION)
     hot = statistics.median(ms_per_call(lambda: F.softplus(a), 200) for _ in range(3))
     print(f"\n# softplus over {a.numel():,} elements (cache-hot): {hot * 1e3:.0f} us")
