@@ -138,7 +138,7 @@ def _line(found: list[dict], label: str, dtype: str, batch: int) -> str:
     if base["status"] != "ok" or ode["status"] != "ok":
         return f"{dtype} b{batch} {label}: failed: {base['message'] or ode['message']}"
     return (
-        f"{dtype} b{batch:<3d} {label:54s} {base['model']} {base['call_ms_median']:9.3f} ms  "
+        f"{dtype} b{batch:<3d} {label:62s} {base['model']} {base['call_ms_median']:9.3f} ms  "
         f"{ode['model']} {ode['call_ms_median']:9.3f} ms  latency ratio {ode['call_ms_vs_first']:.3f}  "
         f"MACs ratio {ode['macs_vs_first']:.3f}  latency/MACs {ode['latency_over_macs_ratio']:.3f}"
     )
