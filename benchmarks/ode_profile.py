@@ -24,8 +24,7 @@ from torch.profiler import ProfilerActivity, profile
 from mubench.measure.prepack import PrepackedConv2d, prepack_convolutions
 from mubench.measure.setup import build_model
 from mubench.models.ode_block import ODEFunc, SolverConfig
-from mubench.models.ode_unet import _PAPER, ContinuousUNet
-from mubench.registry import get_spec
+from mubench.registry import get_model, get_spec
 from mubench.results import environment
 
 RESOLUTION = 64
@@ -42,6 +41,21 @@ def ms_per_call(fn, calls: int = 20) -> float:
     for _ in range(calls):
         fn()
     return (time.perf_counter() - begin) / calls * 1e3
+
+
+def round_robin_ms(
+    models: dict[str, nn.Module], x: torch.Tensor, t: torch.Tensor, rounds: int
+) -> dict[str, list[float]]:
+    """ms per call of each model, 10 calls per sample, one sample of each per round (after 5 warm-up
+    calls each), so that drift of the machine hits all alike."""
+    for model in models.values():
+        for _ in range(5):
+            model(x, t)
+    times: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(rounds):
+        for name, model in models.items():
+            times[name].append(ms_per_call(lambda model=model: model(x, t), 10))
+    return times
 
 
 def weight_floats_per_call(model: nn.Module) -> int:
@@ -117,18 +131,12 @@ def norm_variants(x: torch.Tensor, t: torch.Tensor, rounds: int = 9) -> None:
     compiled = {}
     for label, change in variants.items():
         torch.manual_seed(0)
-        model = ContinuousUNet(**{**_PAPER, **change}, solver=SolverConfig(backend="fixed")).eval()
+        model = get_model("ode-u", solver=SolverConfig(backend="fixed"), **change)
         model = model.to(memory_format=torch.channels_last)
         prepack_convolutions(model, (x, t))
         compiled[label] = torch.compile(model, options={"cpp_wrapper": True})
-    times: dict[str, list[float]] = {label: [] for label in compiled}
     with torch.inference_mode():
-        for model in compiled.values():
-            for _ in range(5):
-                model(x, t)
-        for _ in range(rounds):
-            for label, model in compiled.items():
-                times[label].append(ms_per_call(lambda model=model: model(x, t), 10))
+        times = round_robin_ms(compiled, x, t, rounds)
     print(
         f"\n# ode-u variants, compile(cpp_wrapper) + channels-last + prepack: median of {rounds} x 10 calls"
     )
@@ -145,13 +153,7 @@ def main() -> None:
     print(f"# {env['device_name']}, torch {env['torch_version']}, {env['num_threads']} threads; "
           f"channels-last, fixed-step ODE loop, fp32, batch 1, {RESOLUTION}x{RESOLUTION}")  # fmt: skip
     with torch.inference_mode():
-        for model in models.values():
-            for _ in range(5):
-                model(x, t)
-        times: dict[str, list[float]] = {name: [] for name in models}
-        for _ in range(5):  # round-robin
-            for name, model in models.items():
-                times[name].append(ms_per_call(lambda model=model: model(x, t), 10))
+        times = round_robin_ms(models, x, t, 5)
         for name in models:
             print(f"{name}: median {statistics.median(times[name]):.1f} ms per call over 5 x 10 calls")
         ode = models["ode-u"]

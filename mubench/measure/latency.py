@@ -64,9 +64,7 @@ class LatencyConditions:
     compile_options: CompileOptions = ()  # with compile: inductor settings, e.g. (("cpp_wrapper", True),)
     channels_last: bool = False  # channels-last memory format for every model and input
     cuda_graphs: bool = False  # capture each call in a CUDA graph and replay it (GPU only)
-    prepack: bool = (
-        False  # CPU, with channels_last: oneDNN convolutions, weights reordered once (see prepack.py)
-    )
+    prepack: bool = False  # CPU, with channels_last: convolution weights prepacked for oneDNN
     seed: int = 0
     flags: NumericFlags = field(default_factory=NumericFlags)
     solver: SolverConfig | None = None  # ODE models; None = their defaults

@@ -57,9 +57,7 @@ class PrepackedConv2d(nn.Module):
         self.register_buffer("bias", None if conv.bias is None else conv.bias.detach().clone())
         self.weight_shape = tuple(weight.shape)  # (out, in / groups, kh, kw)
 
-    def forward(
-        self, input: torch.Tensor
-    ) -> torch.Tensor:  # nn.Conv2d's name: callers may pass it by keyword
+    def forward(self, input: torch.Tensor) -> torch.Tensor:  # nn.Conv2d's argument name (keyword calls)
         return torch.ops.mkldnn._convolution_pointwise(
             input, self.packed_weight, self.bias, self.padding, self.stride, self.dilation, self.groups,
             "none", [], "",
