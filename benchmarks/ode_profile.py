@@ -2,7 +2,7 @@
 the weight bytes each model reads per call, its ODE convolutions timed alone at batch 1 and 8 in both
 memory formats and prepacked (--prepack), which kernels run them once ode-u is compiled, whether
 inductor's ``freezing`` prepacks them (it does not under torch.compile in PyTorch 2.14), and what its
-GroupNorm and step conditioning cost against InstanceNorm and none.
+GroupNorm, step conditioning and Softplus cost against InstanceNorm, none and SiLU/ReLU.
 
     python benchmarks/ode_profile.py > results/cpu/ode_profile.txt
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import statistics
 import time
+from collections.abc import Callable
 from functools import partial
 
 import torch
@@ -119,19 +120,37 @@ def freezing_check(x: torch.Tensor, t: torch.Tensor) -> None:
         print(f"{label:>14}: " + ", ".join(f"{op} x{counts.get(op, 0)}" for op in CONV_OPS))
 
 
-def norm_variants(x: torch.Tensor, t: torch.Tensor, rounds: int = 9) -> None:
-    """ode-u against itself with InstanceNorm in its ODE functions (as the released code) and without
-    the step conditioning: what its GroupNorm(8) and its modulation cost once compiled (C++ wrapper,
-    channels-last, prepacked), timed round-robin."""
-    variants = {
-        "ode-u (GroupNorm(8), conditioned)": {},
-        "InstanceNorm, conditioned": {"ode_norm": "instance"},
-        "GroupNorm(8), not conditioned": {"time_conditioning": False},
+def with_activation(model: nn.Module, make: Callable[[], nn.Module]) -> nn.Module:
+    """``model`` with every Softplus replaced by ``make()``: a what-if variant, not a registered model."""
+    for parent in list(model.modules()):
+        for name, child in list(parent._modules.items()):
+            if isinstance(child, nn.Softplus):
+                parent._modules[name] = make()
+    return model
+
+
+def variants(x: torch.Tensor, t: torch.Tensor, rounds: int = 9) -> None:
+    """ode-u against itself with InstanceNorm in its ODE functions (as the released code), without the
+    step conditioning, and with SiLU (the baseline's activation) or ReLU in place of every Softplus: what
+    its GroupNorm(8), its modulation and its activation cost once compiled (C++ wrapper, channels-last,
+    prepacked), timed round-robin against lucid-unet in the same mode."""
+    cases = {
+        "ode-u (GroupNorm(8), conditioned)": ({}, None),
+        "InstanceNorm, conditioned": ({"ode_norm": "instance"}, None),
+        "GroupNorm(8), not conditioned": ({"time_conditioning": False}, None),
+        "SiLU in place of Softplus": ({}, nn.SiLU),
+        "ReLU in place of Softplus": ({}, nn.ReLU),
+        "lucid-unet (baseline)": (None, None),
     }
     compiled = {}
-    for label, change in variants.items():
+    for label, (change, activation) in cases.items():
         torch.manual_seed(0)
-        model = get_model("ode-u", solver=SolverConfig(backend="fixed"), **change)
+        if change is None:
+            model = get_model("lucid-unet")
+        else:
+            model = get_model("ode-u", solver=SolverConfig(backend="fixed"), **change)
+        if activation is not None:
+            with_activation(model, activation)
         model = model.to(memory_format=torch.channels_last)
         prepack_convolutions(model, (x, t))
         compiled[label] = torch.compile(model, options={"cpp_wrapper": True})
@@ -142,6 +161,19 @@ def norm_variants(x: torch.Tensor, t: torch.Tensor, rounds: int = 9) -> None:
     )
     for label, samples in times.items():
         print(f"{label:>34}: {statistics.median(samples):.1f} ms")
+
+
+def activation_costs() -> None:
+    """us per call of each activation over one 32@64x64 state (ode-u's largest), eager and compiled."""
+    a = torch.randn(1, 32, RESOLUTION, RESOLUTION).contiguous(memory_format=torch.channels_last)
+    print(f"\n# activation over {a.numel():,} elements (channels-last, cache-hot): us per call")
+    with torch.inference_mode():
+        for name, fn in (("softplus", F.softplus), ("silu", F.silu), ("relu", F.relu)):
+            row = []
+            for run in (fn, torch.compile(fn)):
+                run(a)
+                row.append(statistics.median(ms_per_call(lambda run=run: run(a), 200) for _ in range(3)))
+            print(f"{name:>9}: eager {row[0] * 1e3:6.0f}  compiled {row[1] * 1e3:6.0f}")
 
 
 def main() -> None:
@@ -176,10 +208,8 @@ def main() -> None:
             print(f"{channels:>9}@{side:<4} " + "".join(f"{ms:>11.3f}" for ms in _conv_times(channels, side)))
     compiled_profile(x, t)
     freezing_check(x, t)
-    norm_variants(x, t)
-    a = torch.randn(32 * RESOLUTION * RESOLUTION)
-    hot = statistics.median(ms_per_call(lambda: F.softplus(a), 200) for _ in range(3))
-    print(f"\n# softplus over {a.numel():,} elements (cache-hot): {hot * 1e3:.0f} us")
+    variants(x, t)
+    activation_costs()
 
 
 if __name__ == "__main__":
