@@ -9,19 +9,17 @@ against the built model, and names each mismatch. Legacy ``.pt``/``.pth`` files 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
 from mubench.errors import UsageError
-from mubench.results import default_file_mode, write_text_atomic
+from mubench.results import write_bytes_atomic, write_text_atomic
 
 SHIPPED_DIR = "weights"  # inside the mubench package
 
@@ -33,14 +31,7 @@ def sidecar(path: Path) -> Path:
 def save_checkpoint(path: Path, model: nn.Module, meta: dict[str, Any]) -> None:
     """Write the model's tensors to ``path`` and ``meta`` to its JSON sidecar, each atomically."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={"model": str(meta.get("model", ""))})
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    write_bytes_atomic(path, save(tensors, metadata={"model": str(meta.get("model", ""))}))
     write_text_atomic(sidecar(path), json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
 

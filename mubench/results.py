@@ -210,6 +210,7 @@ def write_json(frame: pd.DataFrame, path: Path, env: Mapping[str, Any] | None = 
     write_text_atomic(path, json.dumps(payload, indent=2) + "\n")
 
 
+TEXT_ID_COLUMNS = {"run_id": str, "suite_item": str}
 SUITE_RESULTS = "results.csv"  # the combined file of a suite's output folder (``mubench run``)
 
 
@@ -240,7 +241,8 @@ def read_results(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
             frame = pd.DataFrame(payload["rows"])
             versions = {payload.get("schema_version")}
         else:
-            frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+            # ids are text even when one happens to be all digits (a suite item id is 12 hex digits)
+            frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=TEXT_ID_COLUMNS)
             versions = set(frame["schema_version"].dropna().unique())
     except (ValueError, KeyError, TypeError, pd.errors.ParserError) as exc:
         raise UsageError(f"'{path}' is not a mubench result file ({type(exc).__name__}: {exc})") from None

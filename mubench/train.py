@@ -2,8 +2,9 @@
 
 Adam, gradient clipping, an exponential moving average (EMA) of the weights (what the checkpoint
 holds), seeded: the batch of step k is drawn from a generator seeded with (seed, k), so a resumed run
-draws the same batches as an uninterrupted one. The resume state (raw weights and Adam's moments) is
-kept beside the checkpoint in ``<name>.state.safetensors``.
+draws the same batches as an uninterrupted one. The resume state (raw weights, Adam's moments, the EMA
+weights and the step) is kept beside the checkpoint in ``<name>.state.safetensors``: it is written
+atomically and before the checkpoint, so an interrupt never leaves a state behind its checkpoint.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save
 from torch import nn
 
 import mubench
@@ -29,6 +31,7 @@ from mubench.diffusion.schedules import NoiseSchedule
 from mubench.errors import UsageError
 from mubench.measure.setup import build_model
 from mubench.registry import get_spec
+from mubench.results import write_bytes_atomic
 
 
 @dataclass(frozen=True)
@@ -66,23 +69,86 @@ def _state_path(out: Path) -> Path:
     return out.with_name(out.stem + ".state.safetensors")
 
 
-def _save_state(out: Path, model: nn.Module, optimizer: torch.optim.Adam) -> None:
-    tensors = {f"model/{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
+def _save_state(out: Path, model: nn.Module, ema: nn.Module, optimizer: torch.optim.Adam, step: int) -> None:
+    tensors = {f"model/{k}": v.detach() for k, v in model.state_dict().items()}
+    tensors |= {f"ema/{k}": v.detach() for k, v in ema.state_dict().items()}
     for i, param in enumerate(p for group in optimizer.param_groups for p in group["params"]):
         for key, value in optimizer.state.get(param, {}).items():
             tensors[f"adam/{i}/{key}"] = value.detach().reshape(-1) if value.dim() == 0 else value.detach()
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(_state_path(out)))
+    data = save({k: v.cpu().contiguous() for k, v in tensors.items()}, metadata={"step": str(step)})
+    write_bytes_atomic(_state_path(out), data)
 
 
-def _load_state(out: Path, model: nn.Module, optimizer: torch.optim.Adam) -> None:
-    tensors = load_file(str(_state_path(out)))
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
+def _brief(exc: Exception, limit: int = 160) -> str:
+    """An exception's message on one line, shortened: load_state_dict's runs over many lines."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _read_state(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+        return load_file(str(path)), metadata
+    except (SafetensorError, OSError) as exc:
+        raise UsageError(
+            f"--resume: state file '{path}' cannot be read ({_brief(exc)}); "
+            "this run cannot be resumed: train afresh into another --out"
+        ) from None
+
+
+def _adam_moments(
+    tensors: dict[str, torch.Tensor], params: list[nn.Parameter]
+) -> dict[int, dict[str, torch.Tensor]]:
+    """Adam's per-parameter state from ``adam/<index>/<name>`` tensors, checked against ``params``."""
+    adam: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("adam/"):
+            _, index, name = key.split("/")
+            adam.setdefault(int(index), {})[name] = value
+    for i, state in adam.items():
+        if i not in range(len(params)) or any(
+            v.shape != params[i].shape for k, v in state.items() if k != "step"
+        ):
+            raise ValueError(f"Adam state {i} does not fit the model's parameters")
+        state["step"] = state["step"].reshape(())
+    return adam
+
+
+def _load_state(
+    out: Path, model: nn.Module, ema: nn.Module, optimizer: torch.optim.Adam, model_name: str
+) -> int | None:
+    """Restore the raw weights, Adam's moments and (in states that hold them) the EMA weights from the
+    resume state; return its step, or None for a state written before the EMA and step were kept in it."""
+    path = _state_path(out)
+    tensors, metadata = _read_state(path)
     params = [p for group in optimizer.param_groups for p in group["params"]]
-    for i, param in enumerate(params):
-        state = {k.split("/")[2]: v for k, v in tensors.items() if k.startswith(f"adam/{i}/")}
-        if state:
-            state["step"] = state["step"].reshape(())
-            optimizer.state[param] = state
+    ema_weights = {k[4:]: v for k, v in tensors.items() if k.startswith("ema/")}
+    try:
+        adam = _adam_moments(tensors, params)
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
+        step = int(metadata["step"]) if ema_weights and "step" in metadata else None
+        if step is not None:
+            ema.load_state_dict(ema_weights)
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise UsageError(
+            f"--resume: state file '{path}' does not match model '{model_name}' ({_brief(exc)}); "
+            "this run cannot be resumed: train afresh into another --out"
+        ) from None
+    for i, state in adam.items():
+        optimizer.state[params[i]] = state
+    return step
+
+
+def check_out(out: Path, resume: bool) -> None:
+    """Refuse, before any work, to overwrite a finished run (without --resume) or to resume nothing."""
+    if resume and not (out.exists() and _state_path(out).exists()):
+        raise UsageError(f"--resume: no checkpoint and state to resume at '{out}'")
+    if not resume and out.exists():
+        raise UsageError(
+            f"--out '{out}' already exists: pass --resume to continue its run, "
+            "or choose another --out (or delete it) to train afresh"
+        )
 
 
 def train(
@@ -93,6 +159,7 @@ def train(
 ) -> dict[str, Any]:
     """Train ``cfg.model``; write its EMA weights to ``out`` (safetensors + JSON sidecar) and return
     the sidecar's metadata."""
+    check_out(out, resume)
     spec = get_spec(cfg.model)
     data = load_dataset(cfg.dataset, "train", Path(cfg.data_root) if cfg.data_root else None).images
     resolution = data.shape[-1]
@@ -107,13 +174,13 @@ def train(
     optimizer = torch.optim.Adam(trainable, lr=cfg.lr)
     start, losses = 0, []
     if resume:
-        if not out.exists() or not _state_path(out).exists():
-            raise UsageError(f"--resume: no checkpoint and state to resume at '{out}'")
         meta = load_checkpoint(out, ema, cfg.model)
         if meta.get("config", {}).get("seed") != cfg.seed or meta.get("dataset") != cfg.dataset:
             raise UsageError(f"--resume: '{out}' was trained with another seed or dataset")
-        _load_state(out, model, optimizer)
-        start = int(meta["steps"])
+        # The state is written first, so it may be a save ahead of the checkpoint: it wins when it has
+        # a step (and then its EMA); older states rely on the checkpoint's.
+        state_step = _load_state(out, model, ema, optimizer, cfg.model)
+        start = int(meta["steps"]) if state_step is None else state_step
 
     deadline = time.monotonic() + cfg.minutes * 60 if cfg.minutes else math.inf
     last = cfg.steps if cfg.steps is not None else 2**62
@@ -182,6 +249,6 @@ def _checkpoint(
         "mubench_version": mubench.__version__,
         "format": "safetensors; EMA weights",
     }
+    _save_state(out, model, ema, optimizer, step)  # first: a checkpoint is never ahead of its state
     save_checkpoint(out, ema, meta)
-    _save_state(out, model, optimizer)
     return meta

@@ -35,6 +35,14 @@ BAD_INPUT = [
     (["flops", "-m", f"{USER}:NOT_CALLABLE"], "not callable"),
     (["flops", "-m", f"{USER}:not_a_module"], "not a torch.nn.Module"),
     (["params", "-m", f"{USER}:not_a_module"], "not a torch.nn.Module"),
+    (["latency", "-m", "ode-u-tiny", "--warmup", "0"], "--warmup must be positive"),
+    (["latency", "-m", "ode-u-tiny", "--threads", "0"], "--threads must be positive"),
+    (["latency", "-m", "ode-u-tiny", "--dtype", "fp64"], "unknown --dtype 'fp64'"),
+    (["robustness", "-m", "ode-u-tiny", "-m", "ode-u-tiny"], "--model ode-u-tiny given more than once"),
+    (
+        ["robustness", "-m", "ode-u-tiny", "--checkpoint", "ode-u-tiny=a", "--checkpoint", "ode-u-tiny=b"],
+        "--checkpoint for ode-u-tiny given more than once",
+    ),
 ]
 
 
@@ -122,3 +130,36 @@ def test_params_failed_model_gives_an_error_row(runner, user_module, tmp_path, c
     frame = pd.read_csv(csv)
     assert frame["status"].tolist() == ["ok", "error"]
     assert frame["params_total"].iloc[0] == 169_899
+
+
+def test_an_interrupted_run_keeps_the_existing_file_and_its_finished_rows(
+    runner, tmp_path, monkeypatch, clean_exit
+):
+    csv, js = tmp_path / "flops.csv", tmp_path / "flops.json"
+    csv.write_text("precious\n")
+    js.write_text("{}\n")
+    import mubench.cli.flops_cmd as flops_cmd
+
+    real, calls = flops_cmd.measure_flops, []
+
+    def interrupted_at_second(name, conds, run_id):
+        calls.append(name)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(name, conds, run_id)
+
+    monkeypatch.setattr(flops_cmd, "measure_flops", interrupted_at_second)
+    args = ["flops", "-q", "-m", "ode-u-tiny", "-m", "lucid-unet-tiny", "--csv", str(csv), "--json", str(js)]
+    result = runner.invoke(app, args)
+    clean_exit(result, 130)
+    assert csv.read_text() == "precious\n" and js.read_text() == "{}\n"  # untouched
+    partial = tmp_path / "flops.partial.csv"
+    assert f"interrupted; the finished rows are in {tmp_path / 'flops.partial.csv'}" in " ".join(
+        result.output.split()
+    )
+    assert set(pd.read_csv(partial)["model"]) == {"ode-u-tiny"}  # the model that finished
+
+    monkeypatch.setattr(flops_cmd, "measure_flops", real)
+    clean_exit(runner.invoke(app, args), 0)
+    assert set(pd.read_csv(csv)["model"]) == {"ode-u-tiny", "lucid-unet-tiny"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flops.csv", "flops.json"]  # partials removed

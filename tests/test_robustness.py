@@ -131,6 +131,57 @@ def test_robustness_cli_writes_rows(runner, tmp_path):
     expected = ("sigma", "dataset", "checkpoint", "n_images", "t_start", "nfe_total", "denoise_s_per_image")
     for column in (*expected, *(f"{m}_{s}" for m in ("psnr_db", "ssim") for s in ("mean", "std", "ci95"))):
         assert column in frame.columns
+    model_rows = frame[frame["model"] == "lucid-unet-tiny"]
+    assert (model_rows["batch_size"] == 4).all()  # the model denoises all test images in one batch
+    assert (frame["num_threads"] >= 1).all() and frame["torch_version"].notna().all()
+
+
+def test_a_model_that_fails_at_one_sigma_gets_an_error_row_and_the_rest_run(runner, tmp_path, monkeypatch):
+    import mubench.measure.robustness as robustness
+
+    real = robustness._denoise
+
+    def fails_at_second_sigma(spec, model, sampler, trained, noisy, clean, t_star, seed):
+        if spec.name == "ode-u-tiny" and seed == robustness.noise_seed(0, 0.1):
+            raise RuntimeError("boom")
+        return real(spec, model, sampler, trained, noisy, clean, t_star, seed)
+
+    monkeypatch.setattr(robustness, "_denoise", fails_at_second_sigma)
+    out = tmp_path / "rob.csv"
+    result = runner.invoke(
+        app,
+        ["robustness", "-q", "--num-images", "3", "--steps", "1", "--sigma", "0.05", "--sigma", "0.1",
+         "--reference", "identity", "--csv", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output  # a failed measurement, not bad input
+    frame = pd.read_csv(out, keep_default_na=False)
+    failed = frame[frame["status"] == "error"]
+    assert failed[["model", "sigma"]].values.tolist() == [["ode-u-tiny", 0.1]]
+    assert "RuntimeError: boom" in failed["message"].iloc[0]
+    assert len(frame[frame["status"] == "ok"]) == 5  # identity, lucid-unet-tiny at both; ode-u-tiny at 0.05
+    assert not (tmp_path / "rob.partial.csv").exists()
+
+
+def test_an_interrupted_robustness_run_keeps_the_finished_sigmas(runner, tmp_path, monkeypatch, clean_exit):
+    import mubench.measure.robustness as robustness
+
+    def interrupted_at_second_sigma(spec, model, sampler, trained, noisy, clean, t_star, seed):
+        if seed == robustness.noise_seed(0, 0.1):
+            raise KeyboardInterrupt
+        return real(spec, model, sampler, trained, noisy, clean, t_star, seed)
+
+    real = robustness._denoise
+    monkeypatch.setattr(robustness, "_denoise", interrupted_at_second_sigma)
+    out = tmp_path / "rob.csv"
+    result = runner.invoke(
+        app,
+        ["robustness", "-q", "-m", "ode-u-tiny", "--num-images", "3", "--steps", "1", "--sigma", "0.05",
+         "--sigma", "0.1", "--reference", "identity", "--csv", str(out)],
+    )  # fmt: skip
+    clean_exit(result, 130)
+    assert not out.exists()
+    kept = pd.read_csv(tmp_path / "rob.partial.csv")
+    assert kept[["model", "sigma"]].values.tolist() == [["identity", 0.05], ["ode-u-tiny", 0.05]]
 
 
 def test_a_folder_of_images_is_a_dataset(tmp_path):

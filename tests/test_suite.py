@@ -11,6 +11,7 @@ import torch
 
 from mubench.cli.app import app
 from mubench.errors import UsageError
+from mubench.results import SCHEMA_VERSION, read_results
 from mubench.suite import kinds
 from mubench.suite.spec import load_suite
 
@@ -176,6 +177,14 @@ def test_a_suite_for_a_missing_gpu_is_refused_before_running(tmp_path):
             "[[params]] #2 repeats [[params]] #1",
         ),
         ("", "no measurement tables"),
+        (f"[[latency]]\nmodels = {TINY}\ndtype = 'fp64'", "[[latency]] #1: unknown dtype 'fp64'"),
+        (f"[[latency]]\nmodels = {TINY}\nthreads = 0", "[[latency]] #1: threads must be positive"),
+        ("[[robustness]]\nmodels = ['ode-u']", "[[robustness]] #1: no checkpoint for ode-u: pass checkpoint"),
+        (
+            f"[[robustness]]\nmodels = {TINY}\ncheckpoint = ['ode-u-tiny=missing.safetensors']",
+            "missing.safetensors' does not exist",
+        ),
+        ("[[params]]\nmodels = ['ode-u', 'ode-u']", "[[params]] #1: models ode-u given more than once"),
     ],
 )
 def test_bad_suite_files_get_one_line_naming_file_and_key(body, needle, runner, tmp_path, clean_exit):
@@ -338,3 +347,32 @@ def test_resume_reruns_oom_items_and_keeps_rows_of_items_it_does_not_run(
         ("params", ("ode-u-tiny",)),
     ]  # oom reruns like error
     assert (pd.read_csv(out / "results.csv")["status"] == "ok").all()
+
+
+def test_latency_tables_default_to_the_commands_resolution(tmp_path):
+    path = write(tmp_path, f"[[latency]]\nmodels = {TINY}\n[[latency]]\nmodels = ['ode-u-tiny']\n")
+    together, alone = load_suite(path).items
+    assert together.conds.resolution == 64  # as `mubench latency -m A -m B`: the paper's size
+    assert alone.conds.resolution is None  # one model: its own size, as the command
+
+
+def test_resume_with_an_edited_suite_keeps_the_earlier_suite_file(runner, tmp_path, clean_exit):
+    path, out = write(tmp_path, SUITE), tmp_path / "out"
+    clean_exit(runner.invoke(app, ["run", str(path), "--out", str(out), "-q"]), 0)
+    environment = (out / "environment.json").read_text()
+    edited = write(tmp_path, SUITE.replace("steps = 1000", "steps = 10"))
+    clean_exit(runner.invoke(app, ["run", str(edited), "--out", str(out), "--resume", "-q"]), 0)
+    assert (out / "suite.1.toml").read_text() == textwrap.dedent(SUITE)  # behind the rows kept
+    assert (out / "suite.toml").read_text() == edited.read_text()
+    assert (out / "environment.json").read_text() == environment  # same machine: one file
+    assert not (out / "environment.1.json").exists()
+
+
+def test_item_ids_of_digits_only_read_back_as_text(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text(
+        "command,model,status,schema_version,suite_item,run_id\n"
+        f"params,m,ok,{SCHEMA_VERSION},012345678901,0042\n"
+    )
+    frame, _ = read_results(path)
+    assert frame["suite_item"].tolist() == ["012345678901"] and frame["run_id"].tolist() == ["0042"]

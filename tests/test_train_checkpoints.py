@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import pytest
 import torch
@@ -32,16 +33,21 @@ def test_a_short_training_run_lowers_the_loss(tmp_path):
     assert side["prediction"] == "v" and side["schedule"] == "sigmoid" and side["resolution"] == 32
 
 
+def assert_same_weights(first: Path, second: Path) -> None:
+    """The two ode-u-tiny checkpoints hold the same weights (up to float32 rounding)."""
+    a, b = get_model("ode-u-tiny"), get_model("ode-u-tiny")
+    load_checkpoint(first, a, "ode-u-tiny")
+    load_checkpoint(second, b, "ode-u-tiny")
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+        torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-6, msg=name)
+
+
 def test_resumed_training_equals_an_uninterrupted_run(tmp_path):
     whole, split = tmp_path / "whole.safetensors", tmp_path / "split.safetensors"
     train(TrainConfig("ode-u-tiny", steps=6, **QUICK), whole)
     train(TrainConfig("ode-u-tiny", steps=3, **QUICK), split)
     train(TrainConfig("ode-u-tiny", steps=6, **QUICK), split, resume=True)
-    a, b = get_model("ode-u-tiny"), get_model("ode-u-tiny")
-    load_checkpoint(whole, a, "ode-u-tiny")
-    load_checkpoint(split, b, "ode-u-tiny")
-    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
-        torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-6, msg=name)
+    assert_same_weights(whole, split)
     assert read_meta(split)["steps"] == 6
 
 
@@ -138,3 +144,97 @@ def test_train_cli_bad_input(runner, clean_exit, tmp_path, monkeypatch, args, ne
     clean_exit(result, 2)
     assert needle in result.output
     assert not list(tmp_path.glob("*.safetensors"))
+
+
+def _cli_train(runner, out, *args):
+    from mubench.cli.app import app
+
+    return runner.invoke(
+        app, ["train", "-q", "-m", "ode-u-tiny", "--out", str(out), "--batch-size", "4", *args]
+    )
+
+
+def _state(out):
+    return out.with_name(out.stem + ".state.safetensors")
+
+
+def test_train_cli_refuses_to_overwrite_a_checkpoint_without_resume(runner, clean_exit, tmp_path):
+    out = tmp_path / "a.safetensors"
+    assert _cli_train(runner, out, "--steps", "2").exit_code == 0
+    files = (out, _state(out), out.with_suffix(".json"))
+    before = [f.read_bytes() for f in files]
+    result = _cli_train(runner, out, "--steps", "1")
+    clean_exit(result, 2)
+    assert "already exists" in result.output and "--resume" in result.output and "--out" in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert [f.read_bytes() for f in files] == before
+    with pytest.raises(UsageError, match="already exists"):
+        train(TrainConfig("ode-u-tiny", steps=1, **QUICK), out)
+
+
+def test_the_state_holds_the_step_and_the_ema_weights(tmp_path):
+    from safetensors import safe_open
+
+    out = tmp_path / "s.safetensors"
+    train(TrainConfig("ode-u-tiny", steps=3, **QUICK), out)
+    ema = get_model("ode-u-tiny")
+    load_checkpoint(out, ema, "ode-u-tiny")
+    with safe_open(str(_state(out)), framework="pt") as state:
+        assert state.metadata()["step"] == "3"
+        for name, value in ema.state_dict().items():
+            assert torch.equal(state.get_tensor(f"ema/{name}"), value), name
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("interrupted", ["_save_state", "save_checkpoint"])
+def test_a_run_interrupted_while_saving_resumes_where_it_was(tmp_path, monkeypatch, interrupted):
+    import mubench.train
+
+    cfg = dict(QUICK, save_every=2)
+    whole, split = tmp_path / "whole.safetensors", tmp_path / "split.safetensors"
+    train(TrainConfig("ode-u-tiny", steps=6, **cfg), whole)
+    real, calls = getattr(mubench.train, interrupted), []
+
+    def interrupt_the_second_save(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mubench.train, interrupted, interrupt_the_second_save)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig("ode-u-tiny", steps=6, **cfg), split)
+    monkeypatch.undo()
+    train(TrainConfig("ode-u-tiny", steps=6, **cfg), split, resume=True)
+    assert_same_weights(whole, split)
+
+
+def test_a_state_without_step_and_ema_still_resumes(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    whole, split = tmp_path / "whole.safetensors", tmp_path / "split.safetensors"
+    train(TrainConfig("ode-u-tiny", steps=6, **QUICK), whole)
+    train(TrainConfig("ode-u-tiny", steps=3, **QUICK), split)
+    older = {k: v for k, v in load_file(str(_state(split))).items() if not k.startswith("ema/")}
+    save_file(older, str(_state(split)))  # as written before the state kept the EMA and the step
+    train(TrainConfig("ode-u-tiny", steps=6, **QUICK), split, resume=True)
+    assert_same_weights(whole, split)
+
+
+@pytest.mark.parametrize(
+    ("damage", "needle"), [("truncate", "cannot be read"), ("other-model", "does not match")]
+)
+def test_train_cli_a_damaged_state_is_one_line(runner, clean_exit, tmp_path, damage, needle):
+    out = tmp_path / "a.safetensors"
+    assert _cli_train(runner, out, "--steps", "2").exit_code == 0
+    if damage == "truncate":
+        with open(_state(out), "r+b") as handle:
+            handle.truncate(64)
+    else:
+        other = tmp_path / "l.safetensors"
+        train(TrainConfig("lucid-unet-tiny", steps=1, **QUICK), other)
+        _state(other).replace(_state(out))
+    result = _cli_train(runner, out, "--steps", "3", "--resume")
+    clean_exit(result, 2)
+    assert needle in result.output and "a.state.safetensors" in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output

@@ -20,7 +20,6 @@ from mubench.results import check_writable, full_environment, write_csv, write_j
 
 # The paper's comparison: the baseline its authors trained against the continuous U-Net it describes.
 DEFAULT_PAIR = ("lucid-unet", "ode-u")
-PAPER_RESOLUTION = 64  # the paper's (and its authors' counts') input side
 
 console = Console(width=int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS") else None)
 err_console = Console(stderr=True)
@@ -53,13 +52,18 @@ def friendly_errors(func: F) -> F:
         except MubenchError as exc:
             err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            kept = sorted(str(p) for p in _partial_files if p.exists())
+            where = f"; the finished rows are in {', '.join(kept)}" if kept else ""
+            err_console.print(f"interrupted{where}", highlight=False, markup=False)
+            raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
 
 
-def models_or_default(models: list[str] | None) -> list[str]:
-    """The --model names given (each once), or the paper's comparison pair."""
-    names = list(models) if models else list(DEFAULT_PAIR)
+def models_or_default(models: list[str] | None, default: tuple[str, ...] = DEFAULT_PAIR) -> list[str]:
+    """The --model names given (each once), or ``default`` (the paper's comparison pair)."""
+    names = list(models) if models else list(default)
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise UsageError(f"--model {', '.join(repeated)} given more than once; name each model once")
@@ -72,19 +76,37 @@ def check_outputs(*paths: Path | None) -> None:
         check_writable(path)
 
 
-def save(frame: pd.DataFrame, csv: Path | None, json: Path | None, device: str = "cpu") -> None:
-    """(Re)write the rows so far to the requested files, atomically: an interrupted run keeps them."""
+_partial_files: set[Path] = set()  # written by this process: named if the run is interrupted
+
+
+def partial_path(path: Path) -> Path:
+    """Where an unfinished run keeps its rows: ``flops.csv`` -> ``flops.partial.csv``."""
+    return path.with_name(f"{path.stem}.partial{path.suffix}")
+
+
+def _save(frame: pd.DataFrame, csv: Path | None, json: Path | None, device: str) -> None:
     if csv is not None:
         write_csv(frame, csv)
     if json is not None:
         write_json(frame, json, full_environment(device))
 
 
+def save_partial(frame: pd.DataFrame, csv: Path | None, json: Path | None, device: str = "cpu") -> None:
+    """(Re)write the rows so far, atomically, beside each requested file (``*.partial.*``): an interrupted
+    run keeps them, and the files the user already has stay as they were until the run completes."""
+    paths = [partial_path(p) if p is not None else None for p in (csv, json)]
+    _save(frame, paths[0], paths[1], device)
+    _partial_files.update(p for p in paths if p is not None)
+
+
 def finish(frame: pd.DataFrame, csv: Path | None, json: Path | None, device: str = "cpu") -> None:
-    """Write the rows to the requested files; exit 1 if any measurement failed (its row says why)."""
-    save(frame, csv, json, device)
+    """Write the rows to the requested files (removing the run's partial ones); exit 1 if any
+    measurement failed (its row says why)."""
+    _save(frame, csv, json, device)
     for path in (csv, json):
         if path is not None:
+            partial_path(path).unlink(missing_ok=True)
+            _partial_files.discard(partial_path(path))
             err_console.print(f"wrote {len(frame)} rows to {path}", highlight=False, markup=False)
     if (frame["status"] != "ok").any():
         raise typer.Exit(1)

@@ -9,7 +9,6 @@ import pandas as pd
 import typer
 
 from mubench.cli.common import (
-    PAPER_RESOLUTION,
     CsvOpt,
     JsonOpt,
     ModelsOpt,
@@ -21,7 +20,7 @@ from mubench.cli.common import (
     friendly_errors,
     models_or_default,
     progress,
-    save,
+    save_partial,
 )
 from mubench.cli.render import first_ok, giga, integer, percent, ratio, table, text, with_ratio_to_first
 from mubench.cli.solver_options import (
@@ -37,6 +36,7 @@ from mubench.cli.solver_options import (
 from mubench.errors import UsageError
 from mubench.measure.flops import FlopConditions, measure_flops
 from mubench.measure.runner import run_item
+from mubench.measure.setup import PAPER_RESOLUTION
 from mubench.registry import get_spec
 from mubench.results import new_run_id, to_frame
 
@@ -128,7 +128,7 @@ def flops(
                 batch_size=batch_size,
                 steps=steps,
             )
-            save(to_frame(rows), csv, json)
+            save_partial(to_frame(rows), csv, json)
             tick(name)
     frame = to_frame(rows)
     _render(frame, names, shared, steps)

@@ -8,7 +8,6 @@ import pandas as pd
 import typer
 
 from mubench.cli.common import (
-    PAPER_RESOLUTION,
     CsvOpt,
     JsonOpt,
     ModelsOpt,
@@ -35,6 +34,7 @@ from mubench.cli.solver_options import (
 from mubench.measure.compile_options import parse_compile_options
 from mubench.measure.device import NumericFlags
 from mubench.measure.latency import LatencyConditions, default_steps, measure_latency
+from mubench.measure.setup import PAPER_RESOLUTION
 from mubench.results import new_run_id, to_frame
 
 

@@ -13,7 +13,7 @@ from mubench.cli.common import (
     friendly_errors,
     models_or_default,
     progress,
-    save,
+    save_partial,
 )
 from mubench.cli.render import first_ok, integer, percent, table, text, with_ratio_to_first
 from mubench.measure.params import measure_params
@@ -45,7 +45,7 @@ def params(
     with progress(len(names), "params", quiet) as tick:
         for name in names:
             rows += run_item("params", run_id, name, lambda name=name: [measure_params(name, run_id)])
-            save(to_frame(rows), csv, json)
+            save_partial(to_frame(rows), csv, json)
             tick(name)
     frame = to_frame(rows)
     frame["params_vs_first"] = with_ratio_to_first(frame, "params_total")

@@ -17,7 +17,9 @@ from mubench.cli.common import (
     err_console,
     finish,
     friendly_errors,
+    models_or_default,
     progress,
+    save_partial,
 )
 from mubench.cli.render import Column, fixed, integer, table, text
 from mubench.data.builtin import DATASETS
@@ -92,7 +94,7 @@ def robustness(
 
         mubench robustness --sigma 0.05 --sigma 0.1 --sigma 0.2 --reference identity --reference tv
     """
-    names = list(model) if model else list(SHIPPED_PAIR)
+    names = models_or_default(model, SHIPPED_PAIR)
     if not model:
         err_console.print(
             f"models: {' and '.join(SHIPPED_PAIR)} with the checkpoints mubench ships (--model to change)"
@@ -121,7 +123,9 @@ def robustness(
     run_id = new_run_id()
     total = len(conds.sigmas) * (len(conds.references) + len(names) * max(1, len(conds.steps_sweep)))
     with progress(total, "robustness", quiet) as tick:
-        rows = measure_robustness(names, conds, run_id, tick)
+        rows = measure_robustness(
+            names, conds, run_id, tick, on_rows=lambda rows: save_partial(to_frame(rows), csv, json)
+        )
     frame = to_frame(rows)
     columns: list[Column] = [
         ("sigma", "sigma", text),

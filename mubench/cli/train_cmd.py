@@ -11,13 +11,18 @@ from mubench.cli.common import console, friendly_errors, progress
 from mubench.data.builtin import DATASETS
 from mubench.errors import UsageError
 from mubench.results import check_writable
-from mubench.train import TrainConfig, train
+from mubench.train import TrainConfig, check_out, train
 
 
 @friendly_errors
 def train_command(
     model: Annotated[str, typer.Option("--model", "-m", help="Registry name of the model to train.")],
-    out: Annotated[Path, typer.Option(help="Checkpoint to write (.safetensors; a .json sidecar beside it).")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Checkpoint to write (.safetensors; a .json sidecar beside it), kept unless --resume."
+        ),
+    ],
     dataset: Annotated[
         str,
         typer.Option(
@@ -49,6 +54,7 @@ def train_command(
     if out.suffix != ".safetensors":
         raise UsageError(f"--out '{out}' must end in .safetensors (checkpoints are safetensors files)")
     check_writable(out)
+    check_out(out, resume)
     cfg = TrainConfig(
         model=model, dataset=dataset, steps=steps, minutes=minutes, batch_size=batch_size, lr=lr,
         ema_decay=ema_decay, grad_clip=grad_clip, prediction=prediction, seed=seed,

@@ -44,18 +44,31 @@ def _to_images(name: str, split: str, arrays: list[np.ndarray], sources: list[st
     return Images(name, split, torch.from_numpy(stacked), tuple(sources))
 
 
-def load_folder(path: str, split: str) -> Images:
-    """Every image file in ``path`` (sorted by name), centre-cropped to 32 x 32; the same for both splits."""
+def _read_image(file: Path, folder: str) -> np.ndarray:
+    """One image of a folder dataset as an array; a file that is not one image gets one line naming it."""
     from skimage.io import imread
 
+    problem = f"--dataset folder:{folder}: cannot read '{file.name}' as an image"
+    try:
+        image = imread(file)
+    except Exception as exc:  # each image plugin fails its own way: OSError, ValueError, struct.error, ...
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UsageError(f"{problem} ({detail}); remove or convert it") from None
+    if image.ndim not in (2, 3) or 0 in image.shape:
+        raise UsageError(f"{problem} (array of shape {image.shape}, not one 2-D image); remove or convert it")
+    return image
+
+
+def load_folder(path: str, split: str) -> Images:
+    """Every image file in ``path`` (sorted by name), centre-cropped to 32 x 32; the same for both splits."""
     folder = Path(path)
     if not folder.is_dir():
         raise UsageError(f"--dataset folder:{path}: no such directory")
     files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise UsageError(f"--dataset folder:{path}: no image files ({', '.join(IMAGE_SUFFIXES)}) in it")
-    return _to_images(f"folder:{path}", split, [_square(imread(f), FOLDER_RESOLUTION) for f in files],
-                      [f.name for f in files])  # fmt: skip
+    arrays = [_square(_read_image(f, path), FOLDER_RESOLUTION) for f in files]
+    return _to_images(f"folder:{path}", split, arrays, [f.name for f in files])
 
 
 def load_torchvision(name: str, split: str, data_root: Path | None, limit: int | None = None) -> Images:

@@ -37,11 +37,17 @@ def resolve_device(name: str) -> torch.device:
     return torch.device("cuda", index)
 
 
-def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
-    """The dtype named ``name`` (fp32, fp16, bf16), refused if this device cannot compute in it."""
+def check_dtype_name(name: str) -> str:
+    """The canonical name of the dtype called ``name`` (fp32, fp16, bf16 or an alias of one)."""
     key = DTYPE_ALIASES.get(name, name)
     if key not in DTYPES:
         raise UsageError(f"unknown --dtype '{name}'; choose one of {', '.join(DTYPES)}")
+    return key
+
+
+def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
+    """The dtype named ``name`` (fp32, fp16, bf16), refused if this device cannot compute in it."""
+    key = check_dtype_name(name)
     dtype = DTYPES[key]
     if device.type == "cuda" and dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
         raise UsageError(f"--dtype bf16 is not supported on {torch.cuda.get_device_name(device)}")
@@ -77,12 +83,13 @@ class NumericFlags:
     cudnn_benchmark: bool = False  # cuDNN autotuning of conv algorithms
     threads: int | None = None  # intra-op CPU threads; None = the CPUs this process may run on
 
+    def __post_init__(self) -> None:
+        if self.threads is not None and self.threads <= 0:
+            raise UsageError(f"--threads must be positive, got {self.threads}")
+
     def apply(self) -> dict[str, Any]:
         """Set the flags process-wide; returns what was set, for the result rows."""
-        threads = self.threads if self.threads is not None else _usable_cpus()
-        if threads <= 0:
-            raise UsageError(f"--threads must be positive, got {threads}")
-        torch.set_num_threads(threads)
+        torch.set_num_threads(self.threads if self.threads is not None else _usable_cpus())
         torch.backends.cuda.matmul.allow_tf32 = self.tf32
         torch.backends.cudnn.allow_tf32 = self.tf32
         torch.backends.cudnn.benchmark = self.cudnn_benchmark

@@ -24,7 +24,14 @@ from mubench.diffusion.schedules import NoiseSchedule
 from mubench.errors import UsageError
 from mubench.measure.compile_options import CompileOptions, describe_compile_options
 from mubench.measure.counters import count_torch
-from mubench.measure.device import DTYPES, NumericFlags, dtype_name, resolve_device, resolve_dtype
+from mubench.measure.device import (
+    DTYPES,
+    NumericFlags,
+    check_dtype_name,
+    dtype_name,
+    resolve_device,
+    resolve_dtype,
+)
 from mubench.measure.prepack import check_prepack_available, prepack_convolutions
 from mubench.measure.runner import failure_row
 from mubench.measure.setup import NUM_DIFFUSION_STEPS, build_model, example_inputs
@@ -70,10 +77,11 @@ class LatencyConditions:
     solver: SolverConfig | None = None  # ODE models; None = their defaults
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "steps", "repeats", "warmup_min"):
+        for name, flag in (("batch_size", "--batch-size"), ("steps", "--steps"), ("repeats", "--repeats"),
+                           ("warmup_min", "--warmup")):  # fmt: skip
             if getattr(self, name) <= 0:
-                flag = "--" + name.replace("_", "-")
                 raise UsageError(f"{flag} must be positive, got {getattr(self, name)}")
+        check_dtype_name(self.dtype)
         if self.trajectory_repeats < 0:
             raise UsageError(f"--trajectory-repeats must be 0 or more, got {self.trajectory_repeats}")
         Sampler(self.sampler, self.steps, self.eta).timesteps(NUM_DIFFUSION_STEPS - 1)  # validates

@@ -29,10 +29,11 @@ from mubench.data import check_dataset_name, load_dataset
 from mubench.diffusion.samplers import Sampler
 from mubench.diffusion.schedules import NoiseSchedule
 from mubench.errors import UsageError
+from mubench.measure.runner import failure_row
 from mubench.measure.setup import build_model
 from mubench.models.ode_block import has_ode_blocks, nfe_by_block, reset_nfe
 from mubench.registry import ModelSpec, get_spec
-from mubench.results import make_row
+from mubench.results import environment, make_row
 
 REFERENCES = ("identity", "tv", "wavelet", "nl-means")
 
@@ -66,6 +67,10 @@ class RobustnessConditions:
                 f"unknown reference denoiser(s) {sorted(unknown)}; choose from {', '.join(REFERENCES)}"
             )
         check_dataset_name(self.dataset)
+        named = [name for name, _ in self.checkpoints]
+        repeated = sorted({name for name in named if named.count(name) > 1})
+        if repeated:
+            raise UsageError(f"--checkpoint for {', '.join(repeated)} given more than once; give one each")
         if self.sampler == "ddpm" and (self.steps is not None or self.steps_sweep):
             raise UsageError("the ddpm sampler runs every step from t*; use --sampler ddim for --steps")
         if self.steps_sweep and self.steps is not None:
@@ -150,19 +155,23 @@ def noise_seed(seed: int, sigma: float) -> int:
     return seed * 100_000 + round(sigma * 10_000)
 
 
-def _checkpoint_paths(names: list[str], conds: RobustnessConditions) -> dict[str, Path | None]:
+def checkpoint_paths(names: list[str], conds: RobustnessConditions) -> dict[str, Path | None]:
     """Each model's weights: --checkpoint, else the shipped checkpoint, else None (refused unless
-    untrained models are allowed)."""
+    untrained models are allowed). Checks what can be checked before any work."""
     given = dict(conds.checkpoints)
     unknown = sorted(set(given) - set(names))
     if unknown:
         raise UsageError(f"--checkpoint for {', '.join(unknown)}, which is not among the --model names")
+    absent = [(name, path) for name, path in conds.checkpoints if not Path(path).is_file()]
+    if absent:
+        name, path = absent[0]
+        raise UsageError(f"--checkpoint {name}={path}: checkpoint '{path}' does not exist")
     paths = {name: Path(given[name]) if name in given else shipped_checkpoint(name) for name in names}
     missing = [name for name, path in paths.items() if path is None]
     if missing and not conds.allow_untrained:
         raise UsageError(
-            f"no checkpoint for {', '.join(missing)}: train one (mubench train --model {missing[0]} --out "
-            f"{missing[0]}.safetensors) and pass --checkpoint {missing[0]}=PATH, or pass --allow-untrained"
+            f"no checkpoint for {', '.join(missing)}: pass --checkpoint {missing[0]}=PATH (train one with "
+            "`mubench train`), or --allow-untrained"
         )
     return paths
 
@@ -184,11 +193,14 @@ def measure_robustness(
     conds: RobustnessConditions,
     run_id: str,
     on_progress: Callable[[str], None] | None = None,
+    on_rows: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows for each sigma: the reference denoisers, then each model, on the dataset's test images."""
+    """Rows for each sigma: the reference denoisers, then each model, on the dataset's test images.
+    ``on_rows`` gets every row so far after each sigma (to keep them if the run is interrupted). A model
+    that fails at a sigma gets a failure row there and the run goes on."""
     tick = on_progress or (lambda _: None)
     specs = [get_spec(name) for name in names]
-    weights = _checkpoint_paths(names, conds)
+    weights = checkpoint_paths(names, conds)
     root = Path(conds.data_root) if conds.data_root else None
     clean = load_dataset(conds.dataset, "test", root, limit=conds.num_images).images
     resolution = clean.shape[-1]
@@ -208,7 +220,8 @@ def measure_robustness(
     for t_star in starts.values():
         for sampler in samplers:
             sampler.timesteps(t_star)
-    common = dict(dataset=conds.dataset, n_images=len(clean), resolution=resolution, seed=conds.seed)
+    common = dict(dataset=conds.dataset, n_images=len(clean), resolution=resolution, seed=conds.seed,
+                  **environment("cpu"))  # fmt: skip
     rows = []
     for sigma in conds.sigmas:
         noisy = noisy_images(clean, sigma, noise_seed(conds.seed, sigma))
@@ -222,30 +235,27 @@ def measure_robustness(
                                  **common, **_summary(_per_image(estimates, clean_np)),
                                  denoise_s_per_image=seconds))  # fmt: skip
             tick(f"sigma {sigma}: {reference}")
-        first: dict[int, dict[str, list[float]]] = {}  # per sampler: the first model's per-image scores
+        first: dict[int, tuple[str, dict[str, list[float]]]] = {}  # per sampler: first model's scores
         for spec in specs:
             for sampler_index, sampler in enumerate(samplers):
                 model = models[spec.name]
-                schedule = NoiseSchedule.create(_trained_as(spec, trained, "schedule"))
-                prediction = _trained_as(spec, trained, "prediction")
-                t_star = starts[spec.name, sigma]
-                abar = float(schedule.alpha_bar[t_star])
-                x_start = math.sqrt(abar) * (2 * noisy - 1)
-                reset_nfe(model)
-                begin = time.perf_counter()
-                gen = torch.Generator().manual_seed(noise_seed(conds.seed, sigma))
-                result = sampler.sample(model, schedule, x_start, t_star, prediction, gen)
-                seconds = (time.perf_counter() - begin) / len(clean)
-                scores = _per_image(list(((result.x0 + 1) / 2).clamp(0, 1).numpy()), clean_np)
-                base = first.setdefault(sampler_index, scores)
-                paired = {} if base is scores else {"baseline": specs[0].name, **_paired(scores, base)}
+                try:
+                    t_star, seed = starts[spec.name, sigma], noise_seed(conds.seed, sigma)
+                    fields, scores = _denoise(spec, model, sampler, trained, noisy, clean_np, t_star, seed)
+                except Exception as exc:  # the others are still measured; the row says why this one failed
+                    rows.append(failure_row("robustness", run_id, spec.name, exc, sampler=sampler.describe(),
+                                            sigma=sigma, **common))  # fmt: skip
+                    tick(f"sigma {sigma}: {spec.name} failed")
+                    continue
+                base_name, base = first.setdefault(sampler_index, (spec.name, scores))
+                paired = {} if base is scores else {"baseline": base_name, **_paired(scores, base)}
                 rows.append(
                     make_row(
                         "robustness",
                         run_id,
                         model=spec.name,
                         sampler=sampler.describe(),
-                        steps=result.denoiser_calls,
+                        steps=fields["denoiser_calls"],
                         solver=model.solver.describe() if has_ode_blocks(model) else None,
                         sigma=sigma,
                         checkpoint=_label(weights[spec.name], spec.name),
@@ -253,14 +263,40 @@ def measure_robustness(
                         message=""
                         if spec.name in trained
                         else "untrained: random weights, not a robustness result",
-                        **common,
-                        t_start=t_star,
+                        **{**common, "batch_size": len(clean)},  # the model denoises all images at once
+                        t_start=fields["t_start"],
                         **_summary(scores),
                         **paired,
                         nfe_total=sum(nfe_by_block(model).values()) if has_ode_blocks(model) else None,
-                        denoiser_calls=result.denoiser_calls,
-                        denoise_s_per_image=seconds,
+                        denoiser_calls=fields["denoiser_calls"],
+                        denoise_s_per_image=fields["denoise_s_per_image"],
                     )
                 )
                 tick(f"sigma {sigma}: {spec.name}")
+        if on_rows:
+            on_rows(rows)
     return rows
+
+
+def _denoise(
+    spec: ModelSpec,
+    model: torch.nn.Module,
+    sampler: Sampler,
+    trained: dict[str, dict],
+    noisy: torch.Tensor,
+    clean: np.ndarray,
+    t_star: int,
+    seed: int,
+) -> tuple[dict[str, Any], dict[str, list[float]]]:
+    """Run the reverse process from t* on the noisy images in [0, 1]; (row fields, per-image scores)."""
+    schedule = NoiseSchedule.create(_trained_as(spec, trained, "schedule"))
+    prediction = _trained_as(spec, trained, "prediction")
+    abar = float(schedule.alpha_bar[t_star])
+    x_start = math.sqrt(abar) * (2 * noisy - 1)
+    reset_nfe(model)
+    begin = time.perf_counter()
+    result = sampler.sample(model, schedule, x_start, t_star, prediction, torch.Generator().manual_seed(seed))
+    seconds = (time.perf_counter() - begin) / len(clean)
+    scores = _per_image(list(((result.x0 + 1) / 2).clamp(0, 1).numpy()), clean)
+    fields = {"t_start": t_star, "denoiser_calls": result.denoiser_calls, "denoise_s_per_image": seconds}
+    return fields, scores

@@ -10,6 +10,7 @@ from mubench.models.ode_block import SolverConfig
 from mubench.registry import ModelSpec
 
 NUM_DIFFUSION_STEPS = 1000  # T of every built-in model's schedule
+PAPER_RESOLUTION = 64  # the paper's (and its authors' counts') input side; the default for several models
 
 
 def build_model(

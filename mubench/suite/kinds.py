@@ -19,8 +19,9 @@ from mubench.measure.device import NumericFlags, resolve_device
 from mubench.measure.flops import FlopConditions, measure_flops
 from mubench.measure.latency import LatencyConditions, default_steps, measure_latency
 from mubench.measure.params import measure_params
-from mubench.measure.robustness import RobustnessConditions, measure_robustness
+from mubench.measure.robustness import RobustnessConditions, checkpoint_paths, measure_robustness
 from mubench.measure.runner import failure_row
+from mubench.measure.setup import PAPER_RESOLUTION
 from mubench.models.ode_block import SolverConfig
 from mubench.registry import get_spec
 
@@ -124,7 +125,8 @@ def _given(
     opts: dict[str, Any], keys: tuple[str, ...], renamed: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """The ``keys`` the table gives, as keyword arguments (``batch-size`` -> ``batch_size``, or as
-    ``renamed``): what a table leaves out keeps the conditions' own default, the same as the command's."""
+    ``renamed``): what a table leaves out keeps the conditions' own default, the same as the command's
+    (a flops item holds one model, counted at its own resolution unless the table gives one)."""
     renamed = renamed or {}
     return {renamed.get(k, k.replace("-", "_")): opts[k] for k in keys if k in opts}
 
@@ -156,6 +158,8 @@ def _latency(opts: dict[str, Any], base: Path) -> LatencyConditions:
             raise UsageError("'compile-option' is an empty list; leave it out for inductor's defaults")
         given["compile_options"] = parse_compile_options(opts["compile-option"])
     given.setdefault("steps", default_steps(opts.get("sampler", "ddim")))
+    if len(opts["models"]) > 1:  # as `mubench latency`: models timed together share the paper's size
+        given.setdefault("resolution", PAPER_RESOLUTION)
     flags = NumericFlags(**_given(opts, ("tf32", "cudnn-benchmark", "threads")))
     return LatencyConditions(**given, flags=flags, solver=_solver(opts))
 
@@ -191,10 +195,13 @@ def conditions(kind: str, opts: dict[str, Any], base: Path) -> Any:
     models = opts["models"]
     for name in models:
         get_spec(name)
-    if kind in ("flops", "latency") and opts.get("resolution") is not None:
+    conds = CONDITIONS[kind](opts, base) if kind in CONDITIONS else None
+    if getattr(conds, "resolution", None) is not None:
         for name in models:
-            get_spec(name).check_resolution(opts["resolution"])
-    return CONDITIONS[kind](opts, base) if kind in CONDITIONS else None
+            get_spec(name).check_resolution(conds.resolution)
+    if kind == "robustness":
+        checkpoint_paths(models, conds)  # weights for every model, before anything runs
+    return conds
 
 
 def measure(kind: str, models: list[str], conds: Any, run_id: str, tick: Progress) -> Rows:

@@ -89,8 +89,8 @@ def run_suite(
     kept = previous[~previous["suite_item"].isin(ids - done)] if not previous.empty else previous
     foreign = int((~kept["suite_item"].isin(ids)).sum()) if not kept.empty else 0
     frames = [kept] if not kept.empty else []
-    write_text_atomic(out / "suite.toml", suite.text)
-    write_text_atomic(out / "environment.json", json.dumps(_environment(suite), indent=2) + "\n")
+    _write_keeping_previous(out / "suite.toml", suite.text)
+    _write_keeping_previous(out / "environment.json", json.dumps(_environment(suite), indent=2) + "\n")
     outcomes = []
     completed = 0
     for item in suite.items:
@@ -124,6 +124,17 @@ def run_suite(
     # Written after every item that ran; when none ran, the folder already holds exactly these rows.
     combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return combined, outcomes, foreign
+
+
+def _write_keeping_previous(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``; a different earlier version (a run resumed with an edited suite or on
+    another machine) is kept as ``<stem>.1<suffix>``, ``<stem>.2<suffix>``, ... for the rows it describes."""
+    if path.is_file() and path.read_text() != text:
+        n = 1
+        while (kept := path.with_name(f"{path.stem}.{n}{path.suffix}")).exists():
+            n += 1
+        os.replace(path, kept)
+    write_text_atomic(path, text)
 
 
 def write_folder(out: Path, combined: pd.DataFrame) -> None:

@@ -150,6 +150,9 @@ def _expand(path: Path, kind: str, where: str, opts: dict[str, Any]) -> list[Sui
         raise UsageError(
             f'{path}: {where}: give the models to measure, e.g. models = ["lucid-unet", "ode-u"]'
         )
+    repeated = sorted({m for m in models if models.count(m) > 1})
+    if repeated:
+        raise UsageError(f"{path}: {where}: models {', '.join(repeated)} given more than once")
     keys = KEYS[kind]
     opts = {k: sorted(v) if keys[k].unordered else v for k, v in opts.items()}
     axes = [
