@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 
 from mubench import __version__
+from mubench.cli.common import err_console
 from mubench.cli.compare_cmd import compare
 from mubench.cli.flops_cmd import flops
 from mubench.cli.latency_cmd import latency
@@ -54,4 +56,31 @@ app.command()(compare)
 
 
 def main() -> None:
-    app()
+    """The ``mubench`` executable. The parser's own usage errors (an unknown option or command, a value of
+    the wrong type) get one line and exit 2, like every other bad input, instead of a usage box."""
+    try:
+        code = app(prog_name="mubench", standalone_mode=False)
+    except Exception as exc:
+        sys.exit(_parser_exit(exc))
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _parser_exit(exc: Exception) -> int:
+    """Show what the parser raised as standalone click would, a usage error as one line, and return its
+    exit code; re-raise anything else. Known by duck type: click's classes live in typer's vendored copy
+    or in the click package, depending on typer's version."""
+    if type(exc).__name__ == "Abort":
+        err_console.print("Aborted!", markup=False, highlight=False)
+        return 1
+    exit_code = getattr(exc, "exit_code", None)
+    if not hasattr(exc, "format_message") or not isinstance(exit_code, int):
+        raise exc
+    if exit_code == 2 and type(exc).__name__ != "NoArgsIsHelpError":
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        err_console.print(
+            f"error: {exc.format_message()}{hint}", markup=False, highlight=False, soft_wrap=True
+        )
+    else:
+        exc.show()
+    return exit_code
