@@ -376,3 +376,24 @@ def test_item_ids_of_digits_only_read_back_as_text(tmp_path):
     )
     frame, _ = read_results(path)
     assert frame["suite_item"].tolist() == ["012345678901"] and frame["run_id"].tolist() == ["0042"]
+
+
+def test_a_device_override_leaves_out_the_tables_that_device_cannot_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(kinds, "resolve_device", torch.device)  # as on a GPU machine
+    body = f"[[latency]]\nmodels = {TINY}\n" * 2 + "channels-last = true\nprepack = true\n"
+    suite = load_suite(write(tmp_path, body), device="cuda")
+    assert [i.conds.device for i in suite.items] == ["cuda"]
+    assert suite.left_out == ("[[latency]] #2: prepack runs on cpu only; left out on --device cuda",)
+    graphs = f"[[params]]\nmodels = {TINY}\n[[latency]]\nmodels = {TINY}\ncuda-graphs = true\n"
+    suite = load_suite(write(tmp_path, graphs, "g.toml"), device="cpu")
+    assert [i.kind for i in suite.items] == ["params", "params"] and len(suite.left_out) == 1
+
+
+def test_the_paper_suite_loads_for_a_gpu_run(monkeypatch):
+    """benchmarks/gpu_paper.sh: `mubench run benchmarks/paper.toml --device cuda --only ...`."""
+    monkeypatch.setattr(kinds, "resolve_device", torch.device)
+    paper = Path(__file__).parents[1] / "benchmarks" / "paper.toml"
+    suite = load_suite(paper, device="cuda", only=("params", "flops", "latency"))
+    latency = [i for i in suite.items if i.kind == "latency"]
+    assert latency and all(i.conds.device == "cuda" and not i.conds.prepack for i in latency)
+    assert len(suite.left_out) == 2  # the two prepacked CPU tables

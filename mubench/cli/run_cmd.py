@@ -51,6 +51,8 @@ def run(
         mubench run benchmarks/paper.toml --device cuda --only latency --out results/gpu/paper
     """
     suite = load_suite(suite_file, device, tuple(only or ()))
+    for reason in suite.left_out:
+        err_console.print(f"note: {suite_file}: {reason}", highlight=False, markup=False)
     folder = out if out is not None else Path("results") / suite.name
     with progress(len(suite.items), f"suite {suite.name}", quiet) as tick:
         rows, outcomes, foreign = run_suite(suite, folder, resume, tick)

@@ -66,11 +66,13 @@ class Suite:
     description: str
     items: tuple[SuiteItem, ...]
     text: str  # the file as read, copied beside the results
+    left_out: tuple[str, ...] = ()  # tables that cannot run on the --device given, and why
 
 
 def load_suite(path: Path, device: str | None = None, only: tuple[str, ...] = ()) -> Suite:
-    """Read and check a suite file. ``device`` replaces the latency tables' device (``--device``);
-    ``only`` keeps the tables of those measurements (``--only``)."""
+    """Read and check a suite file. ``device`` replaces the latency tables' device (``--device``), leaving
+    out the tables of a mode that device cannot run (see ``Suite.left_out``); ``only`` keeps the tables
+    of those measurements (``--only``)."""
     unknown_kinds = sorted(set(only) - set(KEYS))
     if unknown_kinds:
         raise UsageError(f"--only {unknown_kinds[0]}: not a measurement; choose from {', '.join(KEYS)}")
@@ -99,6 +101,7 @@ def load_suite(path: Path, device: str | None = None, only: tuple[str, ...] = ()
         if not any(key in keys for keys in KEYS.values()):
             raise UsageError(f"{path}: [defaults]: key '{key}' is not accepted by any measurement")
     items: list[SuiteItem] = []
+    left_out: list[str] = []
     for kind in [k for k in data if k in KEYS and (not only or k in only)]:  # in the file's order
         tables = data[kind]
         for number, table in enumerate(tables if isinstance(tables, list) else [tables], start=1):
@@ -108,13 +111,30 @@ def load_suite(path: Path, device: str | None = None, only: tuple[str, ...] = ()
             merged = {k: v for k, v in defaults.items() if k in KEYS[kind]} | opts
             if kind == "latency" and device is not None:
                 merged["device"] = device
+                reason = _cannot_run_on(merged, device)
+                if reason:
+                    left_out.append(f"{where}: {reason}")
+                    continue
             _check_keys(path, where, merged, KEYS[kind])
             items += _expand(path, kind, where, merged)
     if not items:
         what = f"no {' or '.join(f'[[{k}]]' for k in only)} tables" if only else "no measurement tables"
         raise UsageError(f"{path}: {what}; add e.g. [[params]] with models = [...]")
     _check_unique(path, items)
-    return Suite(path, header.get("name", path.stem), header.get("description", ""), tuple(items), text)
+    name, description = header.get("name", path.stem), header.get("description", "")
+    return Suite(path, name, description, tuple(items), text, tuple(left_out))
+
+
+DEVICE_ONLY_MODES = {"prepack": "cpu", "cuda-graphs": "cuda"}  # latency keys that need one device type
+
+
+def _cannot_run_on(table: dict[str, Any], device: str) -> str | None:
+    """Why a latency table cannot run on ``device`` (a mode for another device type), or None."""
+    kind = "cuda" if device.startswith("cuda") else "cpu"
+    for key, needs in DEVICE_ONLY_MODES.items():
+        if table.get(key) is True and kind != needs:
+            return f"{key} runs on {needs} only; left out on --device {device}"
+    return None
 
 
 def _table(path: Path, where: str, value: Any) -> dict[str, Any]:
