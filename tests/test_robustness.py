@@ -128,7 +128,16 @@ def test_robustness_cli_writes_rows(runner, tmp_path):
     assert result.exit_code == 0, result.output
     frame = pd.read_csv(out)
     assert list(frame["model"]) == ["identity", "lucid-unet-tiny"] * 2
-    expected = ("sigma", "dataset", "checkpoint", "n_images", "t_start", "nfe_total", "denoise_s_per_image")
+    expected = (
+        "sigma",
+        "dataset",
+        "checkpoint",
+        "n_images",
+        "n_sources",
+        "t_start",
+        "nfe_total",
+        "denoise_s_per_image",
+    )
     for column in (*expected, *(f"{m}_{s}" for m in ("psnr_db", "ssim") for s in ("mean", "std", "ci95"))):
         assert column in frame.columns
     model_rows = frame[frame["model"] == "lucid-unet-tiny"]
@@ -239,3 +248,13 @@ def test_torchvision_datasets_are_read_from_the_root(tmp_path):
     train = load_dataset("mnist", "train", tmp_path)
     assert test.images.shape == (3, 3, 32, 32) and train.images.shape == (6, 3, 32, 32)
     assert set(test.sources).isdisjoint(train.sources)
+
+
+def test_a_limited_test_set_draws_on_every_source_photograph():
+    from mubench.data import load_dataset
+
+    whole = load_dataset("patches32", "test")
+    for limit in (12, 50, 100):
+        some = load_dataset("patches32", "test", limit=limit)
+        assert len(some.images) == limit and set(some.sources) == set(whole.sources)
+        assert some.sources == tuple(whole.sources[i * len(whole.images) // limit] for i in range(limit))

@@ -22,7 +22,8 @@ def check_dataset_name(name: str) -> None:
 
 
 def load_dataset(name: str, split: str, data_root: Path | None = None, limit: int | None = None) -> Images:
-    """The ``split`` ("train" or "test") of dataset ``name``, at most ``limit`` images (None: all)."""
+    """The ``split`` ("train" or "test") of dataset ``name``; at most ``limit`` images (None: all), spread
+    evenly over the split so that every source is represented in proportion."""
     check_dataset_name(name)
     if name in DATASETS:
         images = load_builtin(name, split)
@@ -32,7 +33,10 @@ def load_dataset(name: str, split: str, data_root: Path | None = None, limit: in
         images = load_folder(name[len(FOLDER_PREFIX) :], split)
     if limit is None or limit >= len(images):
         return images
-    return Images(images.name, images.split, images.images[:limit], images.sources[:limit])
+    # Evenly spaced, not the first ``limit``: the splits are ordered by source (photograph, scale), and a
+    # prefix would be one photograph.
+    keep = [i * len(images) // limit for i in range(limit)]
+    return Images(images.name, images.split, images.images[keep], tuple(images.sources[i] for i in keep))
 
 
 __all__ = ["Images", "check_dataset_name", "load_dataset"]

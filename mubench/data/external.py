@@ -72,7 +72,7 @@ def load_folder(path: str, split: str) -> Images:
 
 
 def load_torchvision(name: str, split: str, data_root: Path | None, limit: int | None = None) -> Images:
-    """A torchvision dataset read from ``data_root`` without downloading (first ``limit`` images)."""
+    """A torchvision dataset read from ``data_root`` without downloading (``limit`` images evenly spaced)."""
     import torchvision
 
     cls_name, size, layout = TORCHVISION[name]
@@ -89,6 +89,7 @@ def load_torchvision(name: str, split: str, data_root: Path | None, limit: int |
             f"--dataset {name}: not found under --data-root {data_root} (expected {layout}): "
             f"{str(exc).splitlines()[0]}"
         ) from None
-    count = len(dataset) if limit is None else min(limit, len(dataset))
-    arrays = [_square(np.asarray(dataset[i][0]), size) for i in range(count)]
-    return _to_images(name, split, arrays, [f"{name}[{split}][{i}]" for i in range(count)])
+    total = len(dataset)
+    keep = range(total) if limit is None or limit >= total else [i * total // limit for i in range(limit)]
+    arrays = [_square(np.asarray(dataset[i][0]), size) for i in keep]
+    return _to_images(name, split, arrays, [f"{name}[{split}][{i}]" for i in keep])

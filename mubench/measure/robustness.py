@@ -202,7 +202,8 @@ def measure_robustness(
     specs = [get_spec(name) for name in names]
     weights = checkpoint_paths(names, conds)
     root = Path(conds.data_root) if conds.data_root else None
-    clean = load_dataset(conds.dataset, "test", root, limit=conds.num_images).images
+    test = load_dataset(conds.dataset, "test", root, limit=conds.num_images)
+    clean = test.images
     resolution = clean.shape[-1]
     for spec in specs:
         spec.check_resolution(resolution)
@@ -220,8 +221,8 @@ def measure_robustness(
     for t_star in starts.values():
         for sampler in samplers:
             sampler.timesteps(t_star)
-    common = dict(dataset=conds.dataset, n_images=len(clean), resolution=resolution, seed=conds.seed,
-                  **environment("cpu"))  # fmt: skip
+    common = dict(dataset=conds.dataset, n_images=len(clean), n_sources=len(set(test.sources)),
+                  resolution=resolution, seed=conds.seed, **environment("cpu"))  # fmt: skip
     rows = []
     for sigma in conds.sigmas:
         noisy = noisy_images(clean, sigma, noise_seed(conds.seed, sigma))
