@@ -368,7 +368,10 @@ def _robust_conditions(frame: pd.DataFrame) -> str:
     images = ", ".join(str(int(n)) for n in sorted(set(frame["n_images"].dropna())))
     samplers = ", ".join(sorted(set(frame["sampler"].dropna().astype(str))))
     devices = ", ".join(sorted(set(frame["device"].dropna().astype(str))))
-    return f"{datasets}, {images} images, {samplers} from t* to 0, {devices}"
+    counts = sorted({int(n) for n in frame["steps"].dropna()})
+    span = f"{counts[0]}-{counts[-1]}" if len(counts) > 1 else "".join(map(str, counts))
+    steps = f" in {span} steps" if counts else ""
+    return f"{datasets}, {images} images, {samplers}{steps} from t* to 0, {devices}"
 
 
 # ---------------------------------------------------------------- convergence
