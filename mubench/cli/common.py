@@ -47,15 +47,18 @@ def friendly_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _partial_files.clear()  # only this command's files (tests run many commands in one process)
         try:
             return func(*args, **kwargs)
         except MubenchError as exc:
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            err_console.print(
+                f"[bold red]error:[/] {escape(str(exc))}{escape(_where_partial_rows())}",
+                highlight=False,
+                soft_wrap=True,
+            )
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
-            kept = sorted(str(p) for p in _partial_files if p.exists())
-            where = f"; the finished rows are in {', '.join(kept)}" if kept else ""
-            err_console.print(f"interrupted{where}", highlight=False, markup=False)
+            err_console.print(f"interrupted{_where_partial_rows()}", highlight=False, markup=False)
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
@@ -77,6 +80,12 @@ def check_outputs(*paths: Path | None) -> None:
 
 
 _partial_files: set[Path] = set()  # written by this process: named if the run is interrupted
+
+
+def _where_partial_rows() -> str:
+    """``; the finished rows are in ...`` for a run that stops early after writing partial files."""
+    kept = sorted(str(p) for p in _partial_files if p.exists())
+    return f"; the finished rows are in {', '.join(kept)}" if kept else ""
 
 
 def partial_path(path: Path) -> Path:
