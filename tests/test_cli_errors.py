@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pandas as pd
 import pytest
 
@@ -166,32 +163,3 @@ def test_an_interrupted_run_keeps_the_existing_file_and_its_finished_rows(
     clean_exit(runner.invoke(app, args), 0)
     assert set(pd.read_csv(csv)["model"]) == {"ode-u-tiny", "lucid-unet-tiny"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["flops.csv", "flops.json"]  # partials removed
-
-
-def mubench_process(*args: str) -> subprocess.CompletedProcess:
-    """``mubench ARGS`` as its own process: what a user's shell sees, outside the test runner."""
-    command = [sys.executable, "-m", "mubench", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=300)
-
-
-@pytest.mark.parametrize(
-    ("args", "needle"),
-    [
-        (["latency", "--repeats", "abc"], "Invalid value for '--repeats'"),
-        (["nope"], "No such command 'nope'"),
-        (["latency", "--nope"], "No such option: --nope"),
-    ],
-)
-def test_the_executable_gives_the_parsers_errors_as_one_line(args, needle):
-    result = mubench_process(*args)
-    assert result.returncode == 2, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], result.stderr
-    assert "(see 'mubench" in lines[0]
-
-
-def test_the_executable_keeps_help_version_and_exit_codes():
-    assert mubench_process("--version").stdout.strip().startswith("mubench ")
-    assert mubench_process("latency", "--help").returncode == 0
-    bare = mubench_process()
-    assert bare.returncode == 2 and "Commands" in bare.stdout + bare.stderr  # the help, as before

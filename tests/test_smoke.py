@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 import mubench
 
 
@@ -36,3 +38,24 @@ def test_bad_input_in_a_real_process_has_no_traceback():
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr + proc.stdout
     assert "did you mean 'ode-u'" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["latency", "--repeats", "abc"], "Invalid value for '--repeats'"),
+        (["nope"], "No such command 'nope'"),
+        (["latency", "--nope"], "No such option: --nope"),
+    ],
+)
+def test_the_executable_gives_the_parsers_errors_as_one_line(args, needle):
+    result = _run(*args)
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], result.stderr
+    assert "(see 'mubench" in lines[0]
+
+
+def test_bare_mubench_shows_the_help_and_exits_2():
+    bare = _run()
+    assert bare.returncode == 2 and "Commands" in bare.stdout + bare.stderr
