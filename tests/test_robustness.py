@@ -167,6 +167,9 @@ def test_a_model_that_fails_at_one_sigma_gets_an_error_row_and_the_rest_run(runn
     failed = frame[frame["status"] == "error"]
     assert failed[["model", "sigma"]].values.tolist() == [["ode-u-tiny", 0.1]]
     assert "RuntimeError: boom" in failed["message"].iloc[0]
+    keys = ["batch_size", "steps", "checkpoint"]  # those of the ok row it replaces (compare joins on them)
+    got = pd.read_csv(out).loc[failed.index, keys].values.tolist()
+    assert got == [[3, 1.0, "shipped:ode-u-tiny.safetensors"]]
     assert len(frame[frame["status"] == "ok"]) == 5  # identity, lucid-unet-tiny at both; ode-u-tiny at 0.05
     assert not (tmp_path / "rob.partial.csv").exists()
 

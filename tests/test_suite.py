@@ -273,6 +273,7 @@ def test_interrupted_run_keeps_finished_rows_and_resume_runs_the_rest(
     monkeypatch.setattr("mubench.suite.runner.measure", interrupted_at_third)
     result = runner.invoke(app, ["run", str(path), "--out", str(out), "-q"])
     clean_exit(result, 130)  # interrupted, not crashed
+    assert f"the finished items are in {out}/ (add --resume" in " ".join(result.output.split())
     first = pd.read_csv(out / "results.csv")
     assert list(first["command"]) == ["params", "params"]  # the two finished items, nothing half-written
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
@@ -356,7 +357,7 @@ def test_latency_tables_default_to_the_commands_resolution(tmp_path):
     assert alone.conds.resolution is None  # one model: its own size, as the command
 
 
-def test_resume_with_an_edited_suite_keeps_the_earlier_suite_file(runner, tmp_path, clean_exit):
+def test_resume_with_an_edited_suite_keeps_the_earlier_suite_file(runner, tmp_path, clean_exit, monkeypatch):
     path, out = write(tmp_path, SUITE), tmp_path / "out"
     clean_exit(runner.invoke(app, ["run", str(path), "--out", str(out), "-q"]), 0)
     environment = (out / "environment.json").read_text()
@@ -365,7 +366,10 @@ def test_resume_with_an_edited_suite_keeps_the_earlier_suite_file(runner, tmp_pa
     assert (out / "suite.1.toml").read_text() == textwrap.dedent(SUITE)  # behind the rows kept
     assert (out / "suite.toml").read_text() == edited.read_text()
     assert (out / "environment.json").read_text() == environment  # same machine: one file
-    assert not (out / "environment.1.json").exists()
+    monkeypatch.chdir(tmp_path)  # the same file named by a relative path: still the same environment
+    clean_exit(runner.invoke(app, ["run", edited.name, "--out", str(out), "--resume", "-q"]), 0)
+    assert not (out / "environment.1.json").exists() and not (out / "suite.2.toml").exists()
+    assert (out / "environment.json").read_text() != environment  # the path as given this time
 
 
 def test_item_ids_of_digits_only_read_back_as_text(tmp_path):
@@ -383,10 +387,18 @@ def test_a_device_override_leaves_out_the_tables_that_device_cannot_run(tmp_path
     body = f"[[latency]]\nmodels = {TINY}\n" * 2 + "channels-last = true\nprepack = true\n"
     suite = load_suite(write(tmp_path, body), device="cuda")
     assert [i.conds.device for i in suite.items] == ["cuda"]
-    assert suite.left_out == ("[[latency]] #2: prepack runs on cpu only; left out on --device cuda",)
+    assert suite.left_out == ("[[latency]] #2: prepack runs on cpu only; left out on device cuda",)
     graphs = f"[[params]]\nmodels = {TINY}\n[[latency]]\nmodels = {TINY}\ncuda-graphs = true\n"
     suite = load_suite(write(tmp_path, graphs, "g.toml"), device="cpu")
     assert [i.kind for i in suite.items] == ["params", "params"] and len(suite.left_out) == 1
+    both = f"[[latency]]\nmodels = {TINY}\nchannels-last = true\nprepack = [false, true]\n"
+    suite = load_suite(write(tmp_path, both, "b.toml"), device="cuda")
+    assert [i.conds.prepack for i in suite.items] == [False] and len(suite.left_out) == 1
+    only_cpu = f"[[latency]]\nmodels = {TINY}\nchannels-last = true\nprepack = true\n"
+    with pytest.raises(UsageError, match="nothing to run: \\[\\[latency\\]\\] #1: prepack runs on cpu only"):
+        load_suite(write(tmp_path, only_cpu, "c.toml"), device="cuda")
+    with pytest.raises(UsageError, match="prepack is a CPU mode"):  # a table that asks for both: an error
+        load_suite(write(tmp_path, only_cpu + "device = 'cuda'\n", "d.toml"))
 
 
 def test_the_paper_suite_loads_for_a_gpu_run(monkeypatch):

@@ -69,13 +69,15 @@ def _parser_exit(exc: Exception) -> int:
     """Show what the parser raised as standalone click would, a usage error as one line, and return its
     exit code; re-raise anything else. Known by duck type: click's classes live in typer's vendored copy
     or in the click package, depending on typer's version."""
+    if type(exc).__name__ == "NoArgsIsHelpError":  # the help is printed already
+        return int(getattr(exc, "exit_code", 2))
     if type(exc).__name__ == "Abort":
         err_console.print("Aborted!", markup=False, highlight=False)
         return 1
     exit_code = getattr(exc, "exit_code", None)
     if not hasattr(exc, "format_message") or not isinstance(exit_code, int):
         raise exc
-    if exit_code == 2 and type(exc).__name__ != "NoArgsIsHelpError":
+    if exit_code == 2:
         ctx = getattr(exc, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         err_console.print(

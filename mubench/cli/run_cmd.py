@@ -54,8 +54,16 @@ def run(
     for reason in suite.left_out:
         err_console.print(f"note: {suite_file}: {reason}", highlight=False, markup=False)
     folder = out if out is not None else Path("results") / suite.name
-    with progress(len(suite.items), f"suite {suite.name}", quiet) as tick:
-        rows, outcomes, foreign = run_suite(suite, folder, resume, tick)
+    try:
+        with progress(len(suite.items), f"suite {suite.name}", quiet) as tick:
+            rows, outcomes, foreign = run_suite(suite, folder, resume, tick)
+    except KeyboardInterrupt:
+        err_console.print(
+            f"interrupted; the finished items are in {folder}/ (add --resume to run the rest)",
+            highlight=False,
+            markup=False,
+        )
+        raise typer.Exit(130) from None
     summary = pd.DataFrame(
         {
             "item": [o.item.label for o in outcomes],

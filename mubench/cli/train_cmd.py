@@ -20,7 +20,7 @@ def train_command(
     out: Annotated[
         Path,
         typer.Option(
-            help="Checkpoint to write (.safetensors; a .json sidecar beside it), kept unless --resume."
+            help="Checkpoint to write (.safetensors, with a .json sidecar); an existing one needs --resume."
         ),
     ],
     dataset: Annotated[

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mubench.data.builtin import DATASETS, Images, load_builtin
+from mubench.data.builtin import DATASETS, Images, evenly_spaced, load_builtin
 from mubench.data.external import TORCHVISION, load_folder, load_torchvision
 from mubench.errors import UsageError
 
@@ -33,9 +33,7 @@ def load_dataset(name: str, split: str, data_root: Path | None = None, limit: in
         images = load_folder(name[len(FOLDER_PREFIX) :], split)
     if limit is None or limit >= len(images):
         return images
-    # Evenly spaced, not the first ``limit``: the splits are ordered by source (photograph, scale), and a
-    # prefix would be one photograph.
-    keep = [i * len(images) // limit for i in range(limit)]
+    keep = evenly_spaced(len(images), limit)
     return Images(images.name, images.split, images.images[keep], tuple(images.sources[i] for i in keep))
 
 

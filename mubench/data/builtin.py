@@ -47,6 +47,14 @@ class Images:
         return self.images.shape[0]
 
 
+def evenly_spaced(total: int, limit: int | None) -> list[int]:
+    """Indices of at most ``limit`` of ``total`` items, spread evenly (all when ``limit`` is None): a split
+    is ordered by source, so its first items would all come from one."""
+    if limit is None or limit >= total:
+        return list(range(total))
+    return [i * total // limit for i in range(limit)]
+
+
 def _photo(name: str) -> np.ndarray:
     """A scikit-image photograph as float (H, W, 3) in [0, 1]."""
     from skimage import data

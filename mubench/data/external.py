@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mubench.data.builtin import Images
+from mubench.data.builtin import Images, evenly_spaced
 from mubench.errors import UsageError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -89,7 +89,6 @@ def load_torchvision(name: str, split: str, data_root: Path | None, limit: int |
             f"--dataset {name}: not found under --data-root {data_root} (expected {layout}): "
             f"{str(exc).splitlines()[0]}"
         ) from None
-    total = len(dataset)
-    keep = range(total) if limit is None or limit >= total else [i * total // limit for i in range(limit)]
+    keep = evenly_spaced(len(dataset), limit)
     arrays = [_square(np.asarray(dataset[i][0]), size) for i in keep]
     return _to_images(name, split, arrays, [f"{name}[{split}][{i}]" for i in keep])

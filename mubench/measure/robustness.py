@@ -250,8 +250,14 @@ def measure_robustness(
                     t_star, seed = starts[spec.name, sigma], noise_seed(conds.seed, sigma)
                     fields, scores = _denoise(spec, model, sampler, trained, noisy, clean_np, t_star, seed)
                 except Exception as exc:  # the others are still measured; the row says why this one failed
-                    rows.append(failure_row("robustness", run_id, spec.name, exc, sampler=sampler.describe(),
-                                            sigma=sigma, **common))  # fmt: skip
+                    keys = dict(
+                        sampler=sampler.describe(),
+                        steps=len(sampler.timesteps(t_star)),
+                        sigma=sigma,
+                        checkpoint=_label(weights[spec.name], spec.name),
+                    )  # the ok row's keys
+                    rows.append(failure_row("robustness", run_id, spec.name, exc, **keys,
+                                            **{**common, "batch_size": len(clean)}))  # fmt: skip
                     tick(f"sigma {sigma}: {spec.name} failed")
                     continue
                 base_name, base = first.setdefault(sampler_index, (spec.name, scores))

@@ -90,7 +90,8 @@ def run_suite(
     foreign = int((~kept["suite_item"].isin(ids)).sum()) if not kept.empty else 0
     frames = [kept] if not kept.empty else []
     _write_keeping_previous(out / "suite.toml", suite.text)
-    _write_keeping_previous(out / "environment.json", json.dumps(_environment(suite), indent=2) + "\n")
+    _write_keeping_previous(out / "environment.json", json.dumps(_environment(suite), indent=2) + "\n",
+                            same=_same_environment)  # fmt: skip
     outcomes = []
     completed = 0
     for item in suite.items:
@@ -126,15 +127,25 @@ def run_suite(
     return combined, outcomes, foreign
 
 
-def _write_keeping_previous(path: Path, text: str) -> None:
+def _write_keeping_previous(path: Path, text: str, same: Callable[[str, str], bool] = str.__eq__) -> None:
     """Write ``text`` to ``path``; a different earlier version (a run resumed with an edited suite or on
     another machine) is kept as ``<stem>.1<suffix>``, ``<stem>.2<suffix>``, ... for the rows it describes."""
-    if path.is_file() and path.read_text() != text:
+    if path.is_file() and not same(path.read_text(), text):
         n = 1
         while (kept := path.with_name(f"{path.stem}.{n}{path.suffix}")).exists():
             n += 1
         os.replace(path, kept)
     write_text_atomic(path, text)
+
+
+def _same_environment(old: str, new: str) -> bool:
+    """The same machine and software (the suite file may be named by another path)."""
+    try:
+        before = json.loads(old)
+    except json.JSONDecodeError:
+        return False
+    after = json.loads(new)
+    return isinstance(before, dict) and {**before, "suite_file": None} == {**after, "suite_file": None}
 
 
 def write_folder(out: Path, combined: pd.DataFrame) -> None:

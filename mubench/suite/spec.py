@@ -111,12 +111,10 @@ def load_suite(path: Path, device: str | None = None, only: tuple[str, ...] = ()
             merged = {k: v for k, v in defaults.items() if k in KEYS[kind]} | opts
             if kind == "latency" and device is not None:
                 merged["device"] = device
-                reason = _cannot_run_on(merged, device)
-                if reason:
-                    left_out.append(f"{where}: {reason}")
-                    continue
             _check_keys(path, where, merged, KEYS[kind])
-            items += _expand(path, kind, where, merged)
+            items += _expand(path, kind, where, merged, left_out if device is not None else None)
+    if not items and left_out:
+        raise UsageError(f"{path}: nothing to run: {'; '.join(left_out)}")
     if not items:
         what = f"no {' or '.join(f'[[{k}]]' for k in only)} tables" if only else "no measurement tables"
         raise UsageError(f"{path}: {what}; add e.g. [[params]] with models = [...]")
@@ -128,12 +126,12 @@ def load_suite(path: Path, device: str | None = None, only: tuple[str, ...] = ()
 DEVICE_ONLY_MODES = {"prepack": "cpu", "cuda-graphs": "cuda"}  # latency keys that need one device type
 
 
-def _cannot_run_on(table: dict[str, Any], device: str) -> str | None:
-    """Why a latency table cannot run on ``device`` (a mode for another device type), or None."""
+def _cannot_run_on(options: dict[str, Any], device: str) -> str | None:
+    """Why a latency item cannot run on ``device`` (a mode for another device type), or None."""
     kind = "cuda" if device.startswith("cuda") else "cpu"
     for key, needs in DEVICE_ONLY_MODES.items():
-        if table.get(key) is True and kind != needs:
-            return f"{key} runs on {needs} only; left out on --device {device}"
+        if options.get(key) is True and kind != needs:
+            return f"{key} runs on {needs} only; left out on device {device}"
     return None
 
 
@@ -162,8 +160,11 @@ def _check_keys(path: Path, where: str, table: dict[str, Any], keys: dict[str, K
             )
 
 
-def _expand(path: Path, kind: str, where: str, opts: dict[str, Any]) -> list[SuiteItem]:
-    """One item per combination of the list-valued conditions (and per model unless measured together)."""
+def _expand(
+    path: Path, kind: str, where: str, opts: dict[str, Any], left_out: list[str] | None = None
+) -> list[SuiteItem]:
+    """One item per combination of the list-valued conditions (and per model unless measured together).
+    With ``left_out`` (a --device given), a combination that device cannot run is noted there instead."""
     models = opts.pop("models", None)
     note = opts.pop("note", None)
     if not models:
@@ -184,6 +185,10 @@ def _expand(path: Path, kind: str, where: str, opts: dict[str, Any]) -> list[Sui
     base = path.parent
     for combination in itertools.product(*axes):
         one = dict(combination)
+        if left_out is not None and kind == "latency" and (reason := _cannot_run_on(one, one["device"])):
+            if f"{where}: {reason}" not in left_out:
+                left_out.append(f"{where}: {reason}")
+            continue
         for group in groups:
             try:
                 conds = conditions(kind, {"models": list(group), **one}, base)
