@@ -96,9 +96,15 @@ def compare_frames(
     both = pd.concat([base.index.to_frame(index=False), cur.index.to_frame(index=False)])
     labels = _distinct(_labels(both.drop_duplicates(), keys), {**_options(cur), **_options(base)})
     result = Comparison(table=pd.DataFrame())
-    result.only_baseline = [labels[k] for k in base.index.difference(cur.index)]
-    result.only_current = [labels[k] for k in cur.index.difference(base.index)]
-    shown = metrics or tuple(dict.fromkeys((*exact, *fail_on, *DEFAULT_METRICS)))
+    only_base, only_cur = base.index.difference(cur.index), cur.index.difference(base.index)
+    failed_rows = _failures_without_keys(base, cur, only_base, only_cur)
+    for base_key, cur_key in failed_rows:
+        c = cur.loc[cur_key]
+        result.failed_now.append(f"{labels[base_key]}: {c.get('status')} ({c.get('message', '')})")
+    result.only_baseline = [labels[k] for k in only_base if k not in {b for b, _ in failed_rows}]
+    result.only_current = [labels[k] for k in only_cur if k not in {c for _, c in failed_rows}]
+    # The gates are always checked; --metric chooses what else is shown.
+    shown = tuple(dict.fromkeys((*exact, *fail_on, *(metrics or DEFAULT_METRICS))))
     lines = []
     for key in base.index.intersection(cur.index, sort=False):
         b, c = base.loc[key], cur.loc[key]
@@ -117,7 +123,7 @@ def compare_frames(
             if line["regression"]:
                 result.regressions.append(
                     f"{line['label']}: {metric} {format_value(line['baseline'])} -> "
-                    f"{format_value(line['current'])} "
+                    f"{'missing' if line['change'] == 'missing' else format_value(line['current'])} "
                     f"(allowed: {line['limit']})"
                 )
     if result.failed_now and (fail_on or exact or fail_on_missing):
@@ -127,6 +133,28 @@ def compare_frames(
     result.table = pd.DataFrame(lines, columns=["label", "metric", "baseline", "current", "ratio", "change",
                                                 "limit", "regression"])  # fmt: skip
     return result
+
+
+def _failures_without_keys(
+    base: pd.DataFrame, cur: pd.DataFrame, only_base: pd.Index, only_cur: pd.Index
+) -> list[tuple[tuple, tuple]]:
+    """(baseline row, current failure row) pairs for ok baseline rows that did not join because the row
+    recording the failure lacks key values its measurement would have filled (a failed flops item has no
+    counter, tier or solver): a failure row's empty keys match any value."""
+    failures = [k for k in only_cur if cur.loc[k].get("status", "ok") != "ok"]
+    pairs = []
+    for base_key in only_base:
+        if base.loc[base_key].get("status", "ok") != "ok":
+            continue
+        for cur_key in failures:
+            if all(c in ("", b) for b, c in zip(_as_tuple(base_key), _as_tuple(cur_key))):
+                pairs.append((base_key, cur_key))
+                break
+    return pairs
+
+
+def _as_tuple(key: object) -> tuple:
+    return key if isinstance(key, tuple) else (key,)
 
 
 def _indexed(frame: pd.DataFrame, keys: list[str], side: str) -> pd.DataFrame:
@@ -210,8 +238,13 @@ def _line(
     label: str, metric: str, b: object, c: object, fail_on: dict[str, float], exact: tuple
 ) -> dict | None:
     baseline, current = _number(b), _number(c)
-    if baseline is None or current is None:
+    if baseline is None:
         return None
+    if current is None:  # measured in the baseline, not now: a gated metric must not vanish
+        gated = metric in exact or metric in fail_on
+        limit = "no change" if metric in exact else f"{fail_on[metric]:g}% worse" if gated else "reported"
+        return {"label": label, "metric": metric, "baseline": baseline, "current": math.nan,
+                "ratio": math.nan, "change": "missing", "limit": limit, "regression": gated}  # fmt: skip
     if metric in exact:
         regression, limit = current != baseline, "no change"
     elif metric in fail_on:

@@ -91,6 +91,34 @@ def test_a_row_that_fails_now_fails_the_missing_rows_gate_too(runner, tmp_path, 
     clean_exit(run(runner, tmp_path, rows(), current, "--fail-on-missing"), 1)
 
 
+def test_a_failure_row_without_the_measurements_keys_still_fails_now(runner, tmp_path, clean_exit):
+    # A failed flops item records neither counter nor tier: it stands for both rows of the model.
+    failed = make_row("flops", "r", model="a", status="error", message="RuntimeError: boom")
+    current = pd.concat([rows().drop(index=[2, 3]), pd.DataFrame([failed])], ignore_index=True)
+    result = run(runner, tmp_path, rows(), current, *EXACT)
+    clean_exit(result, 1)
+    text = " ".join(result.output.split())
+    assert "counter=fvcore): error (RuntimeError: boom) (it measured fine in the baseline)" in text
+    assert text.count("failed now: flops a (") == 2 and "only in" not in text  # fvcore and torch rows
+
+
+def test_a_gated_metric_that_is_missing_now_is_a_regression(runner, tmp_path, clean_exit):
+    current = rows()
+    current.loc[5, "psnr_db_mean"] = float("nan")  # e.g. a model that now returns NaN
+    clean_exit(run(runner, tmp_path, rows(), current, "--fail-on", "psnr_db_mean:1%"), 1)
+    clean_exit(run(runner, tmp_path, rows(), current), 0)  # not gated: shown, not failed
+    current = rows()
+    current.loc[2, "nfe"] = float("nan")
+    clean_exit(run(runner, tmp_path, rows(), current, *EXACT), 1)
+
+
+def test_metric_chooses_what_is_shown_not_what_is_gated(runner, tmp_path, clean_exit):
+    gate = ["--fail-on", "psnr_db_mean:1%", "--metric", "macs"]
+    result = run(runner, tmp_path, rows(), rows(psnr=29.0), *gate)
+    clean_exit(result, 1)
+    assert "psnr_db_mean" in result.output
+
+
 def test_a_suite_folder_compares_with_a_single_commands_csv(runner, tmp_path, clean_exit):
     folder = tmp_path / "suite"
     folder.mkdir()

@@ -435,6 +435,10 @@ def test_convergence_claim_follows_rows(rows):
     assert judged(no_sweep)["convergence"].verdict == cl.NOT_MEASURED
     assert judged(no_sweep)["robustness"].verdict != cl.NOT_MEASURED  # the full-process rows remain
 
+    unscored = rows.copy()
+    unscored.loc[sweep.index[sweep["model"] == QCAND], "psnr_db_mean"] = float("nan")  # no PSNR: no verdict
+    assert judged(unscored)["convergence"].verdict == cl.NOT_MEASURED
+
 
 def test_claims_table_has_the_published_figures_and_the_rules(fixture_rows):
     table = cl.claims_table(cl.evaluate_claims(fixture_rows))

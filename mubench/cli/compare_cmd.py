@@ -106,12 +106,12 @@ def _render(result: Comparison, threshold: float, baseline: Path, current: Path,
         style = "red" if line.regression else None
         if style is None and beyond:
             style = {"worse": "yellow", "better": "green"}.get(line.change)
-        mark = {"worse": " +", "better": " -", "same": "  "}[line.change]
+        mark = {"worse": " +", "better": " -", "same": "  ", "missing": " +"}[line.change]
         ratio = (f"{line.ratio:.4f}" if known else "-") + mark
         cells = (
             f"{line.label}: {line.metric}",
             format_value(line.baseline),
-            format_value(line.current),
+            "missing" if line.change == "missing" else format_value(line.current),
             ratio,
             line.limit,
         )

@@ -377,9 +377,12 @@ def _robust_conditions(frame: pd.DataFrame) -> str:
 # ---------------------------------------------------------------- convergence
 
 
-def steps_to_converge(sweep: pd.DataFrame) -> int:
-    """The fewest steps whose mean PSNR is within CONVERGED_DB of the best in ``sweep`` (one model)."""
+def steps_to_converge(sweep: pd.DataFrame) -> int | None:
+    """The fewest steps whose mean PSNR is within CONVERGED_DB of the best in ``sweep`` (one model); None
+    when the sweep has no PSNR."""
     best = sweep["psnr_db_mean"].max()
+    if pd.isna(best):
+        return None
     return int(sweep.loc[sweep["psnr_db_mean"] >= best - CONVERGED_DB, "steps"].min())
 
 
@@ -398,8 +401,9 @@ def convergence_claim(rows: pd.DataFrame) -> Claim:
     found = []
     for (_, sigma), group in sweeps.groupby(["dataset", "sigma"], sort=True) if len(sweeps) else []:
         cand, ref = (group[group["model"] == name] for name in pair)
-        if len(cand) and len(ref):
-            found.append((sigma, steps_to_converge(cand), steps_to_converge(ref), cand, ref))
+        steps = (steps_to_converge(cand), steps_to_converge(ref)) if len(cand) and len(ref) else (None, None)
+        if None not in steps:
+            found.append((sigma, *steps, cand, ref))
     if not found:
         return _not_measured(
             base, "needs a steps sweep (--steps-sweep, 3 or more step counts) of a trained pair"
