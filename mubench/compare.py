@@ -24,19 +24,20 @@ JOIN_KEYS = (
 # Only joined on when both sides have them: the options of the suite table a row came from (not its
 # models, so adding a model to a table keeps the other models' rows matched).
 SUITE_KEYS = ("suite_options",)
-# Each metric, the command whose rows it is compared on, and whether lower is better.
+# The metrics compared on each command's rows (a metric may belong to several).
 OWNERS = {
     "params": ("params_total", "params_trainable", "params_frozen", "buffers_total"),
-    "flops": ("macs", "flops", "elementwise_ops", "nfe", "macs_per_trajectory", "flops_per_trajectory"),
+    "flops": ("macs", "flops", "elementwise_ops", "nfe", "nfe_per_trajectory", "macs_per_trajectory",
+              "flops_per_trajectory"),
     "latency": (
         "call_ms_median", "call_ms_p10", "call_ms_p90", "call_ms_mean", "call_ms_min", "call_ms_iqr",
         "call_ms_std", "trajectory_s_median", "trajectory_s_p10", "trajectory_s_p90", "trajectory_s_mean",
-        "trajectory_s_min", "nfe_per_trajectory", "peak_mem_mib", "latency_over_macs_ratio",
+        "trajectory_s_min", "nfe", "nfe_per_trajectory", "peak_mem_mib", "latency_over_macs_ratio",
         "call_ms_vs_first", "achieved_gflops", "achieved_share",
     ),
     "robustness": ("psnr_db_mean", "ssim_mean", "nfe_total", "denoise_s_per_image"),
 }  # fmt: skip
-OWNER = {metric: command for command, metrics in OWNERS.items() for metric in metrics}
+OWNER = {m: {c for c, metrics in OWNERS.items() if m in metrics} for ms in OWNERS.values() for m in ms}
 HIGHER_IS_BETTER = ("psnr_db_mean", "ssim_mean", "achieved_gflops", "achieved_share")
 METRICS = tuple(OWNER)
 # Shown when no --metric is given (each where the rows have it).
@@ -114,7 +115,7 @@ def compare_frames(
                 result.failed_now.append(f"{labels[key]}: {c.get('status')} ({c.get('message', '')})")
             continue
         for metric in shown:
-            if OWNER[metric] != command:
+            if command not in OWNER[metric]:
                 continue
             line = _line(labels[key], metric, b.get(metric), c.get(metric), fail_on, exact)
             if line is None:

@@ -112,6 +112,14 @@ def test_a_gated_metric_that_is_missing_now_is_a_regression(runner, tmp_path, cl
     clean_exit(run(runner, tmp_path, rows(), current, *EXACT), 1)
 
 
+def test_nfe_is_gated_on_latency_rows_too(runner, tmp_path, clean_exit):
+    base, current = rows(), rows()
+    base.loc[4, "nfe"], current.loc[4, "nfe"] = 36, 40  # the latency row's own count of the timed call
+    result = run(runner, tmp_path, base, current, *EXACT)
+    clean_exit(result, 1)
+    assert "latency a: nfe 36 -> 40" in " ".join(result.output.split())
+
+
 def test_metric_chooses_what_is_shown_not_what_is_gated(runner, tmp_path, clean_exit):
     gate = ["--fail-on", "psnr_db_mean:1%", "--metric", "macs"]
     result = run(runner, tmp_path, rows(), rows(psnr=29.0), *gate)
