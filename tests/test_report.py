@@ -435,6 +435,12 @@ def test_convergence_claim_follows_rows(rows):
     assert judged(no_sweep)["convergence"].verdict == cl.NOT_MEASURED
     assert judged(no_sweep)["robustness"].verdict != cl.NOT_MEASURED  # the full-process rows remain
 
+    before = judged(rows)["convergence"]
+    extra = sweep[sweep["model"] == QCAND].iloc[[0]].assign(steps=999, psnr_db_mean=100.0)
+    wider = pd.concat([rows, extra], ignore_index=True)  # a step count only the candidate swept
+    assert (judged(wider)["convergence"].verdict, judged(wider)["convergence"].measured) == (
+        before.verdict, before.measured)  # judged on the step counts both swept  # fmt: skip
+
     unscored = rows.copy()
     unscored.loc[sweep.index[sweep["model"] == QCAND], "psnr_db_mean"] = float("nan")  # no PSNR: no verdict
     assert judged(unscored)["convergence"].verdict == cl.NOT_MEASURED

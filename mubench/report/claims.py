@@ -393,15 +393,18 @@ def convergence_claim(rows: pd.DataFrame) -> Claim:
         PAPER_CONVERGENCE,
         AUTHORS_CONVERGENCE,
         f"steps to converge = fewest reverse steps whose PSNR is within {CONVERGED_DB:g} dB of the model's "
-        "best in the sweep; holds if the candidate needs fewer than the baseline at every swept sigma, "
-        "does not hold if as many or more at every one, else holds at some sigmas",
+        "best over the step counts both models swept; holds if the candidate needs fewer than the baseline "
+        "at every swept sigma, does not hold if as many or more at every one, else holds at some sigmas",
     )
     pair = quality_pair(rows)
     sweeps = sel.sweeps(_trained(rows)) if pair else pd.DataFrame()
     found = []
     for (_, sigma), group in sweeps.groupby(["dataset", "sigma"], sort=True) if len(sweeps) else []:
         cand, ref = (group[group["model"] == name] for name in pair)
-        steps = (steps_to_converge(cand), steps_to_converge(ref)) if len(cand) and len(ref) else (None, None)
+        common = set(cand["steps"]) & set(ref["steps"])  # judged on the step counts both swept
+        cand, ref = cand[cand["steps"].isin(common)], ref[ref["steps"].isin(common)]
+        enough = len(common) >= sel.SWEEP_MIN_STEPS
+        steps = (steps_to_converge(cand), steps_to_converge(ref)) if enough else (None, None)
         if None not in steps:
             found.append((sigma, *steps, cand, ref))
     if not found:
