@@ -235,6 +235,12 @@ def test_flops_depth_prints_per_module_table(flops_tiny):
     assert "286,720" in out  # initial_velocity: 8*3*9*1024 + 8*8*1024
 
 
+def test_flops_depth_in_tier_all_names_what_it_adds(runner):
+    result = runner.invoke(app, ["flops", "-m", "ode-u-tiny", "--tier", "all", "--depth", "1", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "MACs + elementwise ops per module: ode-u-tiny" in " ".join(result.output.split())
+
+
 def test_flops_without_depth_has_no_module_table(runner):
     result = runner.invoke(app, ["flops", "-m", "lucid-unet-tiny", "-q"])
     assert result.exit_code == 0, result.output

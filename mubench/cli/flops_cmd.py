@@ -134,8 +134,9 @@ def flops(
     _render(frame, names, shared, steps)
     for breakdown in breakdowns:
         if not breakdown.empty:
-            title = f"MACs per module: {breakdown['model'].iloc[0]} (fvcore, depth <= {depth})"
-            console.print(table(breakdown, [("module", "module", text), ("macs", "MACs", integer),
+            counted = "MACs" if tier == "matmul" else "MACs + elementwise ops"  # tier all adds those
+            title = f"{counted} per module: {breakdown['model'].iloc[0]} (fvcore, depth <= {depth})"
+            console.print(table(breakdown, [("module", "module", text), ("macs", counted, integer),
                                             ("share", "share", percent)], title=title))  # fmt: skip
     finish(frame, csv, json)
 
