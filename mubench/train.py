@@ -20,7 +20,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save
+from safetensors.torch import save
 from torch import nn
 
 import mubench
@@ -87,9 +87,9 @@ def _brief(exc: Exception, limit: int = 160) -> str:
 
 def _read_state(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     try:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-        return load_file(str(path)), metadata
+        with safe_open(str(path), framework="pt") as handle:  # one read: tensors and metadata
+            names = handle.keys()  # a safetensors handle, not a dict: it is not iterable
+            return {k: handle.get_tensor(k) for k in names}, handle.metadata() or {}
     except (SafetensorError, OSError) as exc:
         raise UsageError(
             f"--resume: state file '{path}' cannot be read ({_brief(exc)}); "

@@ -11,7 +11,7 @@ from mubench.cli.common import console, friendly_errors, progress
 from mubench.data.builtin import DATASETS
 from mubench.errors import UsageError
 from mubench.results import check_writable
-from mubench.train import TrainConfig, check_out, train
+from mubench.train import TrainConfig, train
 
 
 @friendly_errors
@@ -54,7 +54,6 @@ def train_command(
     if out.suffix != ".safetensors":
         raise UsageError(f"--out '{out}' must end in .safetensors (checkpoints are safetensors files)")
     check_writable(out)
-    check_out(out, resume)
     cfg = TrainConfig(
         model=model, dataset=dataset, steps=steps, minutes=minutes, batch_size=batch_size, lr=lr,
         ema_decay=ema_decay, grad_clip=grad_clip, prediction=prediction, seed=seed,
