@@ -38,6 +38,13 @@ JsonOpt = Annotated[
     Path | None, typer.Option("--json", help="Write the rows and environment to this JSON file.")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+PrefaultOpt = Annotated[
+    bool,
+    typer.Option(
+        "--prefault/--no-prefault",
+        help="Make the loaded libraries' pages resident before timing (off only to study the effect).",
+    ),
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 

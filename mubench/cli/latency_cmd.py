@@ -11,6 +11,7 @@ from mubench.cli.common import (
     CsvOpt,
     JsonOpt,
     ModelsOpt,
+    PrefaultOpt,
     QuietOpt,
     check_outputs,
     console,
@@ -81,6 +82,14 @@ def latency(
     cudnn_benchmark: Annotated[bool, typer.Option("--cudnn-benchmark", help="cuDNN autotuning.")] = False,
     threads: Annotated[int | None, typer.Option(help="CPU threads. Default: all cores.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of inputs and initial weights.")] = 0,
+    processes: Annotated[
+        int,
+        typer.Option(
+            help="Measure in this many fresh worker processes, one after another; rows give the median "
+            "of their medians and their spread."
+        ),
+    ] = 1,
+    prefault: PrefaultOpt = True,
     solver: SolverOpt = None,
     ode_steps: OdeStepsOpt = None,
     ode_step_size: OdeStepSizeOpt = None,
@@ -129,12 +138,14 @@ def latency(
         cuda_graphs=cuda_graphs,
         prepack=prepack,
         seed=seed,
+        prefault=prefault,
+        processes=processes,
         flags=NumericFlags(tf32=tf32, cudnn_benchmark=cudnn_benchmark, threads=threads),
         solver=solver_config(solver, ode_steps, ode_step_size, rtol, atol, adjoint, ode_backend),
     )
     check_outputs(csv, json)
     run_id = new_run_id()
-    with progress(len(names) + repeats + trajectory_repeats, "latency", quiet) as tick:
+    with progress((len(names) + repeats + trajectory_repeats) * processes, "latency", quiet) as tick:
         rows = measure_latency(names, conds, run_id, tick)
     frame = to_frame(rows)
     _render(frame, conds)
@@ -147,6 +158,8 @@ def _render(frame: pd.DataFrame, conds: LatencyConditions) -> None:
         ("call_ms_median", "call ms", fixed(3)),
         ("call_ms_p10", "p10", fixed(3)),
         ("call_ms_p90", "p90", fixed(3)),
+        ("call_ms_process_medians", "per process", _per_process),
+        ("call_ms_process_spread", "spread", percent),
         ("call_ms_vs_first", "vs base", ratio),
         ("macs_vs_first", "MACs vs base", ratio),
         ("trajectory_s_median", f"traj. s ({conds.steps})", fixed(3)),
@@ -161,12 +174,26 @@ def _render(frame: pd.DataFrame, conds: LatencyConditions) -> None:
     caption = (
         f"{first.get('device_name', '')} ({first['device']}), {first['dtype']}, batch {first['batch_size']}, "
         f"{first['resolution']}x{first['resolution']}, {first.get('num_threads', '?')} threads, "
-        f"tf32 {first.get('tf32', '-')}, mode {conds.mode()}. "
+        f"tf32 {first.get('tf32', '-')}, mode {conds.mode()}, "
+        f"{_processes_text(conds)}, libraries {'pre-faulted' if conds.prefault else 'not pre-faulted'}. "
         f"Trajectory: {first['sampler']} x {conds.steps} steps. vs base = median over that of "
         f"{base['model'] if base is not None else '-'}; MACs vs base beside it is what the arithmetic "
         "alone predicts. of peak = achieved FLOP/s over the device's measured matmul rate."
     )
+    if conds.processes > 1:
+        caption += (
+            " call ms = median of the processes' medians; spread = (max - min) / median of those medians."
+        )
     console.print(table(frame, columns, title="Latency per denoiser call (median ms)", caption=caption))
     for _, row in frame.iterrows():
         if row.get("message"):
             err_console.print(f"note ({row['model']}): {row['message']}", highlight=False, markup=False)
+
+
+def _processes_text(conds: LatencyConditions) -> str:
+    return "1 process" if conds.processes == 1 else f"{conds.processes} fresh processes"
+
+
+def _per_process(value: object) -> str:
+    """``12.5;12.9`` (the rows' per-process medians) as ``12.500 12.900``."""
+    return " ".join(f"{float(v):.3f}" for v in value.split(";")) if isinstance(value, str) else "-"

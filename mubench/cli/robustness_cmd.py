@@ -11,6 +11,7 @@ from mubench.cli.common import (
     CsvOpt,
     JsonOpt,
     ModelsOpt,
+    PrefaultOpt,
     QuietOpt,
     check_outputs,
     console,
@@ -75,6 +76,7 @@ def robustness(
     allow_untrained: Annotated[
         bool, typer.Option("--allow-untrained", help="Measure models without trained weights (rows marked).")
     ] = False,
+    prefault: PrefaultOpt = True,
     csv: CsvOpt = None,
     json: JsonOpt = None,
     quiet: QuietOpt = False,
@@ -118,6 +120,7 @@ def robustness(
         checkpoints=tuple(pairs),
         data_root=str(data_root) if data_root else None,
         steps_sweep=_step_counts(steps_sweep),
+        prefault=prefault,
     )
     check_outputs(csv, json)
     run_id = new_run_id()

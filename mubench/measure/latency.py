@@ -32,6 +32,8 @@ from mubench.measure.device import (
     resolve_device,
     resolve_dtype,
 )
+from mubench.measure.machine_state import busy_warning, machine_state
+from mubench.measure.prefault import Prefaulter
 from mubench.measure.prepack import check_prepack_available, prepack_convolutions
 from mubench.measure.runner import failure_row
 from mubench.measure.setup import NUM_DIFFUSION_STEPS, build_model, example_inputs
@@ -75,10 +77,12 @@ class LatencyConditions:
     seed: int = 0
     flags: NumericFlags = field(default_factory=NumericFlags)
     solver: SolverConfig | None = None  # ODE models; None = their defaults
+    prefault: bool = True  # make the loaded libraries' pages resident before warm-up and timing
+    processes: int = 1  # fresh worker processes, each measuring every model; > 1 gives their spread
 
     def __post_init__(self) -> None:
         for name, flag in (("batch_size", "--batch-size"), ("steps", "--steps"), ("repeats", "--repeats"),
-                           ("warmup_min", "--warmup")):  # fmt: skip
+                           ("warmup_min", "--warmup"), ("processes", "--processes")):  # fmt: skip
             if getattr(self, name) <= 0:
                 raise UsageError(f"{flag} must be positive, got {getattr(self, name)}")
         check_dtype_name(self.dtype)
@@ -149,7 +153,12 @@ def _contexts(device: torch.device, dtype: torch.dtype) -> Callable[[], contextl
 
 
 def _prepare(
-    name: str, conds: LatencyConditions, device: torch.device, dtype: torch.dtype, resolution: int
+    name: str,
+    conds: LatencyConditions,
+    device: torch.device,
+    dtype: torch.dtype,
+    resolution: int,
+    before_warmup: Callable[[], None] = lambda: None,
 ) -> _Candidate:
     spec = get_spec(name)
     channels = conds.channels if conds.channels is not None else spec.channels
@@ -187,6 +196,7 @@ def _prepare(
     if not torch.isfinite(out).all():
         raise FloatingPointError(f"model output has NaN or Inf in mode {conds.mode()}, {dtype_name(dtype)}")
     max_rel_err = float((out - reference).abs().max() / reference.abs().max().clamp_min(1e-12))
+    before_warmup()  # after the first call, which compiles and may load new libraries
     timer = Timer(device)
     warm = warm_up(timer, call, conds.warmup_min, conds.warmup_max_s)
     min_ms = MIN_SAMPLE_MS[device.type]
@@ -263,7 +273,27 @@ def measure_latency(
     run_id: str,
     on_progress: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Time every model of ``names`` under ``conds``; one row per model (failures included)."""
+    """Time every model of ``names`` under ``conds``; one row per model (failures included).
+
+    With ``conds.processes`` > 1 the whole measurement runs in that many fresh worker processes, one
+    after another, and each model's row summarises them (see :mod:`mubench.measure.workers`).
+    """
+    if conds.processes > 1:
+        from mubench.measure.workers import measure_in_workers
+
+        return measure_in_workers(names, conds, run_id, on_progress)
+    rows, _ = measure_here(names, conds, run_id, on_progress)
+    return rows
+
+
+def measure_here(
+    names: list[str],
+    conds: LatencyConditions,
+    run_id: str,
+    on_progress: Callable[[str], None] | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, list[float]]]]:
+    """:func:`measure_latency` in this process: the rows, and each timed model's raw samples
+    (``{"call_ms": [...], "trajectory_s": [...]}`` by model name)."""
     device = resolve_device(conds.device)
     dtype = resolve_dtype(conds.dtype, device)
     specs = [get_spec(name) for name in names]
@@ -287,7 +317,10 @@ def measure_latency(
         channels_last=conds.channels_last,
         cuda_graphs=conds.cuda_graphs,
         prepack=conds.prepack,
+        processes=conds.processes,
     )
+    prefaulter = Prefaulter(conds.prefault)
+    prefaulter()  # before anything runs: what importing and building loaded
 
     def fail(name: str) -> Callable[[BaseException], dict]:
         return lambda exc: failure_row("latency", run_id, name, exc, **common)
@@ -297,7 +330,7 @@ def measure_latency(
     for name in names:
         tick(f"warming up {name}")
         try:
-            candidates.append(_prepare(name, conds, device, dtype, resolution))
+            candidates.append(_prepare(name, conds, device, dtype, resolution, prefaulter))
         except UsageError:
             raise
         except Exception as exc:
@@ -305,6 +338,9 @@ def measure_latency(
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
 
+    prefaulter()  # whatever the last model's set-up loaded
+    state = machine_state()
+    common.update(prefaulter.fields())
     timer = Timer(device)
     for _ in _round_robin(conds.repeats, tick, "per-call"):
         for c in _active(candidates):
@@ -320,16 +356,19 @@ def measure_latency(
             _guard(c, partial(_time_trajectory, c, sampler, schedule, x_start, gen, timer), fail(c.name))
 
     peak_gflops = matmul_peak_gflops(device, dtype) if candidates else None
-    env = environment(str(device))
+    env = {**environment(str(device)), **flag_record, **state}
+    busy = busy_warning(state)
     rows = []
     for name in names:
         c = next((c for c in candidates if c.name == name), None)
         if c is None or c.failure is not None:
-            rows.append({**(failures.get(name) or c.failure), **env, **flag_record})  # type: ignore[union-attr]
+            failed = failures.get(name) or c.failure  # type: ignore[union-attr]
+            rows.append({**failed, **prefaulter.fields(), **env})
             continue
-        rows.append(_row(c, run_id, common, env, flag_record, peak_gflops))
-    _add_ratios(rows)
-    return rows
+        rows.append(_row(c, run_id, common, env, peak_gflops, busy))
+    add_ratios(rows)
+    samples = {c.name: {"call_ms": c.call_ms, "trajectory_s": c.trajectory_s} for c in _active(candidates)}
+    return rows, samples
 
 
 def _time_trajectory(
@@ -374,8 +413,8 @@ def _row(
     run_id: str,
     common: dict[str, Any],
     env: dict[str, Any],
-    flags: dict[str, Any],
     peak_gflops: float | None,
+    busy: str | None,
 ) -> dict[str, Any]:
     call = summarize(c.call_ms, "call_ms")
     tolerance = AGREEMENT_TOLERANCE[DTYPES[common["dtype"]]]
@@ -396,6 +435,7 @@ def _row(
                     not agrees,
                 ),
                 ("unstable: IQR/median > 10%", unstable),
+                (busy, busy is not None),
             )
             if on
         ),
@@ -419,7 +459,7 @@ def _row(
         max_rel_err_vs_eager_fp32=c.max_rel_err,
         agrees_with_eager_fp32=agrees,
         agreement_tolerance=tolerance,
-        **{**env, **flags},
+        **env,
     )
 
 
@@ -433,7 +473,7 @@ def _trajectory_nfe(c: _Candidate) -> int | None:
     return None if c.adaptive else c.nfe * c.trajectory_calls
 
 
-def _add_ratios(rows: list[dict[str, Any]]) -> None:
+def add_ratios(rows: list[dict[str, Any]]) -> None:
     """Each model's median call time and MACs over the first model's, and their quotient."""
     ok = [r for r in rows if r["status"] == "ok"]
     if not ok:

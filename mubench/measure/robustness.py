@@ -29,6 +29,7 @@ from mubench.data import check_dataset_name, load_dataset
 from mubench.diffusion.samplers import Sampler
 from mubench.diffusion.schedules import NoiseSchedule
 from mubench.errors import UsageError
+from mubench.measure.prefault import Prefaulter
 from mubench.measure.runner import failure_row
 from mubench.measure.setup import build_model
 from mubench.models.ode_block import has_ode_blocks, nfe_by_block, reset_nfe
@@ -52,6 +53,7 @@ class RobustnessConditions:
     checkpoints: tuple[tuple[str, str], ...] = ()  # (model name, path) pairs; others use shipped ones
     data_root: str | None = None  # root of torchvision datasets
     steps_sweep: tuple[int, ...] = ()  # ddim: one row per number of reverse steps from t* (convergence)
+    prefault: bool = True  # make the loaded libraries' pages resident before timing the denoisers
 
     def __post_init__(self) -> None:
         if not self.sigmas:
@@ -227,8 +229,11 @@ def measure_robustness(
                 model(torch.zeros_like(clean), torch.zeros(len(clean), dtype=torch.long))
         except Exception:  # the timed calls fail the same way, and their rows say why
             pass
+    prefaulter = Prefaulter(conds.prefault)
+    prefaulter()  # after the untimed calls, which loaded what the models need
     common = dict(dataset=conds.dataset, n_images=len(clean), n_sources=len(set(test.sources)),
-                  resolution=resolution, seed=conds.seed, **environment("cpu"))  # fmt: skip
+                  resolution=resolution, seed=conds.seed, **environment("cpu"),
+                  **prefaulter.fields())  # fmt: skip
     rows = []
     for sigma in conds.sigmas:
         noisy = noisy_images(clean, sigma, noise_seed(conds.seed, sigma))

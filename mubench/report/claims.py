@@ -206,8 +206,19 @@ def _macs_condition(row: pd.Series) -> str:
 # ---------------------------------------------------------------- latency
 
 
+def process_spread(*rows: pd.Series) -> float | None:
+    """The larger between-process spread of the rows' call times, where it was measured (--processes)."""
+    spreads = [float(r["call_ms_process_spread"]) for r in rows
+               if not sel.missing(r.get("call_ms_process_spread"))]  # fmt: skip
+    return max(spreads) if spreads else None
+
+
 def latency_outcome(cand: pd.Series, ref: pd.Series) -> str:
-    """faster / slower when the p10–p90 ranges do not overlap, else tie."""
+    """faster / slower when the p10–p90 ranges do not overlap, else tie; inconclusive when the medians
+    differ by less than the between-process spread of either row (measured with several processes)."""
+    spread = process_spread(cand, ref)
+    if spread is not None and abs(cand["call_ms_median"] / ref["call_ms_median"] - 1) <= spread:
+        return "inconclusive"
     if cand["call_ms_p90"] < ref["call_ms_p10"]:
         return "faster"
     if cand["call_ms_p10"] > ref["call_ms_p90"]:
@@ -222,7 +233,8 @@ def latency_claim(rows: pd.DataFrame) -> Claim:
         PAPER_LATENCY,
         AUTHORS_LATENCY,
         f"per condition group (run, device, dtype, batch, resolution, mode): faster if {CANDIDATE}'s "
-        f"call-time p90 < {BASELINE}'s p10, slower if its p10 > the other's p90, else tie; holds if "
+        f"call-time p90 < {BASELINE}'s p10, slower if its p10 > the other's p90, else tie; inconclusive "
+        "if the medians differ by no more than the between-process spread (where measured); holds if "
         "faster in every group, does not hold if faster in none",
     )
     pairs = []
@@ -237,9 +249,11 @@ def latency_claim(rows: pd.DataFrame) -> Claim:
         labels.append(prefix + label)
         results.append((labels[-1], outcome == "faster"))
         ratio = cand["call_ms_median"] / ref["call_ms_median"]
+        spread = process_spread(cand, ref)
+        across = f", process spread {spread:.0%}" if spread is not None else ""
         measured.append(
             f"{prefix}{ratio:.2f}x call time ({cand['call_ms_median']:.1f} vs "
-            f"{ref['call_ms_median']:.1f} ms median): {outcome}"
+            f"{ref['call_ms_median']:.1f} ms median{across}): {outcome}"
         )
     conditions = f"{CANDIDATE} vs {BASELINE}, one denoiser call; " + "; ".join(labels)
     return replace(base, measured="; ".join(measured), conditions=conditions, verdict=_combine(results))

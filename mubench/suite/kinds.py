@@ -99,6 +99,8 @@ KEYS: dict[str, dict[str, Key]] = {
         "cudnn-benchmark": Key(bool),
         "threads": Key(int),
         "seed": Key(int),
+        "prefault": Key(bool),
+        "processes": Key(int),
         **SOLVER,
     },
     "robustness": {
@@ -115,8 +117,12 @@ KEYS: dict[str, dict[str, Key]] = {
         "reference": Key(str, is_list=True),
         "checkpoint": Key(str, is_list=True),  # "NAME=PATH" entries, paths relative to the suite file
         "allow-untrained": Key(bool),
+        "prefault": Key(bool),
     },
 }
+# Worker processes per latency item when a table does not say: suites give the verdicts of the claims
+# table, so they measure the between-process spread those verdicts respect (the command's default is 1).
+SUITE_PROCESSES = 3
 # Measurements whose models are measured together in one item (timing round-robin, shared noisy images).
 TOGETHER = {"latency", "robustness"}
 
@@ -151,8 +157,9 @@ def _latency(opts: dict[str, Any], base: Path) -> LatencyConditions:
     resolve_device(opts.get("device", "cpu"))  # a missing GPU is found before anything runs
     keys = ("device", "dtype", "batch-size", "resolution", "steps", "sampler", "eta", "repeats",
             "trajectory-repeats", "warmup", "compile", "channels-last", "cuda-graphs", "prepack",
-            "seed")  # fmt: skip
+            "seed", "prefault", "processes")  # fmt: skip
     given = _given(opts, keys, {"warmup": "warmup_min"})
+    given.setdefault("processes", SUITE_PROCESSES)
     if "compile-option" in opts:
         if not opts["compile-option"]:
             raise UsageError("'compile-option' is an empty list; leave it out for inductor's defaults")
@@ -175,7 +182,7 @@ def _robustness(opts: dict[str, Any], base: Path) -> RobustnessConditions:
         if not sep or not name or not path:
             raise UsageError(f"checkpoint '{entry}': write it as NAME=PATH")
         pairs.append((name, _relative_to(base, path)))
-    keys = ("dataset", "num-images", "sampler", "steps", "eta", "seed", "allow-untrained")
+    keys = ("dataset", "num-images", "sampler", "steps", "eta", "seed", "allow-untrained", "prefault")
     lists = {"sigmas": (opts["sigma"],) if "sigma" in opts else None, "checkpoints": tuple(pairs),
              "references": tuple(opts["reference"]) if "reference" in opts else None,
              "steps_sweep": tuple(opts["steps-sweep"]) if "steps-sweep" in opts else None,

@@ -1,0 +1,158 @@
+"""Latency measured in several fresh worker processes, one after another, and summarised.
+
+The process is a source of variance: its memory layout, page mappings and hash seed differ from one
+process to the next, and a figure from one process can be an outlier that no amount of repeats inside
+it reveals. Each worker builds, seeds, pre-faults, warms up and times every model round-robin, exactly
+as a single run does. Each model's summary row gives the median of the per-process medians, each
+process's median, and ``call_ms_process_spread`` = (max - min) / median of the per-process medians;
+the other statistics pool every sample of every process. A worker that crashes becomes the reason in
+the rows' message, and the other workers still count.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import statistics
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from mubench.errors import UsageError
+from mubench.measure.runner import failure_row
+from mubench.measure.timing import summarize
+
+WORKER_ENV = "MUBENCH_WORKER"  # set in each worker to "INDEX/COUNT" (0-based), e.g. "1/3"
+_POLL_S = 0.2
+
+Rows = list[dict[str, Any]]
+Samples = dict[str, dict[str, list[float]]]
+
+
+def _worker(names: list[str], conds: Any, run_id: str, index: int, out: Any) -> None:
+    """Body of one worker process: measure, then send ("done", rows, samples) or the error."""
+    os.environ[WORKER_ENV] = f"{index}/{conds.processes}"
+    try:
+        from mubench.measure.latency import measure_here
+
+        rows, samples = measure_here(names, conds, run_id, lambda label: out.put(("tick", label)))
+        out.put(("done", rows, samples))
+    except UsageError as exc:
+        out.put(("usage", str(exc)))
+    except BaseException as exc:  # everything else becomes the models' error rows in the parent
+        out.put(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=3)))
+
+
+def _run_worker(
+    names: list[str], conds: Any, run_id: str, index: int, tick: Callable[[str], None]
+) -> tuple[Rows, Samples] | str:
+    """One worker's rows and samples, or why it produced none."""
+    context = mp.get_context("spawn")  # a fresh interpreter: nothing inherited from this process
+    channel = context.Queue()
+    process = context.Process(target=_worker, args=(names, conds, run_id, index, channel), daemon=True)
+    process.start()
+    result: tuple | None = None
+    try:
+        while result is None:
+            try:
+                message = channel.get(timeout=_POLL_S)
+            except queue.Empty:
+                if not process.is_alive():
+                    try:  # a message may have arrived just before the process ended
+                        message = channel.get(timeout=_POLL_S)
+                    except queue.Empty:
+                        break
+                else:
+                    continue
+            if message[0] == "tick":
+                tick(f"process {index + 1}/{conds.processes}: {message[1]}")
+            else:
+                result = message
+        process.join()
+    finally:
+        if process.is_alive():  # interrupted: do not leave a worker timing in the background
+            process.terminate()
+            process.join()
+    if result is None:
+        code = process.exitcode
+        how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
+        return f"worker process {index + 1} of {conds.processes} {how} before reporting"
+    if result[0] == "usage":
+        raise UsageError(result[1])
+    if result[0] == "error":
+        return f"worker process {index + 1} of {conds.processes} failed: {result[1]}"
+    return result[1], result[2]
+
+
+def measure_in_workers(
+    names: list[str],
+    conds: Any,
+    run_id: str,
+    on_progress: Callable[[str], None] | None = None,
+) -> Rows:
+    """Run the latency measurement of ``names`` in ``conds.processes`` fresh processes; one summary row
+    per model (see the module's docstring)."""
+    from mubench.measure.latency import add_ratios
+
+    tick = on_progress or (lambda _: None)
+    results: list[tuple[Rows, Samples]] = []
+    crashes: list[str] = []
+    for index in range(conds.processes):
+        outcome = _run_worker(names, conds, run_id, index, tick)
+        if isinstance(outcome, str):
+            crashes.append(outcome)
+        else:
+            results.append(outcome)
+    rows = [_summary_row(name, conds, run_id, results, crashes) for name in names]
+    add_ratios(rows)
+    return rows
+
+
+def _summary_row(
+    name: str, conds: Any, run_id: str, results: list[tuple[Rows, Samples]], crashes: list[str]
+) -> dict[str, Any]:
+    mine = [(next(r for r in rows if r["model"] == name), samples.get(name)) for rows, samples in results]
+    ok = [(row, samples) for row, samples in mine if row["status"] == "ok" and samples]
+    failed = [f"process {i + 1}: {row['message']}" for i, (row, _) in enumerate(mine)
+              if row["status"] != "ok"]  # fmt: skip
+    reasons = crashes + failed
+    if not ok:
+        if mine:
+            return {**mine[0][0], "message": "; ".join(reasons)[:500]}
+        exc = RuntimeError("; ".join(reasons))
+        return failure_row("latency", run_id, name, exc, processes=conds.processes, device=conds.device)
+    rows = [row for row, _ in ok]
+    summary = dict(rows[0])
+    for prefix in ("call_ms", "trajectory_s"):
+        pooled = [v for _, samples in ok for v in samples[prefix]]
+        if not pooled:
+            continue
+        medians = [row[f"{prefix}_median"] for row in rows]
+        summary.update(summarize(pooled, prefix))
+        middle = statistics.median(medians)
+        summary[f"{prefix}_median"] = middle
+        summary[f"{prefix}_process_medians"] = ";".join(repr(float(m)) for m in medians)
+        summary[f"{prefix}_process_spread"] = (max(medians) - min(medians)) / middle if middle else None
+    summary["processes_ok"] = len(ok)
+    for count in ("n_calls", "n_samples", "n_trajectories"):
+        summary[count] = sum(int(row.get(count) or 0) for row in rows)
+    summary["warmup_stable"] = all(bool(row["warmup_stable"]) for row in rows)
+    summary["max_rel_err_vs_eager_fp32"] = max(row["max_rel_err_vs_eager_fp32"] for row in rows)
+    summary["agrees_with_eager_fp32"] = all(bool(row["agrees_with_eager_fp32"]) for row in rows)
+    for worst in ("peak_mem_mib", "cpu_busy_other_cores", "loadavg_1min", "prefault_s"):
+        values = [row[worst] for row in rows if row.get(worst) is not None]
+        summary[worst] = max(values) if values else None
+    rates = [row["device_matmul_gflops"] for row in rows if row.get("device_matmul_gflops")]
+    summary["device_matmul_gflops"] = statistics.median(rates) if rates else None
+    summary["achieved_gflops"] = summary["flops_per_call"] / (summary["call_ms_median"] * 1e-3) / 1e9
+    rate = summary["device_matmul_gflops"]
+    summary["achieved_share"] = summary["achieved_gflops"] / rate if rate else None
+    notes = {m for row in rows for m in str(row.get("message") or "").split("; ") if m}
+    notes = {m for m in notes if not m.startswith("unstable")}  # judged again on the pooled samples
+    if summary.get("call_ms_unstable") or summary.get("trajectory_s_unstable"):
+        notes.add("unstable: IQR/median > 10%")
+    if reasons:
+        notes.add(f"{len(reasons)} of {conds.processes} processes gave no figure ({'; '.join(reasons)})")
+    summary["message"] = "; ".join(sorted(notes))[:500]
+    return summary
