@@ -25,3 +25,25 @@ def test_a_changed_missing_or_orphan_page_is_stale(tmp_path: Path):
     (tmp_path / "flops.txt").unlink()
     (tmp_path / "gone.txt").write_text("a command that was removed\n")
     assert stale_pages(tmp_path, pages) == ["flops.txt", "gone.txt", "params.txt"]
+
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", ROOT / "results" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def test_the_readme_and_docs_link_to_files_that_exist():
+    import re
+
+    broken = []
+    for page in PAGES:
+        for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", page.read_text()):
+            if "://" not in target and not (page.parent / target).exists():
+                broken.append(f"{page.relative_to(ROOT)}: {target}")
+    assert len(PAGES) >= 8
+    assert not broken
+
+
+def test_the_docs_cite_no_file_outside_the_project():
+    outside = ("DESIGN.md", "shared/", "paper-notes")
+    cited = [f"{p.relative_to(ROOT)}: {word}" for p in PAGES for word in outside if word in p.read_text()]
+    assert not cited
