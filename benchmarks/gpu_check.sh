@@ -2,7 +2,7 @@
 # One prepared run on a GPU machine: the GPU tests, the GPU latency table (issue 3) and the ODE-U
 # speed benchmark (issue 6). Writes everything under $OUT (default results/gpu) and prints a short
 # table last. Pure-Python wheels that the machine lacks (fvcore and its needs, mubench itself) are
-# installed from .whl/ when that folder exists (see README, "GPU runs").
+# installed from .whl/ when that folder exists (see results/README.md, "Benchmarks").
 set -u
 OUT=${OUT:-results/gpu}
 . benchmarks/gpu_env.sh

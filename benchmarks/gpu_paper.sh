@@ -4,7 +4,7 @@
 # Writes $OUT/paper (default results/gpu/paper) and prints the claims table last. The suite run is
 # time-boxed (PAPER_BUDGET_S, default 420 s on an H100/H200: the cost tables and the first latency tables
 # take about 5 minutes; the later inductor-setting tables are what a timeout cuts, and every finished
-# item is already written). Wheels a stock torch image lacks come from .whl/ (README, "Benchmarks").
+# item is already written). Wheels a stock torch image lacks come from .whl/ (results/README.md, "Benchmarks").
 set -u
 OUT=${OUT:-results/gpu}
 . benchmarks/gpu_env.sh

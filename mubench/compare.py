@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from mubench.defaults import DEFAULT_METRICS
 from mubench.errors import UsageError
 
 # Columns that say which measurement a row is; rows of the two files are joined on those both have.
@@ -40,11 +41,6 @@ OWNERS = {
 OWNER = {m: {c for c, metrics in OWNERS.items() if m in metrics} for ms in OWNERS.values() for m in ms}
 HIGHER_IS_BETTER = ("psnr_db_mean", "ssim_mean", "achieved_gflops", "achieved_share")
 METRICS = tuple(OWNER)
-# Shown when no --metric is given (each where the rows have it).
-DEFAULT_METRICS = (
-    "params_total", "macs", "nfe", "macs_per_trajectory", "call_ms_median", "trajectory_s_median",
-    "peak_mem_mib", "psnr_db_mean", "ssim_mean",
-)  # fmt: skip
 
 
 @dataclass

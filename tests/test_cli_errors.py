@@ -138,9 +138,9 @@ def test_an_interrupted_run_keeps_the_existing_file_and_its_finished_rows(
     csv, js = tmp_path / "flops.csv", tmp_path / "flops.json"
     csv.write_text("precious\n")
     js.write_text("{}\n")
-    import mubench.cli.flops_cmd as flops_cmd
+    import mubench.measure.flops as flops_mod  # the command imports it when it runs
 
-    real, calls = flops_cmd.measure_flops, []
+    real, calls = flops_mod.measure_flops, []
 
     def interrupted_at_second(name, conds, run_id):
         calls.append(name)
@@ -148,7 +148,7 @@ def test_an_interrupted_run_keeps_the_existing_file_and_its_finished_rows(
             raise KeyboardInterrupt
         return real(name, conds, run_id)
 
-    monkeypatch.setattr(flops_cmd, "measure_flops", interrupted_at_second)
+    monkeypatch.setattr(flops_mod, "measure_flops", interrupted_at_second)
     args = ["flops", "-q", "-m", "ode-u-tiny", "-m", "lucid-unet-tiny", "--csv", str(csv), "--json", str(js)]
     result = runner.invoke(app, args)
     clean_exit(result, 130)
@@ -159,7 +159,7 @@ def test_an_interrupted_run_keeps_the_existing_file_and_its_finished_rows(
     )
     assert set(pd.read_csv(partial)["model"]) == {"ode-u-tiny"}  # the model that finished
 
-    monkeypatch.setattr(flops_cmd, "measure_flops", real)
+    monkeypatch.setattr(flops_mod, "measure_flops", real)
     clean_exit(runner.invoke(app, args), 0)
     assert set(pd.read_csv(csv)["model"]) == {"ode-u-tiny", "lucid-unet-tiny"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["flops.csv", "flops.json"]  # partials removed

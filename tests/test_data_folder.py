@@ -41,3 +41,12 @@ def test_cli_names_the_unreadable_image(runner, clean_exit, tmp_path, folder_wit
     clean_exit(result, 2)
     assert "bad.png" in result.output and "cannot read" in result.output
     assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_the_help_names_the_builtin_datasets_that_exist():
+    """`--dataset`'s help lists mubench.defaults.BUILTIN_DATASETS (light, for a fast --help): the same
+    names, in the same order, as the loaders of mubench.data.builtin."""
+    from mubench.data.builtin import DATASETS
+    from mubench.defaults import BUILTIN_DATASETS
+
+    assert tuple(DATASETS) == BUILTIN_DATASETS

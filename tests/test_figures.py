@@ -1,4 +1,4 @@
-"""The reference MAC figures of the full-size models (paper-notes.md), by both counters.
+"""The reference MAC figures of the full-size models (docs/counting.md), by both counters.
 
 Each full-size model is counted once per module (about a second each on a 2-core CPU).
 """
@@ -99,7 +99,7 @@ def _ode_u_ref_conv_macs(resolution: int, evals_per_block: int) -> int:
 
     Per pixel of the input and per evaluation, the nine ODE functions' two 3x3 convs cost
     sum(2 * 9 c^2 / (scale^2)) = 165,888; the other convs (stem, transitions, attention's 1x1s, head) 25,616.
-    paper-notes' R^2 (166,376 k + 25,654) is thop's total, which adds InstanceNorm at 2 per element
+    The authors' R^2 (166,376 k + 25,654) is thop's total, which adds InstanceNorm at 2 per element
     (488 k + 38 per pixel): at 64 x 64, k = 4 it gives the authors' 2,830,983,168.
     """
     return resolution**2 * (165_888 * evals_per_block + 25_616)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -59,3 +60,44 @@ def test_the_executable_gives_the_parsers_errors_as_one_line(args, needle):
 def test_bare_mubench_shows_the_help_and_exits_2():
     bare = _run()
     assert bare.returncode == 2 and "Commands" in bare.stdout + bare.stderr
+
+
+# Imported only by the commands that measure, read or write rows: `--help` and `--version` need none.
+HEAVY = ("torch", "pandas", "numpy", "matplotlib", "fvcore", "skimage", "torchvision", "torchdiffeq")
+HEAVY_MUBENCH = ("measure", "report", "suite", "results", "models", "registry", "data", "train", "compare")
+
+_HELP_PROBE = """
+import contextlib, io, json, sys
+import typer
+from mubench.cli.app import app, main
+
+commands = sorted(typer.main.get_command(app).commands)
+heavy = tuple(sys.argv[1].split(","))
+found = {}
+for args in (["--version"], ["--help"], *([name, "--help"] for name in commands)):
+    sys.argv = ["mubench", *args]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+        main()
+    found[" ".join(args)] = sorted(m for m in sys.modules if m.startswith(heavy))
+print(json.dumps({"commands": commands, "imported": found}))
+"""
+
+
+def test_help_and_version_import_neither_torch_nor_pandas():
+    """`mubench --help`, `--version` and every `mubench COMMAND --help` start fast because they import
+    no heavy module: the commands import those in their bodies (a structural check, not a timing)."""
+    prefixes = [*HEAVY, *(f"mubench.{m}" for m in HEAVY_MUBENCH)]
+    proc = subprocess.run(
+        [sys.executable, "-c", _HELP_PROBE, ",".join(prefixes)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "100"},
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    probe = json.loads(proc.stdout.splitlines()[-1])
+    expected = {"models", "params", "flops", "latency", "robustness", "report", "train", "run", "compare"}
+    assert expected <= set(probe["commands"])
+    assert len(probe["imported"]) == len(probe["commands"]) + 2
+    # Cumulative: the first invocation listed with modules is the one that imported them.
+    assert {args: mods for args, mods in probe["imported"].items() if mods} == {}

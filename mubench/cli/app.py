@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from mubench import __version__
 from mubench.cli.common import err_console
 from mubench.cli.compare_cmd import compare
 from mubench.cli.flops_cmd import flops
@@ -31,6 +30,8 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        from mubench import __version__
+
         typer.echo(f"mubench {__version__}")
         raise typer.Exit()
 

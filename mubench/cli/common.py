@@ -7,19 +7,17 @@ import functools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from mubench.defaults import DEFAULT_PAIR
 from mubench.errors import MubenchError, UsageError
-from mubench.results import check_writable, full_environment, write_csv, write_json
 
-# The paper's comparison: the baseline its authors trained against the continuous U-Net it describes.
-DEFAULT_PAIR = ("lucid-unet", "ode-u")
+if TYPE_CHECKING:  # imported where used: `mubench --help` starts without pandas and torch
+    import pandas as pd
 
 console = Console(width=int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS") else None)
 err_console = Console(stderr=True)
@@ -82,6 +80,8 @@ def models_or_default(models: list[str] | None, default: tuple[str, ...] = DEFAU
 
 def check_outputs(*paths: Path | None) -> None:
     """Fail before measuring if an output file could not be written."""
+    from mubench.results import check_writable
+
     for path in paths:
         check_writable(path)
 
@@ -101,6 +101,8 @@ def partial_path(path: Path) -> Path:
 
 
 def _save(frame: pd.DataFrame, csv: Path | None, json: Path | None, device: str) -> None:
+    from mubench.results import full_environment, write_csv, write_json
+
     if csv is not None:
         write_csv(frame, csv)
     if json is not None:
@@ -132,6 +134,8 @@ def finish(frame: pd.DataFrame, csv: Path | None, json: Path | None, device: str
 def progress(total: int | None, description: str, quiet: bool) -> Iterator[Callable[..., None]]:
     """A rich progress bar (elapsed, ETA) on stderr unless quiet; yields ``tick(label)`` = one step done,
     or ``tick(label, completed=n)`` = n steps done in all."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from mubench.cli.common import CsvOpt, check_outputs, console, err_console, friendly_errors
-from mubench.compare import (
-    DEFAULT_METRICS,
-    Comparison,
-    check_metric,
-    compare_frames,
-    format_value,
-    parse_fail_on,
-)
-from mubench.results import read_results, write_csv
+from mubench.defaults import DEFAULT_METRICS
+
+if TYPE_CHECKING:
+    from mubench.compare import Comparison
 
 
 @friendly_errors
@@ -67,6 +62,9 @@ def compare(
 
         mubench compare results/cpu/paper /tmp/paper --metric call_ms_median --metric psnr_db_mean
     """
+    from mubench.compare import check_metric, compare_frames, parse_fail_on
+    from mubench.results import read_results, write_csv
+
     gates = dict(parse_fail_on(spec) for spec in fail_on or [])
     exact = tuple(fail_on_change or ())
     for name in (*exact, *(metric or ())):
@@ -88,6 +86,8 @@ def compare(
 
 
 def _render(result: Comparison, threshold: float, baseline: Path, current: Path, changed_only: bool) -> Table:
+    from mubench.compare import format_value
+
     out = Table(title=f"{current} vs {baseline}", caption_justify="left",
                 caption="ratio = current / baseline; + worse, - better; red: beyond its limit, "
                         f"yellow: worse by more than {threshold:g}% (not gated)")  # fmt: skip

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
 from mubench.cli.common import (
@@ -33,12 +32,11 @@ from mubench.cli.solver_options import (
     SolverOpt,
     solver_config,
 )
+from mubench.defaults import PAPER_RESOLUTION
 from mubench.errors import UsageError
-from mubench.measure.flops import FlopConditions, measure_flops
-from mubench.measure.runner import run_item
-from mubench.measure.setup import PAPER_RESOLUTION
-from mubench.registry import get_spec
-from mubench.results import new_run_id, to_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @friendly_errors
@@ -91,6 +89,11 @@ def flops(
 
         mubench flops --model lucid-unet --depth 1
     """
+    from mubench.measure.flops import FlopConditions, measure_flops
+    from mubench.measure.runner import run_item
+    from mubench.registry import get_spec
+    from mubench.results import new_run_id, to_frame
+
     names = models_or_default(model)
     specs = [get_spec(name) for name in names]
     shared = resolution if resolution is not None else (PAPER_RESOLUTION if len(names) > 1 else None)
@@ -142,6 +145,8 @@ def flops(
 
 
 def _render(frame: pd.DataFrame, names: list[str], shared: int | None, steps: int) -> None:
+    import pandas as pd
+
     counter = frame["counter"] if "counter" in frame else pd.Series("fvcore", index=frame.index)
     fv = frame[counter.fillna("fvcore") != "torch"].reset_index(drop=True)
     if "macs" in fv:

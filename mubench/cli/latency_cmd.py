@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
 from mubench.cli.common import (
@@ -32,11 +31,12 @@ from mubench.cli.solver_options import (
     SolverOpt,
     solver_config,
 )
-from mubench.measure.compile_options import parse_compile_options
-from mubench.measure.device import NumericFlags
-from mubench.measure.latency import LatencyConditions, default_steps, measure_latency
-from mubench.measure.setup import PAPER_RESOLUTION
-from mubench.results import new_run_id, to_frame
+from mubench.defaults import PAPER_RESOLUTION
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mubench.measure.latency import LatencyConditions
 
 
 @friendly_errors
@@ -117,6 +117,11 @@ def latency(
 
         mubench latency -m ode-u-tiny -m lucid-unet-tiny --repeats 10 --steps 10
     """
+    from mubench.measure.compile_options import parse_compile_options
+    from mubench.measure.device import NumericFlags
+    from mubench.measure.latency import LatencyConditions, default_steps, measure_latency
+    from mubench.results import new_run_id, to_frame
+
     names = models_or_default(model)
     if steps is None:
         steps = default_steps(sampler)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import pandas as pd
 import typer
 
 from mubench.cli.common import console, friendly_errors
 from mubench.cli.render import integer, table, text
-from mubench.registry import get_spec, list_models
 
 
 @friendly_errors
@@ -24,6 +22,10 @@ def models(
 
         mubench models 'ode-*'
     """
+    import pandas as pd
+
+    from mubench.registry import get_spec, list_models
+
     rows = []
     for name in list_models(pattern):
         spec = get_spec(name)

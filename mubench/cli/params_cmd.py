@@ -16,10 +16,6 @@ from mubench.cli.common import (
     save_partial,
 )
 from mubench.cli.render import first_ok, integer, percent, table, text, with_ratio_to_first
-from mubench.measure.params import measure_params
-from mubench.measure.runner import run_item
-from mubench.registry import get_spec
-from mubench.results import new_run_id, to_frame
 
 
 @friendly_errors
@@ -36,6 +32,11 @@ def params(
 
         mubench params --model ode-u-ref --model ddpm-unet --csv params.csv
     """
+    from mubench.measure.params import measure_params
+    from mubench.measure.runner import run_item
+    from mubench.registry import get_spec
+    from mubench.results import new_run_id, to_frame
+
     names = models_or_default(model)
     for name in names:
         get_spec(name)  # unknown names fail before any work

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from rich.markup import escape
 from rich.table import Table
+
+if TYPE_CHECKING:  # imported where used: the commands import this module at `mubench --help`
+    import pandas as pd
 
 Formatter = Callable[[Any], str]
 
 
 def missing(value: Any) -> bool:
     """None, NaN or pandas' NA: shown as a dash (or nothing, for text)."""
+    import pandas as pd
+
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
@@ -77,6 +81,8 @@ def first_ok(frame: pd.DataFrame) -> pd.Series | None:
 
 def with_ratio_to_first(frame: pd.DataFrame, column: str) -> pd.Series:
     """``column`` of each row divided by that of the first ok row (the baseline)."""
+    import pandas as pd
+
     base = first_ok(frame)
     if base is None or column not in frame or not base[column]:
         return pd.Series(float("nan"), index=frame.index)

@@ -23,10 +23,8 @@ from mubench.cli.common import (
     save_partial,
 )
 from mubench.cli.render import Column, fixed, integer, table, text
-from mubench.data.builtin import DATASETS
+from mubench.defaults import BUILTIN_DATASETS, REFERENCES, SHIPPED_PAIR
 from mubench.errors import UsageError
-from mubench.measure.robustness import REFERENCES, RobustnessConditions, measure_robustness
-from mubench.results import new_run_id, to_frame
 
 
 def _step_counts(text: str | None) -> tuple[int, ...]:
@@ -41,9 +39,6 @@ def _step_counts(text: str | None) -> tuple[int, ...]:
     return counts
 
 
-SHIPPED_PAIR = ("lucid-unet-tiny", "ode-u-tiny")  # the comparison pair at the size mubench ships trained
-
-
 @friendly_errors
 def robustness(
     model: ModelsOpt = None,
@@ -52,7 +47,9 @@ def robustness(
     ] = None,
     dataset: Annotated[
         str,
-        typer.Option(help=f"Test images: {', '.join(DATASETS)} (built in), a torchvision name, folder:PATH."),
+        typer.Option(
+            help=f"Test images: {', '.join(BUILTIN_DATASETS)} (built in), a torchvision name, folder:PATH."
+        ),
     ] = "patches32",
     data_root: Annotated[
         Path | None, typer.Option(help="Root of torchvision datasets (mnist, cifar10, celeba, ...).")
@@ -96,6 +93,9 @@ def robustness(
 
         mubench robustness --sigma 0.05 --sigma 0.1 --sigma 0.2 --reference identity --reference tv
     """
+    from mubench.measure.robustness import RobustnessConditions, measure_robustness
+    from mubench.results import new_run_id, to_frame
+
     names = models_or_default(model, SHIPPED_PAIR)
     if not model:
         err_console.print(

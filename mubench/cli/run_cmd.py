@@ -5,13 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
 from mubench.cli.common import QuietOpt, console, err_console, friendly_errors, progress
 from mubench.cli.render import fixed, integer, table, text
-from mubench.suite.runner import run_suite
-from mubench.suite.spec import load_suite
 
 
 @friendly_errors
@@ -50,6 +47,11 @@ def run(
 
         mubench run benchmarks/paper.toml --device cuda --only latency --out results/gpu/paper
     """
+    import pandas as pd
+
+    from mubench.suite.runner import run_suite
+    from mubench.suite.spec import load_suite
+
     suite = load_suite(suite_file, device, tuple(only or ()))
     for reason in suite.left_out:
         err_console.print(f"note: {suite_file}: {reason}", highlight=False, markup=False)

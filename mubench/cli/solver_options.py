@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mubench.errors import UsageError
-from mubench.models.ode_block import SolverConfig
+
+if TYPE_CHECKING:  # imported where used: `mubench --help` starts without torch
+    from mubench.models.ode_block import SolverConfig
 
 SolverOpt = Annotated[
     str | None,
@@ -44,6 +46,8 @@ def solver_config(
     backend: str | None = None,
 ) -> SolverConfig | None:
     """The solver the user asked for, or None when no solver option was given (model defaults)."""
+    from mubench.models.ode_block import SolverConfig
+
     given = {
         "method": solver,
         "steps": ode_steps,

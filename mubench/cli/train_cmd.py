@@ -8,10 +8,8 @@ from typing import Annotated
 import typer
 
 from mubench.cli.common import console, friendly_errors, progress
-from mubench.data.builtin import DATASETS
+from mubench.defaults import BUILTIN_DATASETS
 from mubench.errors import UsageError
-from mubench.results import check_writable
-from mubench.train import TrainConfig, train
 
 
 @friendly_errors
@@ -26,7 +24,8 @@ def train_command(
     dataset: Annotated[
         str,
         typer.Option(
-            help=f"Training images: {', '.join(DATASETS)} (built in), a torchvision name, folder:PATH."
+            help=f"Training images: {', '.join(BUILTIN_DATASETS)} (built in), a torchvision name, "
+            "folder:PATH."
         ),
     ] = "patches32",
     data_root: Annotated[Path | None, typer.Option(help="Root of torchvision datasets.")] = None,
@@ -51,6 +50,9 @@ def train_command(
 
         mubench train --model lucid-unet-tiny --out lucid.safetensors --minutes 10 --resume
     """
+    from mubench.results import check_writable
+    from mubench.train import TrainConfig, train
+
     if out.suffix != ".safetensors":
         raise UsageError(f"--out '{out}' must end in .safetensors (checkpoints are safetensors files)")
     check_writable(out)

@@ -26,6 +26,7 @@ import torch
 
 from mubench.checkpoints import load_checkpoint, shipped_checkpoint
 from mubench.data import check_dataset_name, load_dataset
+from mubench.defaults import REFERENCES
 from mubench.diffusion.samplers import Sampler
 from mubench.diffusion.schedules import NoiseSchedule
 from mubench.errors import UsageError
@@ -35,8 +36,6 @@ from mubench.measure.setup import build_model
 from mubench.models.ode_block import has_ode_blocks, nfe_by_block, reset_nfe
 from mubench.registry import ModelSpec, get_spec
 from mubench.results import environment, make_row
-
-REFERENCES = ("identity", "tv", "wavelet", "nl-means")
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from mubench.defaults import PAPER_RESOLUTION as PAPER_RESOLUTION  # re-exported (suite.kinds reads it here)
 from mubench.errors import UsageError
 from mubench.models.ode_block import SolverConfig
 from mubench.registry import ModelSpec
 
 NUM_DIFFUSION_STEPS = 1000  # T of every built-in model's schedule
-PAPER_RESOLUTION = 64  # the paper's (and its authors' counts') input side; the default for several models
 
 
 def build_model(

@@ -10,10 +10,10 @@ from typing import Any
 import pandas as pd
 
 from mubench.cli.render import missing
+from mubench.defaults import REFERENCES
 from mubench.models.ode_block import SolverConfig
 from mubench.registry import get_spec
 
-REFERENCES = ("identity", "tv", "wavelet", "nl-means")  # robustness reference rows (no checkpoint)
 SWEEP_MIN_STEPS = 3  # a (model, sigma) run with this many distinct step counts is a convergence sweep
 LATENCY_KEYS = ["run_id", "device", "dtype", "batch_size", "resolution", "mode"]
 
