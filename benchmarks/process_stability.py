@@ -6,7 +6,7 @@ alternating, so that drift of the machine hits both alike. Gives each process's 
 between-process spread of the ratio, (max - min) / median. Target: at most 3% with pre-faulting.
 Writes ``results/cpu/process_stability.json`` (every process's rows' figures and the environment).
 
-    python benchmarks/process_stability.py [--processes 5] [--repeats 20]
+    python benchmarks/process_stability.py [--processes 5] [--repeats 60]
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def _arm(runs: list[dict], prefault: bool) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processes", type=int, default=5, help="fresh processes per arm")
-    parser.add_argument("--repeats", type=int, default=20, help="per-call samples per model and process")
+    parser.add_argument("--repeats", type=int, default=60, help="per-call samples per model and process")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", type=Path, default=Path("results/cpu/process_stability.json"))
     args = parser.parse_args()
