@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from mubench.defaults import DEFAULT_METRICS
-from mubench.errors import UsageError
+from mubench.errors import UsageError, opt
 
 # Columns that say which measurement a row is; rows of the two files are joined on those both have.
 JOIN_KEYS = (
@@ -56,14 +56,17 @@ def parse_fail_on(spec: str) -> tuple[str, float]:
     """``METRIC:PCT`` (``call_ms_median:15%``) -> (metric, allowed worsening in percent)."""
     match = re.fullmatch(r"([a-z0-9_]+):(\d+(?:\.\d*)?)%?", spec.strip())
     if not match:
-        raise UsageError(f"--fail-on '{spec}': write METRIC:PCT, e.g. call_ms_median:15% or macs:0%")
-    check_metric(match[1], "--fail-on")
+        raise UsageError(f"{opt('fail_on')} '{spec}': write METRIC:PCT, e.g. call_ms_median:15% or macs:0%")
+    check_metric(match[1], "fail_on")
     return match[1], float(match[2])
 
 
-def check_metric(name: str, flag: str) -> None:
+def check_metric(name: str, field: str) -> None:
+    """Refuse a ``name`` that is not a compared metric, naming the option ``field`` it came from."""
     if name not in METRICS:
-        raise UsageError(f"{flag} {name}: not a metric mubench compares; choose from {', '.join(METRICS)}")
+        raise UsageError(
+            f"{opt(field)} {name}: not a metric mubench compares; choose from {', '.join(METRICS)}"
+        )
 
 
 def worse(metric: str, baseline: float, current: float, pct: float) -> bool:

@@ -27,7 +27,7 @@ from typing import Any
 
 from torch import nn
 
-from mubench.errors import UsageError
+from mubench.errors import UsageError, opt
 
 ENTRY_POINT_GROUP = "mubench.models"
 
@@ -70,7 +70,7 @@ class ModelSpec:
     def check_resolution(self, resolution: int) -> None:
         """Raise :class:`UsageError` unless this model can take ``resolution`` x ``resolution`` input."""
         if resolution <= 0:
-            raise UsageError(f"--resolution must be a positive number of pixels, got {resolution}")
+            raise UsageError(f"{opt('resolution')} must be a positive number of pixels, got {resolution}")
         if resolution % self.resolution_multiple:
             raise UsageError(
                 f"model '{self.name}' needs a resolution that is a multiple of {self.resolution_multiple}, "
@@ -144,7 +144,7 @@ def get_spec(name: str) -> ModelSpec:
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise UsageError(
             f"unknown model '{name}'{hint} (`mubench models` lists them; "
-            "your own: --model package.module:factory)"
+            f"your own: {opt('model')} package.module:factory)"
         ) from None
 
 
@@ -156,16 +156,16 @@ def get_model(name: str, **overrides: Any) -> nn.Module:
 def _import_user_spec(ref: str) -> ModelSpec:
     module_name, _, attr = ref.partition(":")
     if not module_name or not attr:
-        raise UsageError(f"--model '{ref}': write it as package.module:factory")
+        raise UsageError(f"{opt('model')} '{ref}': write it as package.module:factory")
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:
         raise UsageError(
-            f"--model '{ref}': cannot import '{module_name}': {type(exc).__name__}: {exc}"
+            f"{opt('model')} '{ref}': cannot import '{module_name}': {type(exc).__name__}: {exc}"
         ) from exc
     factory = getattr(module, attr, None)
     if factory is None:
-        raise UsageError(f"--model '{ref}': module '{module_name}' has no attribute '{attr}'")
+        raise UsageError(f"{opt('model')} '{ref}': module '{module_name}' has no attribute '{attr}'")
     if isinstance(factory, ModelSpec):
         return replace(factory, name=ref)
     return _user_spec(ref, factory)
@@ -175,7 +175,7 @@ def _user_spec(name: str, factory: Any) -> ModelSpec:
     """Spec for a user's factory; it may carry ``mubench_resolution`` / ``mubench_channels`` attributes."""
     if not callable(factory):
         raise UsageError(
-            f"--model '{name}': '{factory!r}' is not callable; give a function returning an nn.Module"
+            f"{opt('model')} '{name}': '{factory!r}' is not callable; give a function returning an nn.Module"
         )
     if isinstance(factory, nn.Module):
         module = factory

@@ -28,7 +28,7 @@ from mubench.checkpoints import load_checkpoint, read_meta, save_checkpoint
 from mubench.data import check_dataset_name, load_dataset
 from mubench.diffusion.samplers import PREDICTIONS
 from mubench.diffusion.schedules import NoiseSchedule
-from mubench.errors import UsageError
+from mubench.errors import UsageError, opt
 from mubench.measure.setup import build_model
 from mubench.registry import get_spec
 from mubench.results import write_bytes_atomic
@@ -51,18 +51,22 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.steps is None and self.minutes is None:
-            raise UsageError("give --steps or --minutes (or both)")
+            raise UsageError(f"give {opt('steps')} or {opt('minutes')} (or both)")
         if self.steps is not None and self.steps <= 0:
-            raise UsageError(f"--steps must be positive, got {self.steps}")
+            raise UsageError(f"{opt('steps')} must be positive, got {self.steps}")
         if self.minutes is not None and self.minutes <= 0:
-            raise UsageError(f"--minutes must be positive, got {self.minutes}")
+            raise UsageError(f"{opt('minutes')} must be positive, got {self.minutes}")
         if self.batch_size <= 0:
-            raise UsageError(f"--batch-size must be positive, got {self.batch_size}")
+            raise UsageError(f"{opt('batch_size')} must be positive, got {self.batch_size}")
         if self.lr <= 0 or not 0 <= self.ema_decay < 1 or self.grad_clip <= 0:
-            raise UsageError("--lr and --grad-clip must be positive and --ema-decay in [0, 1)")
+            raise UsageError(
+                f"{opt('lr')} and {opt('grad_clip')} must be positive and {opt('ema_decay')} in [0, 1)"
+            )
         check_dataset_name(self.dataset)
         if self.prediction is not None and self.prediction not in PREDICTIONS:
-            raise UsageError(f"--prediction must be one of {', '.join(PREDICTIONS)}, got '{self.prediction}'")
+            raise UsageError(
+                f"{opt('prediction')} must be one of {', '.join(PREDICTIONS)}, got '{self.prediction}'"
+            )
 
 
 def _state_path(out: Path) -> Path:
@@ -92,8 +96,8 @@ def _read_state(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
             return {k: handle.get_tensor(k) for k in names}, handle.metadata() or {}
     except (SafetensorError, OSError) as exc:
         raise UsageError(
-            f"--resume: state file '{path}' cannot be read ({_brief(exc)}); "
-            "this run cannot be resumed: train afresh into another --out"
+            f"{opt('resume')}: state file '{path}' cannot be read ({_brief(exc)}); "
+            f"this run cannot be resumed: train afresh into another {opt('out')}"
         ) from None
 
 
@@ -132,8 +136,8 @@ def _load_state(
             ema.load_state_dict(ema_weights)
     except (RuntimeError, ValueError, KeyError) as exc:
         raise UsageError(
-            f"--resume: state file '{path}' does not match model '{model_name}' ({_brief(exc)}); "
-            "this run cannot be resumed: train afresh into another --out"
+            f"{opt('resume')}: state file '{path}' does not match model '{model_name}' ({_brief(exc)}); "
+            f"this run cannot be resumed: train afresh into another {opt('out')}"
         ) from None
     for i, state in adam.items():
         optimizer.state[params[i]] = state
@@ -143,11 +147,11 @@ def _load_state(
 def check_out(out: Path, resume: bool) -> None:
     """Refuse, before any work, to overwrite a finished run (without --resume) or to resume nothing."""
     if resume and not (out.exists() and _state_path(out).exists()):
-        raise UsageError(f"--resume: no checkpoint and state to resume at '{out}'")
+        raise UsageError(f"{opt('resume')}: no checkpoint and state to resume at '{out}'")
     if not resume and out.exists():
         raise UsageError(
-            f"--out '{out}' already exists: pass --resume to continue its run, "
-            "or choose another --out (or delete it) to train afresh"
+            f"{opt('out')} '{out}' already exists: pass {opt('resume')} to continue its run, "
+            f"or choose another {opt('out')} (or delete it) to train afresh"
         )
 
 
@@ -176,7 +180,7 @@ def train(
     if resume:
         meta = load_checkpoint(out, ema, cfg.model)
         if meta.get("config", {}).get("seed") != cfg.seed or meta.get("dataset") != cfg.dataset:
-            raise UsageError(f"--resume: '{out}' was trained with another seed or dataset")
+            raise UsageError(f"{opt('resume')}: '{out}' was trained with another seed or dataset")
         # The state is written first, so it may be a save ahead of the checkpoint: it wins when it has
         # a step (and then its EMA); older states rely on the checkpoint's.
         state_step = _load_state(out, model, ema, optimizer, cfg.model)

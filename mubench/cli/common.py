@@ -57,7 +57,7 @@ def friendly_errors(func: F) -> F:
             return func(*args, **kwargs)
         except MubenchError as exc:
             err_console.print(
-                f"[bold red]error:[/] {escape(str(exc))}{escape(_where_partial_rows())}",
+                f"[bold red]error:[/] {escape(exc.render('cli'))}{escape(_where_partial_rows())}",
                 highlight=False,
                 soft_wrap=True,
             )

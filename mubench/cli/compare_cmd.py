@@ -68,7 +68,7 @@ def compare(
     gates = dict(parse_fail_on(spec) for spec in fail_on or [])
     exact = tuple(fail_on_change or ())
     for name in (*exact, *(metric or ())):
-        check_metric(name, "--fail-on-change" if name in exact else "--metric")
+        check_metric(name, "fail_on_change" if name in exact else "metric")
     check_outputs(csv)
     base_rows, _ = read_results(baseline)
     current_rows, _ = read_results(current)

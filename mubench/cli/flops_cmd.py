@@ -21,7 +21,7 @@ from mubench.cli.common import (
     progress,
     save_partial,
 )
-from mubench.cli.render import first_ok, giga, integer, percent, ratio, table, text, with_ratio_to_first
+from mubench.cli.render import first_ok, table, with_ratio_to_first
 from mubench.cli.solver_options import (
     AdjointOpt,
     AtolOpt,
@@ -34,6 +34,7 @@ from mubench.cli.solver_options import (
 )
 from mubench.defaults import PAPER_RESOLUTION
 from mubench.errors import UsageError
+from mubench.formatting import giga, integer, percent, ratio, text
 
 if TYPE_CHECKING:
     import pandas as pd

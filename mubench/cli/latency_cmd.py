@@ -20,7 +20,7 @@ from mubench.cli.common import (
     models_or_default,
     progress,
 )
-from mubench.cli.render import Column, first_ok, fixed, integer, percent, ratio, table, text
+from mubench.cli.render import Column, first_ok, table
 from mubench.cli.solver_options import (
     AdjointOpt,
     AtolOpt,
@@ -32,6 +32,7 @@ from mubench.cli.solver_options import (
     solver_config,
 )
 from mubench.defaults import PAPER_RESOLUTION
+from mubench.formatting import fixed, integer, percent, ratio, text
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from mubench.cli.common import console, friendly_errors
-from mubench.cli.render import integer, table, text
+from mubench.cli.render import table
+from mubench.formatting import integer, text
 
 
 @friendly_errors

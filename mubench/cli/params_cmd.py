@@ -15,7 +15,8 @@ from mubench.cli.common import (
     progress,
     save_partial,
 )
-from mubench.cli.render import first_ok, integer, percent, table, text, with_ratio_to_first
+from mubench.cli.render import first_ok, table, with_ratio_to_first
+from mubench.formatting import integer, percent, text
 
 
 @friendly_errors

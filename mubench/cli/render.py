@@ -2,53 +2,16 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.table import Table
 
+from mubench.formatting import Formatter, text
+
 if TYPE_CHECKING:  # imported where used: the commands import this module at `mubench --help`
     import pandas as pd
-
-Formatter = Callable[[Any], str]
-
-
-def missing(value: Any) -> bool:
-    """None, NaN or pandas' NA: shown as a dash (or nothing, for text)."""
-    import pandas as pd
-
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
-
-
-def integer(value: Any) -> str:
-    return "-" if missing(value) else f"{int(value):,}"
-
-
-def giga(value: Any) -> str:
-    return "-" if missing(value) else f"{value / 1e9:,.3f} G"
-
-
-def fixed(decimals: int) -> Formatter:
-    """A formatter with ``decimals`` digits after the point and thousands separators."""
-
-    def format_value(value: Any) -> str:
-        return "-" if missing(value) else f"{float(value):,.{decimals}f}"
-
-    return format_value
-
-
-ratio = fixed(4)
-
-
-def percent(value: Any) -> str:
-    return "-" if missing(value) else f"{100 * value:.1f}%"
-
-
-def text(value: Any) -> str:
-    return "" if missing(value) else str(value)
-
 
 Column = tuple[str, str, Formatter]  # (frame column, header, formatter)
 

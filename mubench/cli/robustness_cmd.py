@@ -22,9 +22,10 @@ from mubench.cli.common import (
     progress,
     save_partial,
 )
-from mubench.cli.render import Column, fixed, integer, table, text
+from mubench.cli.render import Column, table
 from mubench.defaults import BUILTIN_DATASETS, REFERENCES, SHIPPED_PAIR
 from mubench.errors import UsageError
+from mubench.formatting import fixed, integer, text
 
 
 def _step_counts(text: str | None) -> tuple[int, ...]:

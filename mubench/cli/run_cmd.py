@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from mubench.cli.common import QuietOpt, console, err_console, friendly_errors, progress
-from mubench.cli.render import fixed, integer, table, text
+from mubench.cli.render import table
+from mubench.formatting import fixed, integer, text
 
 
 @friendly_errors

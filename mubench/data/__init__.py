@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mubench.data.builtin import DATASETS, Images, evenly_spaced, load_builtin
 from mubench.data.external import TORCHVISION, load_folder, load_torchvision
-from mubench.errors import UsageError
+from mubench.errors import UsageError, opt
 
 FOLDER_PREFIX = "folder:"
 
@@ -16,7 +16,7 @@ def check_dataset_name(name: str) -> None:
     if name in DATASETS or name in TORCHVISION or (name.startswith(FOLDER_PREFIX) and len(name) > 7):
         return
     raise UsageError(
-        f"unknown dataset '{name}'; built-in: {', '.join(DATASETS)}; from --data-root: "
+        f"unknown dataset '{name}'; built-in: {', '.join(DATASETS)}; from {opt('data_root')}: "
         f"{', '.join(TORCHVISION)}; or folder:PATH"
     )
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from mubench.data.builtin import Images, evenly_spaced
-from mubench.errors import UsageError
+from mubench.errors import UsageError, opt
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 FOLDER_RESOLUTION = 32  # side of the centre crops taken from a folder's images
@@ -48,7 +48,7 @@ def _read_image(file: Path, folder: str) -> np.ndarray:
     """One image of a folder dataset as an array; a file that is not one image gets one line naming it."""
     from skimage.io import imread
 
-    problem = f"--dataset folder:{folder}: cannot read '{file.name}' as an image"
+    problem = f"{opt('dataset')} folder:{folder}: cannot read '{file.name}' as an image"
     try:
         image = imread(file)
     except Exception as exc:  # each image plugin fails its own way: OSError, ValueError, struct.error, ...
@@ -63,10 +63,12 @@ def load_folder(path: str, split: str) -> Images:
     """Every image file in ``path`` (sorted by name), centre-cropped to 32 x 32; the same for both splits."""
     folder = Path(path)
     if not folder.is_dir():
-        raise UsageError(f"--dataset folder:{path}: no such directory")
+        raise UsageError(f"{opt('dataset')} folder:{path}: no such directory")
     files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise UsageError(f"--dataset folder:{path}: no image files ({', '.join(IMAGE_SUFFIXES)}) in it")
+        raise UsageError(
+            f"{opt('dataset')} folder:{path}: no image files ({', '.join(IMAGE_SUFFIXES)}) in it"
+        )
     arrays = [_square(_read_image(f, path), FOLDER_RESOLUTION) for f in files]
     return _to_images(f"folder:{path}", split, arrays, [f.name for f in files])
 
@@ -77,7 +79,9 @@ def load_torchvision(name: str, split: str, data_root: Path | None, limit: int |
 
     cls_name, size, layout = TORCHVISION[name]
     if data_root is None:
-        raise UsageError(f"--dataset {name} needs --data-root ROOT holding {layout}; nothing is downloaded")
+        raise UsageError(
+            f"{opt('dataset')} {name} needs {opt('data_root')} ROOT holding {layout}; nothing is downloaded"
+        )
     cls = getattr(torchvision.datasets, cls_name)
     kwargs = (
         {"split": "test" if split == "test" else "train"} if name == "celeba" else {"train": split == "train"}
@@ -86,7 +90,7 @@ def load_torchvision(name: str, split: str, data_root: Path | None, limit: int |
         dataset = cls(str(data_root), download=False, **kwargs)
     except (RuntimeError, FileNotFoundError, OSError) as exc:
         raise UsageError(
-            f"--dataset {name}: not found under --data-root {data_root} (expected {layout}): "
+            f"{opt('dataset')} {name}: not found under {opt('data_root')} {data_root} (expected {layout}): "
             f"{str(exc).splitlines()[0]}"
         ) from None
     keep = evenly_spaced(len(dataset), limit)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from mubench.diffusion.schedules import NoiseSchedule
-from mubench.errors import UsageError
+from mubench.errors import UsageError, opt
 
 SAMPLERS = ("ddpm", "ddim")
 PREDICTIONS = ("eps", "v")
@@ -34,9 +34,11 @@ def predict_x0_eps(
 def ddim_timesteps(t_start: int, steps: int) -> list[int]:
     """``steps`` distinct steps from t_start down to 0 (evenly spaced, rounded), descending."""
     if steps <= 0:
-        raise UsageError(f"--steps must be positive, got {steps}")
+        raise UsageError(f"{opt('steps')} must be positive, got {steps}")
     if steps > t_start + 1:
-        raise UsageError(f"--steps {steps} is more than the {t_start + 1} steps from t = {t_start} to 0")
+        raise UsageError(
+            f"{opt('steps')} {steps} is more than the {t_start + 1} steps from t = {t_start} to 0"
+        )
     grid = torch.linspace(t_start, 0, steps, dtype=torch.float64).round().long().tolist()
     return list(dict.fromkeys(grid))
 
@@ -61,16 +63,16 @@ class Sampler:
         if self.name not in SAMPLERS:
             raise UsageError(f"unknown sampler '{self.name}'; choose one of {', '.join(SAMPLERS)}")
         if self.steps is not None and self.steps <= 0:
-            raise UsageError(f"--steps must be positive, got {self.steps}")
+            raise UsageError(f"{opt('steps')} must be positive, got {self.steps}")
         if self.eta < 0:
-            raise UsageError(f"--eta must be 0 or more, got {self.eta}")
+            raise UsageError(f"{opt('eta')} must be 0 or more, got {self.eta}")
 
     def timesteps(self, t_start: int) -> list[int]:
         if self.name == "ddpm":
             if self.steps is not None and self.steps != t_start + 1:
                 raise UsageError(
                     f"the ddpm sampler runs every step: {t_start + 1} from t = {t_start}; "
-                    f"got --steps {self.steps} (use --sampler ddim for fewer)"
+                    f"got {opt('steps')} {self.steps} (use {opt('sampler')} ddim for fewer)"
                 )
             return list(range(t_start, -1, -1))
         return ddim_timesteps(t_start, self.steps if self.steps is not None else t_start + 1)

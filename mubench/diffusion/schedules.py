@@ -11,7 +11,7 @@ from functools import cached_property
 
 import torch
 
-from mubench.errors import UsageError
+from mubench.errors import UsageError, opt
 
 SCHEDULES = ("linear", "cosine", "sigmoid")
 
@@ -94,6 +94,6 @@ class NoiseSchedule:
         (1 - alpha-bar) / alpha-bar is closest to (2 sigma)^2. Then x_t* = sqrt(alpha-bar_t*) y.
         """
         if not 0 < sigma <= 1:
-            raise UsageError(f"--sigma must be in (0, 1] (pixel units, images in [0, 1]), got {sigma}")
+            raise UsageError(f"{opt('sigma')} must be in (0, 1] (pixel units, images in [0, 1]), got {sigma}")
         target = (2 * sigma) ** 2
         return int(torch.argmin((self.noise_to_signal() - target).abs()))

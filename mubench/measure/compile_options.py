@@ -11,7 +11,7 @@ import types
 import typing
 from typing import Any
 
-from mubench.errors import UsageError
+from mubench.errors import UsageError, opt
 
 CompileOptions = tuple[tuple[str, Any], ...]  # (key, value) pairs, hashable for frozen conditions
 
@@ -30,11 +30,11 @@ def parse_compile_options(entries: list[str] | tuple[str, ...]) -> CompileOption
         key, sep, text = entry.partition("=")
         key, text = key.strip(), text.strip()
         if not sep or not key or not text:
-            raise UsageError(f"--compile-option takes KEY=VALUE (an inductor setting), got '{entry}'")
+            raise UsageError(f"{opt('compile_option')} takes KEY=VALUE (an inductor setting), got '{entry}'")
         if key not in known:
-            raise UsageError(f"--compile-option: torch._inductor.config has no setting '{key}'")
+            raise UsageError(f"{opt('compile_option')}: torch._inductor.config has no setting '{key}'")
         if key in options:
-            raise UsageError(f"--compile-option: '{key}' is given twice")
+            raise UsageError(f"{opt('compile_option')}: '{key}' is given twice")
         declared = inductor_config.get_type(key) if hasattr(inductor_config, "get_type") else type(known[key])
         options[key] = _typed(key, text, declared)
     return tuple(sorted(options.items()))
@@ -50,26 +50,30 @@ def _typed(key: str, text: str, declared: Any) -> Any:
     if typing.get_origin(declared) is typing.Literal:
         choices = [str(choice) for choice in typing.get_args(declared)]
         if text not in choices:
-            raise UsageError(f"--compile-option {key} is one of {', '.join(choices)}, got '{text}'")
+            raise UsageError(f"{opt('compile_option')} {key} is one of {', '.join(choices)}, got '{text}'")
         return text
     if kind is None:
         raise UsageError(
-            f"--compile-option {key} is not a bool, int, float or str setting; mubench sets only those"
+            f"{opt('compile_option')} {key} is not a bool, int, float or str setting; mubench sets only those"
         )
     if kind is bool:
         if text.lower() not in _TRUE + _FALSE:
-            raise UsageError(f"--compile-option {key} is true or false, got '{text}'")
+            raise UsageError(f"{opt('compile_option')} {key} is true or false, got '{text}'")
         return text.lower() in _TRUE
     if kind in (int, float):
         try:
             value = kind(text)
         except ValueError:
-            raise UsageError(f"--compile-option {key} is a number ({kind.__name__}), got '{text}'") from None
+            raise UsageError(
+                f"{opt('compile_option')} {key} is a number ({kind.__name__}), got '{text}'"
+            ) from None
         if not math.isfinite(value):
-            raise UsageError(f"--compile-option {key} must be a finite number, got '{text}'")
+            raise UsageError(f"{opt('compile_option')} {key} must be a finite number, got '{text}'")
         return value
     if any(char in text for char in _RESERVED):
-        raise UsageError(f"--compile-option {key}: a value may not contain any of {' '.join(_RESERVED)}")
+        raise UsageError(
+            f"{opt('compile_option')} {key}: a value may not contain any of {' '.join(_RESERVED)}"
+        )
     return text
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from mubench.errors import UsageError
+from mubench.errors import UsageError, opt
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 DTYPE_ALIASES = {"float32": "fp32", "float16": "fp16", "half": "fp16", "bfloat16": "bf16"}
@@ -26,13 +26,13 @@ def resolve_device(name: str) -> torch.device:
         raise UsageError(f"device '{name}' is not supported; use cpu, cuda or cuda:N")
     if not torch.cuda.is_available():
         raise UsageError(
-            f"--device {name}: CUDA is not available on this machine (torch {torch.__version__})"
+            f"{opt('device')} {name}: CUDA is not available on this machine (torch {torch.__version__})"
         )
     count = torch.cuda.device_count()
     index = device.index if device.index is not None else torch.cuda.current_device()
     if index >= count:
         raise UsageError(
-            f"--device {name}: this machine has {count} CUDA device(s), cuda:0..cuda:{count - 1}"
+            f"{opt('device')} {name}: this machine has {count} CUDA device(s), cuda:0..cuda:{count - 1}"
         )
     return torch.device("cuda", index)
 
@@ -41,7 +41,7 @@ def check_dtype_name(name: str) -> str:
     """The canonical name of the dtype called ``name`` (fp32, fp16, bf16 or an alias of one)."""
     key = DTYPE_ALIASES.get(name, name)
     if key not in DTYPES:
-        raise UsageError(f"unknown --dtype '{name}'; choose one of {', '.join(DTYPES)}")
+        raise UsageError(f"unknown {opt('dtype')} '{name}'; choose one of {', '.join(DTYPES)}")
     return key
 
 
@@ -50,7 +50,7 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     key = check_dtype_name(name)
     dtype = DTYPES[key]
     if device.type == "cuda" and dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
-        raise UsageError(f"--dtype bf16 is not supported on {torch.cuda.get_device_name(device)}")
+        raise UsageError(f"{opt('dtype')} bf16 is not supported on {torch.cuda.get_device_name(device)}")
     if dtype != torch.float32:
         try:  # a conv under autocast is what the models will run
             with torch.autocast(device.type, dtype=dtype):
@@ -59,7 +59,7 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
                 )
         except RuntimeError as exc:
             raise UsageError(
-                f"--dtype {key} is not supported on {device.type}: {exc}".splitlines()[0]
+                f"{opt('dtype')} {key} is not supported on {device.type}: {exc}".splitlines()[0]
             ) from None
     return dtype
 
@@ -85,7 +85,7 @@ class NumericFlags:
 
     def __post_init__(self) -> None:
         if self.threads is not None and self.threads <= 0:
-            raise UsageError(f"--threads must be positive, got {self.threads}")
+            raise UsageError(f"{opt('threads')} must be positive, got {self.threads}")
 
     def apply(self) -> dict[str, Any]:
         """Set the flags process-wide; returns what was set, for the result rows."""

@@ -21,7 +21,7 @@ from torch import nn
 
 from mubench.diffusion.samplers import Sampler
 from mubench.diffusion.schedules import NoiseSchedule
-from mubench.errors import UsageError
+from mubench.errors import UsageError, opt
 from mubench.measure.compile_options import CompileOptions, describe_compile_options
 from mubench.measure.counters import count_torch
 from mubench.measure.device import (
@@ -81,22 +81,24 @@ class LatencyConditions:
     processes: int = 1  # fresh worker processes, each measuring every model; > 1 gives their spread
 
     def __post_init__(self) -> None:
-        for name, flag in (("batch_size", "--batch-size"), ("steps", "--steps"), ("repeats", "--repeats"),
-                           ("warmup_min", "--warmup"), ("processes", "--processes")):  # fmt: skip
+        for name, key in (("batch_size", "batch_size"), ("steps", "steps"), ("repeats", "repeats"),
+                            ("warmup_min", "warmup"), ("processes", "processes")):  # fmt: skip
             if getattr(self, name) <= 0:
-                raise UsageError(f"{flag} must be positive, got {getattr(self, name)}")
+                raise UsageError(f"{opt(key)} must be positive, got {getattr(self, name)}")
         check_dtype_name(self.dtype)
         if self.trajectory_repeats < 0:
-            raise UsageError(f"--trajectory-repeats must be 0 or more, got {self.trajectory_repeats}")
+            raise UsageError(f"{opt('trajectory_repeats')} must be 0 or more, got {self.trajectory_repeats}")
         Sampler(self.sampler, self.steps, self.eta).timesteps(NUM_DIFFUSION_STEPS - 1)  # validates
         if self.channels is not None and self.channels <= 0:
-            raise UsageError(f"--channels must be positive, got {self.channels}")
+            raise UsageError(f"{opt('channels')} must be positive, got {self.channels}")
         if self.resolution is not None and self.resolution <= 0:
-            raise UsageError(f"--resolution must be a positive number of pixels, got {self.resolution}")
+            raise UsageError(
+                f"{opt('resolution')} must be a positive number of pixels, got {self.resolution}"
+            )
         if self.compile_options and not self.compile:
-            raise UsageError("--compile-option only applies with --compile")
+            raise UsageError(f"{opt('compile_option')} only applies with {opt('compile')}")
         if self.cuda_graphs and not self.device.startswith("cuda"):
-            raise UsageError("--cuda-graphs needs a CUDA device (--device cuda)")
+            raise UsageError(f"{opt('cuda_graphs')} needs a CUDA device ({opt('device')} cuda)")
         if self.prepack:
             check_prepack_available(self.device, self.dtype, self.channels_last)
 

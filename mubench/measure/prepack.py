@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from mubench.errors import UsageError
+from mubench.errors import UsageError, opt
 from mubench.measure.device import DTYPE_ALIASES, DTYPES
 
 
@@ -27,16 +27,19 @@ def check_prepack_available(device: str, dtype: str, channels_last: bool) -> Non
     """One line (UsageError) when ``--prepack`` cannot run: a CPU, float32, channels-last mode that
     needs oneDNN. Unknown devices and dtypes are left to their own checks."""
     if device.startswith("cuda"):
-        raise UsageError(f"--prepack is a CPU mode (oneDNN convolutions); drop it for --device {device}")
+        raise UsageError(
+            f"{opt('prepack')} is a CPU mode (oneDNN convolutions); drop it for {opt('device')} {device}"
+        )
     key = DTYPE_ALIASES.get(dtype, dtype)
     if key in DTYPES and key != "fp32":
-        raise UsageError(f"--prepack runs float32 convolutions; drop it for --dtype {dtype}")
+        raise UsageError(f"{opt('prepack')} runs float32 convolutions; drop it for {opt('dtype')} {dtype}")
     if not channels_last:
         raise UsageError(
-            "--prepack needs --channels-last (oneDNN's prepacked convolutions write channels-last)"
+            f"{opt('prepack')} needs {opt('channels_last')} (oneDNN's prepacked convolutions write "
+            f"channels-last)"
         )
     if not (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")):
-        raise UsageError("--prepack needs a PyTorch built with oneDNN (mkldnn); this one is not")
+        raise UsageError(f"{opt('prepack')} needs a PyTorch built with oneDNN (mkldnn); this one is not")
 
 
 class PrepackedConv2d(nn.Module):
@@ -101,7 +104,7 @@ def prepack_convolutions(model: nn.Module, example_args: tuple) -> int:
     for conv in input_shapes:
         if (why := _why_not_packable(conv)) is not None:
             raise ValueError(
-                f"--prepack: a convolution of {type(model).__name__} {why}; it cannot be prepacked"
+                f"{opt('prepack')}: a convolution of {type(model).__name__} {why}; it cannot be prepacked"
             )
     packed = {conv: PrepackedConv2d(conv, shape) for conv, shape in input_shapes.items()}
     for parent in list(model.modules()):

@@ -29,7 +29,7 @@ from mubench.data import check_dataset_name, load_dataset
 from mubench.defaults import REFERENCES
 from mubench.diffusion.samplers import Sampler
 from mubench.diffusion.schedules import NoiseSchedule
-from mubench.errors import UsageError
+from mubench.errors import UsageError, opt
 from mubench.measure.prefault import Prefaulter
 from mubench.measure.runner import failure_row
 from mubench.measure.setup import build_model
@@ -56,12 +56,14 @@ class RobustnessConditions:
 
     def __post_init__(self) -> None:
         if not self.sigmas:
-            raise UsageError("give at least one --sigma")
+            raise UsageError(f"give at least one {opt('sigma')}")
         for sigma in self.sigmas:
             if not 0 < sigma <= 1:
-                raise UsageError(f"--sigma must be in (0, 1] (pixel units, images in [0, 1]), got {sigma}")
+                raise UsageError(
+                    f"{opt('sigma')} must be in (0, 1] (pixel units, images in [0, 1]), got {sigma}"
+                )
         if self.num_images <= 0:
-            raise UsageError(f"--num-images must be positive, got {self.num_images}")
+            raise UsageError(f"{opt('num_images')} must be positive, got {self.num_images}")
         unknown = set(self.references) - set(REFERENCES)
         if unknown:
             raise UsageError(
@@ -71,11 +73,15 @@ class RobustnessConditions:
         named = [name for name, _ in self.checkpoints]
         repeated = sorted({name for name in named if named.count(name) > 1})
         if repeated:
-            raise UsageError(f"--checkpoint for {', '.join(repeated)} given more than once; give one each")
+            raise UsageError(
+                f"{opt('checkpoint')} for {', '.join(repeated)} given more than once; give one each"
+            )
         if self.sampler == "ddpm" and (self.steps is not None or self.steps_sweep):
-            raise UsageError("the ddpm sampler runs every step from t*; use --sampler ddim for --steps")
+            raise UsageError(
+                f"the ddpm sampler runs every step from t*; use {opt('sampler')} ddim for {opt('steps')}"
+            )
         if self.steps_sweep and self.steps is not None:
-            raise UsageError("give --steps or --steps-sweep, not both")
+            raise UsageError(f"give {opt('steps')} or {opt('steps_sweep')}, not both")
         Sampler(self.sampler, self.steps, self.eta)  # validates
 
 
@@ -162,17 +168,20 @@ def checkpoint_paths(names: list[str], conds: RobustnessConditions) -> dict[str,
     given = dict(conds.checkpoints)
     unknown = sorted(set(given) - set(names))
     if unknown:
-        raise UsageError(f"--checkpoint for {', '.join(unknown)}, which is not among the --model names")
+        raise UsageError(
+            f"{opt('checkpoint')} for {', '.join(unknown)}, which is not among the {opt('model')} names"
+        )
     absent = [(name, path) for name, path in conds.checkpoints if not Path(path).is_file()]
     if absent:
         name, path = absent[0]
-        raise UsageError(f"--checkpoint {name}={path}: checkpoint '{path}' does not exist")
+        raise UsageError(f"{opt('checkpoint')} {name}={path}: checkpoint '{path}' does not exist")
     paths = {name: Path(given[name]) if name in given else shipped_checkpoint(name) for name in names}
     missing = [name for name, path in paths.items() if path is None]
     if missing and not conds.allow_untrained:
         raise UsageError(
-            f"no checkpoint for {', '.join(missing)}: pass --checkpoint {missing[0]}=PATH (train one with "
-            "`mubench train`), or --allow-untrained"
+            f"no checkpoint for {', '.join(missing)}: pass {opt('checkpoint')} {missing[0]}=PATH (train one "
+            f"with "
+            f"`mubench train`), or {opt('allow_untrained')}"
         )
     return paths
 

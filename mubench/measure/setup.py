@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from mubench.defaults import PAPER_RESOLUTION as PAPER_RESOLUTION  # re-exported (suite.kinds reads it here)
-from mubench.errors import UsageError
+from mubench.errors import UsageError, opt
 from mubench.models.ode_block import SolverConfig
 from mubench.registry import ModelSpec
 
@@ -24,9 +24,9 @@ def build_model(
     overrides: dict = {}
     if channels is not None and channels != spec.channels:
         if channels <= 0:
-            raise UsageError(f"--channels must be positive, got {channels}")
+            raise UsageError(f"{opt('channels')} must be positive, got {channels}")
         if spec.family == "user":
-            raise UsageError(f"--channels cannot be changed for user model '{spec.name}'")
+            raise UsageError(f"{opt('channels')} cannot be changed for user model '{spec.name}'")
         overrides.update(in_channels=channels, out_channels=channels)
     if solver is not None and spec.is_ode:
         overrides["solver"] = solver
@@ -40,7 +40,7 @@ def example_inputs(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Seeded input ``x`` ~ N(0, I) of shape (B, C, R, R) and diffusion steps ``t`` in [0, T)."""
     if batch_size <= 0:
-        raise UsageError(f"--batch-size must be positive, got {batch_size}")
+        raise UsageError(f"{opt('batch_size')} must be positive, got {batch_size}")
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(batch_size, channels, resolution, resolution, generator=gen)
     t = torch.randint(0, NUM_DIFFUSION_STEPS, (batch_size,), generator=gen)

@@ -39,7 +39,7 @@ def _worker(names: list[str], conds: Any, run_id: str, index: int, out: Any) -> 
         rows, samples = measure_here(names, conds, run_id, lambda label: out.put(("tick", label)))
         out.put(("done", rows, samples))
     except UsageError as exc:
-        out.put(("usage", str(exc)))
+        out.put(("usage", exc.message))  # its options still marked, for the caller to name
     except BaseException as exc:  # everything else becomes the models' error rows in the parent
         out.put(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=3)))
 

@@ -12,7 +12,7 @@ from torch import nn
 from torchdiffeq import odeint, odeint_adjoint
 from torchdiffeq._impl.odeint import SOLVERS as _TORCHDIFFEQ_SOLVERS
 
-from mubench.errors import UsageError
+from mubench.errors import UsageError, opt
 
 # torchdiffeq's fixed-grid solvers: the grid is linspace(0, 1, steps + 1) or the given step size.
 FIXED_STEP_METHODS = (
@@ -50,20 +50,22 @@ class SolverConfig:
                 f"unknown ODE solver '{self.method}'; choose one of {', '.join(solver_methods())}"
             )
         if self.steps <= 0:
-            raise UsageError(f"--ode-steps must be a positive number of steps, got {self.steps}")
+            raise UsageError(f"{opt('ode_steps')} must be a positive number of steps, got {self.steps}")
         if self.step_size is not None and not 0 < self.step_size <= 1:
-            raise UsageError(f"--ode-step-size must be in (0, 1], got {self.step_size}")
+            raise UsageError(f"{opt('ode_step_size')} must be in (0, 1], got {self.step_size}")
         if self.rtol <= 0 or self.atol <= 0:
-            raise UsageError(f"--rtol and --atol must be positive, got {self.rtol} and {self.atol}")
+            raise UsageError(
+                f"{opt('rtol')} and {opt('atol')} must be positive, got {self.rtol} and {self.atol}"
+            )
         if self.backend not in BACKENDS:
             raise UsageError(f"unknown ODE backend '{self.backend}'; choose one of {', '.join(BACKENDS)}")
         if self.backend == "fixed" and self.method not in FIXED_BACKEND_METHODS:
             raise UsageError(
                 f"the fixed backend runs {', '.join(FIXED_BACKEND_METHODS)}; "
-                f"'{self.method}' needs --ode-backend torchdiffeq"
+                f"'{self.method}' needs {opt('ode_backend')} torchdiffeq"
             )
         if self.backend == "fixed" and self.adjoint:
-            raise UsageError("--adjoint needs --ode-backend torchdiffeq")
+            raise UsageError(f"{opt('adjoint')} needs {opt('ode_backend')} torchdiffeq")
 
     @property
     def adaptive(self) -> bool:

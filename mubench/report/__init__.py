@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from mubench.cli.render import fixed, integer, percent, text
-from mubench.errors import UsageError
+from mubench.errors import UsageError, opt
+from mubench.formatting import fixed, integer, percent, text
 from mubench.report import plots
 from mubench.report import rows as sel
 from mubench.report.claims import claims_table, evaluate_claims
@@ -78,7 +78,7 @@ def prepare_out_dir(out_dir: Path) -> None:
     except OSError as exc:
         raise UsageError(f"cannot create the report folder '{plots_dir}': {exc.strerror or exc}") from None
     if not all(os.access(path, os.W_OK) for path in (out_dir, plots_dir)):
-        raise UsageError(f"cannot write into '{out_dir}': permission denied; give another --out")
+        raise UsageError(f"cannot write into '{out_dir}': permission denied; give another {opt('out')}")
 
 
 def write_report(doc: Document, out_dir: Path) -> list[Path]:

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, replace
 
 import pandas as pd
 
-from mubench.cli.render import percent
+from mubench.formatting import percent
 from mubench.report import rows as sel
 
 CANDIDATE, BASELINE = "ode-u", "lucid-unet"  # the paper's comparison

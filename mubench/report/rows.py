@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from mubench.cli.render import missing
 from mubench.defaults import REFERENCES
+from mubench.formatting import missing
 from mubench.models.ode_block import SolverConfig
 from mubench.registry import get_spec
 

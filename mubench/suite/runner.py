@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mubench.errors import UsageError
+from mubench.errors import UsageError, opt
 from mubench.results import (
     SUITE_RESULTS,
     full_environment,
@@ -49,11 +49,12 @@ def prepare_folder(out: Path, resume: bool) -> pd.DataFrame:
     """Create ``out`` if needed; the rows already there when resuming (refused when not resuming)."""
     results = out / SUITE_RESULTS
     if out.exists() and not out.is_dir():
-        raise UsageError(f"--out '{out}' is a file; give a folder")
+        raise UsageError(f"{opt('out')} '{out}' is a file; give a folder")
     present = [name for name in OUTPUTS if (out / name).exists()]
     if present and not resume:
         raise UsageError(
-            f"'{out}' already holds {present[0]}; pass --resume to finish that run, or another --out"
+            f"'{out}' already holds {present[0]}; pass {opt('resume')} to finish that run, or another "
+            f"{opt('out')}"
         )
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ from typing import Any
 
 import tomllib
 
-from mubench.errors import UsageError
+from mubench.errors import UsageError, opt
 from mubench.suite.kinds import KEYS, TOGETHER, Key, conditions
 
 SUITE_KEYS = {"name": Key(str), "description": Key(str)}
@@ -75,7 +75,9 @@ def load_suite(path: Path, device: str | None = None, only: tuple[str, ...] = ()
     of those measurements (``--only``)."""
     unknown_kinds = sorted(set(only) - set(KEYS))
     if unknown_kinds:
-        raise UsageError(f"--only {unknown_kinds[0]}: not a measurement; choose from {', '.join(KEYS)}")
+        raise UsageError(
+            f"{opt('only')} {unknown_kinds[0]}: not a measurement; choose from {', '.join(KEYS)}"
+        )
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -199,8 +201,8 @@ def _expand(
 
 
 def _as_key(exc: UsageError) -> str:
-    """The measurement's message speaks of command-line flags; in a suite file they are keys."""
-    return str(exc).replace("--", "")
+    """The measurement's message, its options named as suite keys."""
+    return exc.render("suite")
 
 
 def _check_unique(path: Path, items: list[SuiteItem]) -> None:
