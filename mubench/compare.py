@@ -16,30 +16,13 @@ import pandas as pd
 
 from mubench.defaults import DEFAULT_METRICS
 from mubench.errors import UsageError, opt
+from mubench.schema import HIGHER_IS_BETTER, JOIN_KEYS, OWNERS
 
-# Columns that say which measurement a row is; rows of the two files are joined on those both have.
-JOIN_KEYS = (
-    "command", "model", "device", "dtype", "batch_size", "resolution", "steps", "sampler", "solver", "seed",
-    "counter", "tier", "mode", "sigma", "dataset", "n_images", "suite_options",
-)  # fmt: skip
 # Only joined on when both sides have them: the options of the suite table a row came from (not its
 # models, so adding a model to a table keeps the other models' rows matched).
 SUITE_KEYS = ("suite_options",)
-# The metrics compared on each command's rows (a metric may belong to several).
-OWNERS = {
-    "params": ("params_total", "params_trainable", "params_frozen", "buffers_total"),
-    "flops": ("macs", "flops", "elementwise_ops", "nfe", "nfe_per_trajectory", "macs_per_trajectory",
-              "flops_per_trajectory"),
-    "latency": (
-        "call_ms_median", "call_ms_p10", "call_ms_p90", "call_ms_mean", "call_ms_min", "call_ms_iqr",
-        "call_ms_std", "trajectory_s_median", "trajectory_s_p10", "trajectory_s_p90", "trajectory_s_mean",
-        "trajectory_s_min", "nfe", "nfe_per_trajectory", "peak_mem_mib", "latency_over_macs_ratio",
-        "call_ms_vs_first", "achieved_gflops", "achieved_share",
-    ),
-    "robustness": ("psnr_db_mean", "ssim_mean", "nfe_total", "denoise_s_per_image"),
-}  # fmt: skip
+# The metrics compared on each command's rows (a metric may belong to several), from the schema.
 OWNER = {m: {c for c, metrics in OWNERS.items() if m in metrics} for ms in OWNERS.values() for m in ms}
-HIGHER_IS_BETTER = ("psnr_db_mean", "ssim_mean", "achieved_gflops", "achieved_share")
 METRICS = tuple(OWNER)
 
 

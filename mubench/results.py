@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import platform
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterable, Mapping
@@ -17,48 +19,10 @@ import torch
 
 import mubench
 from mubench.errors import UsageError
+from mubench.schema import ENV_COLUMNS, INTEGER_COLUMNS, KEY_COLUMNS, SCHEMA_VERSION
 
-SCHEMA_VERSION = 1
-
-# Columns every row carries, in this order; measurement columns follow.
-KEY_COLUMNS = (
-    "command",
-    "model",
-    "device",
-    "dtype",
-    "batch_size",
-    "resolution",
-    "steps",
-    "sampler",
-    "solver",
-    "seed",
-    "status",
-    "message",
-    "run_id",
-    "timestamp",
-    "mubench_version",
-    "schema_version",
-)
-# Conditions of the machine recorded in every row.
-ENV_COLUMNS = (
-    "torch_version",
-    "cuda_version",
-    "cudnn_version",
-    "driver_version",
-    "device_name",
-    "num_threads",
-)
-
-
-# Columns that hold whole numbers: written as 1000, never 1000.0, even beside rows that lack them.
-INTEGER_COLUMNS = (
-    "batch_size", "resolution", "steps", "seed", "schema_version", "num_threads", "channels",
-    "params_total", "params_trainable", "params_frozen", "buffers_total", "params_expected",
-    "macs", "flops", "macs_conv", "macs_linear", "macs_attention", "macs_other", "elementwise_ops",
-    "macs_per_trajectory", "flops_per_trajectory", "macs_per_call", "flops_per_call", "paper_macs",
-    "nfe", "nfe_per_trajectory", "nfe_total", "t_start", "denoiser_calls", "training_steps", "n_images",
-    "n_calls", "n_samples", "calls_per_sample", "warmup_iters", "n_trajectories", "trajectory_denoiser_calls",
-)  # fmt: skip
+# Declared in mubench.schema; named here too because every writer of rows uses them.
+__all__ = ["ENV_COLUMNS", "INTEGER_COLUMNS", "KEY_COLUMNS", "SCHEMA_VERSION"]
 
 
 def with_integer_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -106,7 +70,26 @@ def environment(device: str = "cpu") -> dict[str, Any]:
         "driver_version": _nvidia_driver() if device.startswith("cuda") else None,
         "device_name": device_name(device),
         "num_threads": torch.get_num_threads(),
+        **source_revision(),
     }
+
+
+@functools.cache
+def source_revision() -> dict[str, Any]:
+    """``git_commit`` and ``git_dirty`` of the checkout mubench runs from (None for an installed copy),
+    as pytest-benchmark records them: a figure can then be traced to the code that made it."""
+    where = Path(mubench.__file__).resolve().parent.parent
+    unknown = {"git_commit": None, "git_dirty": None}
+    if not (where / ".git").exists():
+        return unknown
+    try:
+        commit = subprocess.run(["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()  # fmt: skip
+        status = subprocess.run(["git", "-C", str(where), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=10, check=True).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return unknown
+    return {"git_commit": commit, "git_dirty": bool(status.strip())}
 
 
 def full_environment(device: str = "cpu") -> dict[str, Any]:

@@ -192,8 +192,9 @@ def test_no_prefault_is_recorded_on_latency_and_robustness(runner, tmp_path, cle
 
 
 def test_processes_must_be_positive():
-    with pytest.raises(UsageError, match="--processes"):
+    with pytest.raises(UsageError, match="processes must be positive") as caught:
         LatencyConditions(processes=0)
+    assert caught.value.field == "processes" and caught.value.render("cli").startswith("--processes")
 
 
 def _latency_row(median: float, spread: float | None, p10: float, p90: float) -> pd.Series:

@@ -88,7 +88,7 @@ def test_steps_sweep_gives_one_row_per_step_count():
 
 
 def test_untrained_models_are_refused_without_the_flag():
-    with pytest.raises(UsageError, match="--allow-untrained"):
+    with pytest.raises(UsageError, match="allow_untrained"):
         measure_robustness(["ddpm-unet-tiny"], RobustnessConditions(), "r")  # nothing shipped for it
 
 
@@ -212,8 +212,8 @@ def test_a_folder_of_images_is_a_dataset(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "root", "needle"),
-    [("folder:/no/such/dir", None, "no such directory"), ("mnist", None, "needs --data-root"),
-     ("cifar10", "EMPTY", "not found under --data-root"), ("imagenet", None, "unknown dataset")],
+    [("folder:/no/such/dir", None, "no such directory"), ("mnist", None, "needs data_root"),
+     ("cifar10", "EMPTY", "not found under data_root"), ("imagenet", None, "unknown dataset")],
 )  # fmt: skip
 def test_missing_datasets_say_what_is_expected(tmp_path, name, root, needle):
     from mubench.data import load_dataset

@@ -11,6 +11,7 @@ import torch
 
 from mubench.cli.app import app
 from mubench.errors import UsageError
+from mubench.measure import params as params_module
 from mubench.results import SCHEMA_VERSION, read_results
 from mubench.suite import kinds
 from mubench.suite.spec import load_suite
@@ -115,7 +116,7 @@ def test_only_keeps_the_tables_of_the_measurements_named(tmp_path, runner, clean
     )
     kept = load_suite(path, only=("flops", "latency")).items
     assert [i.kind for i in kept] == ["flops", "flops", "latency"]
-    with pytest.raises(UsageError, match="--only speed: not a measurement"):
+    with pytest.raises(UsageError, match="only speed: not a measurement"):
         load_suite(path, only=("speed",))
     with pytest.raises(UsageError, match=r"no \[\[robustness\]\] tables"):
         load_suite(path, only=("robustness",))
@@ -298,14 +299,14 @@ def test_a_failed_item_becomes_error_rows_the_suite_goes_on_and_resume_retries_i
     runner, tmp_path, monkeypatch, clean_exit
 ):
     path, out = write(tmp_path, SUITE), tmp_path / "out"
-    real = kinds.measure_params
+    real = params_module.measure_params
 
     def broken_for_ode(name, run_id):
         if name == "ode-u-tiny":
             raise RuntimeError("boom")
         return real(name, run_id)
 
-    monkeypatch.setattr(kinds, "measure_params", broken_for_ode)
+    monkeypatch.setattr(params_module, "measure_params", broken_for_ode)
     result = runner.invoke(app, ["run", str(path), "--out", str(out), "-q"])
     clean_exit(result, 1)
     rows = pd.read_csv(out / "results.csv", keep_default_na=False)
@@ -313,7 +314,7 @@ def test_a_failed_item_becomes_error_rows_the_suite_goes_on_and_resume_retries_i
     assert list(failed["model"]) == ["ode-u-tiny"] and "RuntimeError: boom" in failed["message"].iloc[0]
     assert len(rows[rows["command"] == "flops"]) == 4  # the items after it ran
 
-    monkeypatch.setattr(kinds, "measure_params", real)
+    monkeypatch.setattr(params_module, "measure_params", real)
     result = runner.invoke(app, ["run", str(path), "--out", str(out), "--resume", "-q"])
     clean_exit(result, 0)
     rows = pd.read_csv(out / "results.csv")
@@ -383,7 +384,7 @@ def test_item_ids_of_digits_only_read_back_as_text(tmp_path):
 
 
 def test_a_device_override_leaves_out_the_tables_that_device_cannot_run(tmp_path, monkeypatch):
-    monkeypatch.setattr(kinds, "resolve_device", torch.device)  # as on a GPU machine
+    monkeypatch.setattr("mubench.measure.device.resolve_device", torch.device)  # as on a GPU machine
     body = f"[[latency]]\nmodels = {TINY}\n" * 2 + "channels-last = true\nprepack = true\n"
     suite = load_suite(write(tmp_path, body), device="cuda")
     assert [i.conds.device for i in suite.items] == ["cuda"]
@@ -403,7 +404,7 @@ def test_a_device_override_leaves_out_the_tables_that_device_cannot_run(tmp_path
 
 def test_the_paper_suite_loads_for_a_gpu_run(monkeypatch):
     """benchmarks/gpu_paper.sh: `mubench run benchmarks/paper.toml --device cuda --only ...`."""
-    monkeypatch.setattr(kinds, "resolve_device", torch.device)
+    monkeypatch.setattr("mubench.measure.device.resolve_device", torch.device)
     paper = Path(__file__).parents[1] / "benchmarks" / "paper.toml"
     suite = load_suite(paper, device="cuda", only=("params", "flops", "latency"))
     latency = [i for i in suite.items if i.kind == "latency"]

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from mubench.defaults import DEFAULT_PAIR
-from mubench.errors import MubenchError, UsageError
+from mubench.errors import MubenchError
 
 if TYPE_CHECKING:  # imported where used: `mubench --help` starts without pandas and torch
     import pandas as pd
@@ -70,12 +70,8 @@ def friendly_errors(func: F) -> F:
 
 
 def models_or_default(models: list[str] | None, default: tuple[str, ...] = DEFAULT_PAIR) -> list[str]:
-    """The --model names given (each once), or ``default`` (the paper's comparison pair)."""
-    names = list(models) if models else list(default)
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise UsageError(f"--model {', '.join(repeated)} given more than once; name each model once")
-    return names
+    """The --model names given, or ``default`` (the paper's comparison pair); the measurement checks them."""
+    return list(models) if models else list(default)
 
 
 def check_outputs(*paths: Path | None) -> None:

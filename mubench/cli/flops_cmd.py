@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -30,10 +29,7 @@ from mubench.cli.solver_options import (
     OdeStepsOpt,
     RtolOpt,
     SolverOpt,
-    solver_config,
 )
-from mubench.defaults import PAPER_RESOLUTION
-from mubench.errors import UsageError
 from mubench.formatting import giga, integer, percent, ratio, text
 
 if TYPE_CHECKING:
@@ -90,53 +86,25 @@ def flops(
 
         mubench flops --model lucid-unet --depth 1
     """
-    from mubench.measure.flops import FlopConditions, measure_flops
-    from mubench.measure.runner import run_item
+    from mubench.measure.api import conditions, measure, options_of
     from mubench.registry import get_spec
     from mubench.results import new_run_id, to_frame
 
+    options = options_of("flops", locals())
     names = models_or_default(model)
-    specs = [get_spec(name) for name in names]
-    shared = resolution if resolution is not None else (PAPER_RESOLUTION if len(names) > 1 else None)
-    for spec in specs:
-        spec.check_resolution(shared if shared is not None else spec.resolution)
-        if channels is not None and channels != spec.channels and spec.family == "user":
-            raise UsageError(f"--channels cannot be changed for user model '{spec.name}'")
-    conds = FlopConditions(
-        resolution=shared,
-        batch_size=batch_size,
-        channels=channels,
-        steps=steps,
-        seed=seed,
-        tier=tier,
-        solver=solver_config(solver, ode_steps, ode_step_size, rtol, atol, adjoint, ode_backend),
-        depth=depth,
-    )
+    conds = conditions("flops", names, options)
+    for name in names:  # a single model counts at its own size: check that it can
+        spec = get_spec(name)
+        spec.check_resolution(conds.resolution if conds.resolution is not None else spec.resolution)
     check_outputs(csv, json)
     run_id = new_run_id()
-    rows, breakdowns = [], []
-
-    def measure(name: str) -> list[dict]:
-        found, breakdown = measure_flops(name, conds, run_id)
-        breakdowns.append(breakdown)
-        return found
-
     with progress(len(names), "counting", quiet) as tick:
-        for name in names:
-            rows += run_item(
-                "flops",
-                run_id,
-                name,
-                partial(measure, name),
-                resolution=shared,
-                batch_size=batch_size,
-                steps=steps,
-            )
-            save_partial(to_frame(rows), csv, json)
-            tick(name)
-    frame = to_frame(rows)
-    _render(frame, names, shared, steps)
-    for breakdown in breakdowns:
+        measured = measure(
+            "flops", names, conds, run_id, tick, on_rows=lambda rows: save_partial(to_frame(rows), csv, json)
+        )
+    frame = to_frame(measured.rows)
+    _render(frame, names, conds.resolution, steps)
+    for breakdown in measured.breakdowns:
         if not breakdown.empty:
             counted = "MACs" if tier == "matmul" else "MACs + elementwise ops"  # tier all adds those
             title = f"{counted} per module: {breakdown['model'].iloc[0]} (fvcore, depth <= {depth})"

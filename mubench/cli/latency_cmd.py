@@ -29,9 +29,7 @@ from mubench.cli.solver_options import (
     OdeStepsOpt,
     RtolOpt,
     SolverOpt,
-    solver_config,
 )
-from mubench.defaults import PAPER_RESOLUTION
 from mubench.formatting import fixed, integer, percent, ratio, text
 
 if TYPE_CHECKING:
@@ -118,41 +116,17 @@ def latency(
 
         mubench latency -m ode-u-tiny -m lucid-unet-tiny --repeats 10 --steps 10
     """
-    from mubench.measure.compile_options import parse_compile_options
-    from mubench.measure.device import NumericFlags
-    from mubench.measure.latency import LatencyConditions, default_steps, measure_latency
+    from mubench.measure.api import conditions, measure, options_of
     from mubench.results import new_run_id, to_frame
 
+    options = options_of("latency", locals())
     names = models_or_default(model)
-    if steps is None:
-        steps = default_steps(sampler)
-    shared = resolution if resolution is not None else (PAPER_RESOLUTION if len(names) > 1 else None)
-    conds = LatencyConditions(
-        device=device,
-        dtype=dtype,
-        batch_size=batch_size,
-        resolution=shared,
-        steps=steps,
-        sampler=sampler,
-        eta=eta,
-        repeats=repeats,
-        trajectory_repeats=trajectory_repeats,
-        warmup_min=warmup,
-        compile=compile,
-        compile_options=parse_compile_options(compile_option or []),
-        channels_last=channels_last,
-        cuda_graphs=cuda_graphs,
-        prepack=prepack,
-        seed=seed,
-        prefault=prefault,
-        processes=processes,
-        flags=NumericFlags(tf32=tf32, cudnn_benchmark=cudnn_benchmark, threads=threads),
-        solver=solver_config(solver, ode_steps, ode_step_size, rtol, atol, adjoint, ode_backend),
-    )
+    conds = conditions("latency", names, options)
     check_outputs(csv, json)
     run_id = new_run_id()
-    with progress((len(names) + repeats + trajectory_repeats) * processes, "latency", quiet) as tick:
-        rows = measure_latency(names, conds, run_id, tick)
+    total = (len(names) + conds.repeats + conds.trajectory_repeats) * conds.processes
+    with progress(total, "latency", quiet) as tick:
+        rows = measure("latency", names, conds, run_id, tick).rows
     frame = to_frame(rows)
     _render(frame, conds)
     finish(frame, csv, json, device)

@@ -33,22 +33,17 @@ def params(
 
         mubench params --model ode-u-ref --model ddpm-unet --csv params.csv
     """
-    from mubench.measure.params import measure_params
-    from mubench.measure.runner import run_item
-    from mubench.registry import get_spec
+    from mubench.measure.api import conditions, measure
     from mubench.results import new_run_id, to_frame
 
     names = models_or_default(model)
-    for name in names:
-        get_spec(name)  # unknown names fail before any work
+    conditions("params", names, {})  # unknown names fail before any work
     check_outputs(csv, json)
     run_id = new_run_id()
-    rows = []
     with progress(len(names), "params", quiet) as tick:
-        for name in names:
-            rows += run_item("params", run_id, name, lambda name=name: [measure_params(name, run_id)])
-            save_partial(to_frame(rows), csv, json)
-            tick(name)
+        rows = measure(
+            "params", names, None, run_id, tick, on_rows=lambda rows: save_partial(to_frame(rows), csv, json)
+        ).rows
     frame = to_frame(rows)
     frame["params_vs_first"] = with_ratio_to_first(frame, "params_total")
     columns = [

@@ -24,20 +24,7 @@ from mubench.cli.common import (
 )
 from mubench.cli.render import Column, table
 from mubench.defaults import BUILTIN_DATASETS, REFERENCES, SHIPPED_PAIR
-from mubench.errors import UsageError
 from mubench.formatting import fixed, integer, text
-
-
-def _step_counts(text: str | None) -> tuple[int, ...]:
-    if not text:
-        return ()
-    try:
-        counts = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise UsageError(f"--steps-sweep '{text}': give comma-separated integers, e.g. 1,2,5,10") from None
-    if any(n <= 0 for n in counts):
-        raise UsageError(f"--steps-sweep '{text}': step counts must be positive")
-    return counts
 
 
 @friendly_errors
@@ -94,42 +81,28 @@ def robustness(
 
         mubench robustness --sigma 0.05 --sigma 0.1 --sigma 0.2 --reference identity --reference tv
     """
-    from mubench.measure.robustness import RobustnessConditions, measure_robustness
+    from mubench.measure.api import conditions, measure, options_of
     from mubench.results import new_run_id, to_frame
 
+    options = options_of("robustness", locals())
     names = models_or_default(model, SHIPPED_PAIR)
     if not model:
         err_console.print(
             f"models: {' and '.join(SHIPPED_PAIR)} with the checkpoints mubench ships (--model to change)"
         )
-    pairs = []
-    for item in checkpoint or []:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            raise UsageError(f"--checkpoint '{item}': write it as NAME=PATH")
-        pairs.append((name, path))
-    conds = RobustnessConditions(
-        sigmas=tuple(sigma or (0.1,)),
-        dataset=dataset,
-        num_images=num_images,
-        sampler=sampler,
-        steps=steps,
-        eta=eta,
-        seed=seed,
-        allow_untrained=allow_untrained,
-        references=tuple(reference or REFERENCES),
-        checkpoints=tuple(pairs),
-        data_root=str(data_root) if data_root else None,
-        steps_sweep=_step_counts(steps_sweep),
-        prefault=prefault,
-    )
+    conds = conditions("robustness", names, options)
     check_outputs(csv, json)
     run_id = new_run_id()
     total = len(conds.sigmas) * (len(conds.references) + len(names) * max(1, len(conds.steps_sweep)))
     with progress(total, "robustness", quiet) as tick:
-        rows = measure_robustness(
-            names, conds, run_id, tick, on_rows=lambda rows: save_partial(to_frame(rows), csv, json)
-        )
+        rows = measure(
+            "robustness",
+            names,
+            conds,
+            run_id,
+            tick,
+            on_rows=lambda rows: save_partial(to_frame(rows), csv, json),
+        ).rows
     frame = to_frame(rows)
     columns: list[Column] = [
         ("sigma", "sigma", text),

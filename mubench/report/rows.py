@@ -13,6 +13,7 @@ from mubench.defaults import REFERENCES
 from mubench.formatting import missing
 from mubench.models.ode_block import SolverConfig
 from mubench.registry import get_spec
+from mubench.schema import BY_NAME
 
 SWEEP_MIN_STEPS = 3  # a (model, sigma) run with this many distinct step counts is a convergence sweep
 LATENCY_KEYS = ["run_id", "device", "dtype", "batch_size", "resolution", "mode"]
@@ -38,12 +39,12 @@ READ_COLUMNS = {
         *("psnr_db_diff_mean", "psnr_db_diff_ci95", "ssim_diff_mean", "ssim_diff_ci95"),
     ),
 }
+KEYS = ("command", "model", "device", "dtype", "batch_size", "resolution", "run_id", "timestamp", "status")
 # The numeric columns among those the report reads (checked and converted when the rows are loaded).
 NUMERIC_COLUMNS = {
-    name for names in READ_COLUMNS.values() for name in names
-    if name not in ("counter", "solver", "device_name", "baseline", "sampler", "dataset", "checkpoint")
-} | {"batch_size", "resolution"}  # fmt: skip
-KEYS = ("command", "model", "device", "dtype", "batch_size", "resolution", "run_id", "timestamp", "status")
+    name for name in (*KEYS, *(n for names in READ_COLUMNS.values() for n in names))
+    if BY_NAME[name].type in (int, float)
+}  # fmt: skip
 
 
 def ok_rows(rows: pd.DataFrame, command: str | None = None) -> pd.DataFrame:

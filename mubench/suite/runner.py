@@ -41,7 +41,8 @@ class ItemOutcome:
     seconds: float
 
 
-OUTPUTS = (SUITE_RESULTS, *(f"{kind}.csv" for kind in KEYS), "environment.json", "suite.toml")
+MODULES_CSV = "flops_modules.csv"  # flops tables with a depth: MACs per module, per item
+OUTPUTS = (SUITE_RESULTS, *(f"{kind}.csv" for kind in KEYS), MODULES_CSV, "environment.json", "suite.toml")
 FINISHED = ("ok", "skipped")  # any other status (error, oom) runs again on --resume
 
 
@@ -111,8 +112,9 @@ def run_suite(
         relabel("starting")
         # One run id per item: rows that share it were measured together (the same round-robin timing,
         # the same noisy images); the suite as a whole is named by the `suite` column.
-        rows = measure(item.kind, list(item.models), item.conds, new_run_id(), relabel)
-        frame = pd.DataFrame(rows)
+        measured = measure(item.kind, list(item.models), item.conds, new_run_id(), relabel)
+        frame = pd.DataFrame(measured.rows)
+        _write_breakdowns(out, item.item_id, [b for b in measured.breakdowns if not b.empty])
         options = json.dumps(item.options, sort_keys=True)
         frame = frame.assign(
             suite=suite.name, suite_item=item.item_id, suite_options=options, suite_note=item.note
@@ -147,6 +149,17 @@ def _same_environment(old: str, new: str) -> bool:
         return False
     after = json.loads(new)
     return isinstance(before, dict) and {**before, "suite_file": None} == {**after, "suite_file": None}
+
+
+def _write_breakdowns(out: Path, item_id: str, breakdowns: list[pd.DataFrame]) -> None:
+    """Keep a flops item's per-module MACs in ``flops_modules.csv`` (an item run again replaces its own)."""
+    path = out / MODULES_CSV
+    previous = pd.read_csv(path, dtype={"suite_item": str}) if path.is_file() else pd.DataFrame()
+    if not breakdowns and (previous.empty or item_id not in set(previous["suite_item"])):
+        return
+    kept = previous[previous["suite_item"] != item_id] if not previous.empty else previous
+    new = [b.assign(suite_item=item_id) for b in breakdowns]
+    write_csv(pd.concat([kept, *new], ignore_index=True), path)
 
 
 def write_folder(out: Path, combined: pd.DataFrame) -> None:

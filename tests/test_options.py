@@ -1,0 +1,107 @@
+"""One definition per measurement: the commands and suite files accept the same options, with the same
+defaults and the same checks (both go through mubench.measure.api), and bad numbers get one line."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import typer.main
+
+from mubench.cli.app import app
+from mubench.defaults import SHIPPED_PAIR
+from mubench.errors import UsageError
+from mubench.measure.api import KINDS, OPTIONS, conditions
+from mubench.suite.kinds import KEYS
+from mubench.suite.spec import load_suite
+
+OUTPUT_ONLY = {"csv", "json", "quiet"}  # where rows go, not what is measured: the command's alone
+MODELS = {"params": ["ode-u-tiny"], "flops": ["ode-u-tiny"], "latency": ["ode-u-tiny"],
+          "robustness": list(SHIPPED_PAIR)}  # fmt: skip
+
+
+def command_params(kind: str) -> dict:
+    command = typer.main.get_command(app).commands[kind]
+    return {param.name: param for param in command.params}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_command_and_the_suite_accept_exactly_the_same_options(kind):
+    from_command = set(command_params(kind)) - OUTPUT_ONLY - {"model"}
+    assert from_command == set(OPTIONS[kind]), "a command option without a suite key, or the reverse"
+    suite_keys = set(KEYS[kind]) - {"models", "note"}
+    assert suite_keys == {name.replace("_", "-") for name in OPTIONS[kind]}
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if OPTIONS[k]])
+def test_the_commands_defaults_are_the_measurements_own(kind):
+    """Giving an option its command-line default builds the same conditions as leaving it out (as a
+    suite table does); latency's processes is the one default suites change, on purpose."""
+    base = conditions(kind, MODELS[kind], {})
+    for name, param in command_params(kind).items():
+        if name not in OPTIONS[kind] or param.default is None or param.default == []:
+            continue
+        assert conditions(kind, MODELS[kind], {name: param.default}) == base, name
+
+
+def _bad_values(option) -> list:
+    if option.kind is int:
+        return [-1, 0, 10**30]
+    if option.kind is float:
+        return [math.nan, math.inf, -math.inf, -1.0, 1e300]
+    return []
+
+
+CASES = [(kind, name, value) for kind in KINDS for name, option in OPTIONS[kind].items()
+         if not option.is_list for value in _bad_values(option)]  # fmt: skip
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return repr(value)
+
+
+@pytest.mark.parametrize(("kind", "name", "value"), CASES, ids=[f"{k}-{n}-{v}" for k, n, v in CASES])
+def test_a_refused_number_is_refused_alike_by_the_command_and_the_suite(
+    kind, name, value, runner, tmp_path: Path, clean_exit
+):
+    """Every numeric option given NaN, an infinity, -1, 0 or a huge number: either both accept it, or
+    both refuse it before measuring, with one line naming the option as each spells it."""
+    try:
+        conditions(kind, MODELS[kind], {name: value})
+    except UsageError as exc:
+        refusal: UsageError | None = exc
+    else:
+        refusal = None
+    suite = tmp_path / "s.toml"
+    models = ", ".join(f'"{m}"' for m in MODELS[kind])
+    suite.write_text(f"[[{kind}]]\nmodels = [{models}]\n{name.replace('_', '-')} = {_toml(value)}\n")
+    if abs(value) < 2**63:  # TOML holds 64-bit integers only
+        if refusal is None:
+            load_suite(suite)
+        else:
+            with pytest.raises(UsageError) as caught:
+                load_suite(suite)
+            assert refusal.render("suite") in str(caught.value)
+    if refusal is None:
+        return  # accepted: running it would measure, which other tests do
+    flag = "--" + name.replace("_", "-")
+    args = [kind, *[part for m in MODELS[kind] for part in ("-m", m)], flag, _toml(value), "--quiet"]
+    result = runner.invoke(app, args)
+    clean_exit(result, 2)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and flag in lines[0], result.output
+
+
+def test_a_message_names_its_option_as_each_caller_spells_it():
+    from mubench.errors import opt
+
+    exc = UsageError(f"{opt('batch_size')} must be positive; see {opt('model')}")
+    assert exc.field == "batch_size"
+    assert str(exc) == "batch_size must be positive; see model"
+    assert exc.render("cli") == "--batch-size must be positive; see --model"
+    assert exc.render("suite") == "batch-size must be positive; see models"
