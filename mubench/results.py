@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import math
 import os
 import platform
 import subprocess
@@ -19,7 +20,7 @@ import torch
 
 import mubench
 from mubench.errors import UsageError
-from mubench.schema import ENV_COLUMNS, INTEGER_COLUMNS, KEY_COLUMNS, SCHEMA_VERSION
+from mubench.schema import BY_NAME, ENV_COLUMNS, INTEGER_COLUMNS, KEY_COLUMNS, SCHEMA_VERSION
 
 # Declared in mubench.schema; named here too because every writer of rows uses them.
 __all__ = ["ENV_COLUMNS", "INTEGER_COLUMNS", "KEY_COLUMNS", "SCHEMA_VERSION"]
@@ -142,16 +143,30 @@ def to_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def check_writable(path: Path | None) -> None:
-    """Raise :class:`UsageError` now, before measuring, if ``path`` cannot be written."""
+    """Raise :class:`UsageError` now, before measuring, if ``path`` could not be written: the temporary
+    file an atomic write goes through is created in its folder (and removed) to find out, so that a
+    folder that refuses files (``/proc``), a name too long or a full disk is found before any work."""
     if path is None:
         return
+    try:
+        _check_writable(path)
+    except OSError as exc:  # a name too long, a loop of links ...: the file system's own reason
+        raise UsageError(f"cannot write '{path}': {exc.strerror or exc}") from None
+
+
+def _check_writable(path: Path) -> None:
     if path.is_dir():
         raise UsageError(f"output path '{path}' is a directory; give a file name")
     parent = path.parent if str(path.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise UsageError(f"cannot write '{path}': '{parent}' is a file, not a folder")
     if not parent.is_dir():
         raise UsageError(f"cannot write '{path}': directory '{parent}' does not exist")
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise UsageError(f"cannot write '{path}': permission denied")
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    os.unlink(tmp)
 
 
 def default_file_mode() -> int:
@@ -245,4 +260,27 @@ def read_results(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
             f"'{path}' has schema_version {found}; this mubench ({mubench.__version__}) reads "
             f"schema_version {SCHEMA_VERSION}: re-run the measurement with this version"
         )
-    return frame, env
+    if "command" not in frame or frame.empty:
+        raise UsageError(f"'{path}' holds no result rows (no 'command' column); give a file mubench wrote")
+    return _checked_numbers(frame, path), env
+
+
+def _checked_numbers(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """The schema's numeric columns as numbers: text, or a number too large for a float, in one of them
+    is refused in one line (a hand-edited or damaged file), never dropped or passed on as text."""
+    converted = {}
+    for name in frame.columns:
+        column = BY_NAME.get(name)
+        if column is None or column.type not in (int, float) or pd.api.types.is_numeric_dtype(frame[name]):
+            continue
+        values = []
+        for row, value in enumerate(frame[name], start=2 if path.suffix != ".json" else 1):
+            try:
+                values.append(float(value) if value is not None and not pd.isna(value) else math.nan)
+            except (TypeError, ValueError, OverflowError):
+                where = f"line {row}" if path.suffix != ".json" else f"row {row}"
+                raise UsageError(
+                    f"'{path}' {where}: {name} is {str(value)[:40]!r}, not a number it can hold"
+                ) from None
+        converted[name] = values
+    return frame.assign(**converted) if converted else frame

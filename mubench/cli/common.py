@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from mubench.defaults import DEFAULT_PAIR
-from mubench.errors import MubenchError
+from mubench.errors import MubenchError, UsageError
 
 if TYPE_CHECKING:  # imported where used: `mubench --help` starts without pandas and torch
     import pandas as pd
@@ -53,6 +53,7 @@ def friendly_errors(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         _partial_files.clear()  # only this command's files (tests run many commands in one process)
+        _partial_for.clear()
         try:
             return func(*args, **kwargs)
         except MubenchError as exc:
@@ -75,14 +76,33 @@ def models_or_default(models: list[str] | None, default: tuple[str, ...] = DEFAU
 
 
 def check_outputs(*paths: Path | None) -> None:
-    """Fail before measuring if an output file could not be written."""
+    """Fail before measuring if an output file could not be written, or two outputs are one file; choose
+    where this run keeps its unfinished rows (a ``*.partial.*`` name that no file has yet)."""
     from mubench.results import check_writable
 
-    for path in paths:
+    given = [p for p in paths if p is not None]
+    resolved = [p.resolve() for p in given]
+    for i, path in enumerate(resolved):
+        if path in resolved[:i]:
+            raise UsageError(f"'{given[i]}' is named for two outputs; give each its own file")
+    for path in given:
         check_writable(path)
+        _partial_for[path] = _free_partial_name(path)
+        check_writable(_partial_for[path])
 
 
 _partial_files: set[Path] = set()  # written by this process: named if the run is interrupted
+_partial_for: dict[Path, Path] = {}  # requested file -> where this run keeps its unfinished rows
+
+
+def _free_partial_name(path: Path) -> Path:
+    """``flops.csv`` -> ``flops.partial.csv``, or ``flops.partial-2.csv`` ... when the user has that file:
+    a run never overwrites nor deletes a file it did not create."""
+    candidate, n = path.with_name(f"{path.stem}.partial{path.suffix}"), 1
+    while candidate.exists() and candidate not in _partial_files:
+        n += 1
+        candidate = path.with_name(f"{path.stem}.partial-{n}{path.suffix}")
+    return candidate
 
 
 def _where_partial_rows() -> str:
@@ -92,8 +112,9 @@ def _where_partial_rows() -> str:
 
 
 def partial_path(path: Path) -> Path:
-    """Where an unfinished run keeps its rows: ``flops.csv`` -> ``flops.partial.csv``."""
-    return path.with_name(f"{path.stem}.partial{path.suffix}")
+    """Where this run keeps the unfinished rows of ``path``: ``flops.csv`` -> ``flops.partial.csv``
+    (another name if the user has that file; chosen by :func:`check_outputs`)."""
+    return _partial_for.get(path) or path.with_name(f"{path.stem}.partial{path.suffix}")
 
 
 def _save(frame: pd.DataFrame, csv: Path | None, json: Path | None, device: str) -> None:
@@ -114,16 +135,42 @@ def save_partial(frame: pd.DataFrame, csv: Path | None, json: Path | None, devic
 
 
 def finish(frame: pd.DataFrame, csv: Path | None, json: Path | None, device: str = "cpu") -> None:
-    """Write the rows to the requested files (removing the run's partial ones); exit 1 if any
-    measurement failed (its row says why)."""
-    _save(frame, csv, json, device)
+    """Write the rows to the requested files (removing the run's partial ones); name every failed
+    measurement in one line each, and exit 1 if any failed (its row says why). If a file cannot be
+    written after all, the rows go to a fallback file in the temporary folder, named, and exit 1."""
+    for model, message in _failures(frame):
+        err_console.print(f"failed ({model}): {message}", highlight=False, markup=False, soft_wrap=True)
+    try:
+        _save(frame, csv, json, device)
+    except OSError as exc:
+        fallback = _fallback_path(frame)
+        _save(frame, fallback, None, device)
+        err_console.print(
+            f"error: cannot write the rows ({exc.strerror or exc}); they are in {fallback}",
+            highlight=False, markup=False, soft_wrap=True,
+        )  # fmt: skip
+        raise typer.Exit(1) from None
     for path in (csv, json):
         if path is not None:
-            partial_path(path).unlink(missing_ok=True)
-            _partial_files.discard(partial_path(path))
+            if partial_path(path) in _partial_files:  # only a file this run created
+                partial_path(path).unlink(missing_ok=True)
+                _partial_files.discard(partial_path(path))
             err_console.print(f"wrote {len(frame)} rows to {path}", highlight=False, markup=False)
     if (frame["status"] != "ok").any():
         raise typer.Exit(1)
+
+
+def _failures(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    failed = frame[frame["status"] != "ok"] if "status" in frame else frame.iloc[:0]
+    return [(str(r.get("model")), str(r.get("message") or r.get("status"))) for _, r in failed.iterrows()]
+
+
+def _fallback_path(frame: pd.DataFrame) -> Path:
+    import tempfile
+
+    run = frame["run_id"].iloc[0] if "run_id" in frame and len(frame) else "rows"
+    command = frame["command"].iloc[0] if "command" in frame and len(frame) else "mubench"
+    return Path(tempfile.gettempdir()) / f"mubench-{command}-{run}.csv"
 
 
 @contextlib.contextmanager

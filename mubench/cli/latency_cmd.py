@@ -166,7 +166,7 @@ def _render(frame: pd.DataFrame, conds: LatencyConditions) -> None:
         )
     console.print(table(frame, columns, title="Latency per denoiser call (median ms)", caption=caption))
     for _, row in frame.iterrows():
-        if row.get("message"):
+        if row.get("message") and row.get("status", "ok") == "ok":  # failures: named by finish()
             err_console.print(f"note ({row['model']}): {row['message']}", highlight=False, markup=False)
 
 

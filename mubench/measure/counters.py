@@ -263,6 +263,7 @@ class TorchCount:
 
     flops: int
     by_category: dict[str, int]  # FLOPs per category
+    output_shape: tuple[int, ...] | None = None  # of the counted call's output (None: not a tensor)
 
 
 def count_torch(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> TorchCount:
@@ -273,9 +274,10 @@ def count_torch(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> TorchCoun
         custom[aten._scaled_dot_product_flash_attention_for_cpu] = _torch_sdpa_flops
     counter = FlopCounterMode(display=False, custom_mapping=custom)
     with counter, torch.no_grad():
-        model(*inputs)
+        out = model(*inputs)
     by_category = dict.fromkeys(CATEGORIES, 0)
     for op, flops in counter.get_flop_counts()["Global"].items():
         name = str(op).split(".")[1] if "." in str(op) else str(op)
         by_category[CATEGORY_OF_TORCH_OP.get(name, "other")] += int(flops)
-    return TorchCount(flops=int(counter.get_total_flops()), by_category=by_category)
+    shape = tuple(out.shape) if isinstance(out, torch.Tensor) else None
+    return TorchCount(flops=int(counter.get_total_flops()), by_category=by_category, output_shape=shape)

@@ -101,6 +101,9 @@ def measure_flops(
     with torch.no_grad():
         fv = count_fvcore(model, (x, t), conds.tier)
         tc = count_torch(model, (x, t))
+    if tc.output_shape != tuple(x.shape):  # not a denoiser of these images: its count means nothing
+        got = f"shape {tc.output_shape}" if tc.output_shape is not None else "no tensor"
+        raise MeasurementError(f"model '{model_name}' returned {got} for an input of shape {tuple(x.shape)}")
     nfe, per_block = _nfe_of_call(model, x, t) if solver_cfg else (None, {})
     if not _same_state(model, snapshot):
         raise MeasurementError(

@@ -174,7 +174,8 @@ def checkpoint_paths(names: list[str], conds: RobustnessConditions) -> dict[str,
     absent = [(name, path) for name, path in conds.checkpoints if not Path(path).is_file()]
     if absent:
         name, path = absent[0]
-        raise UsageError(f"{opt('checkpoint')} {name}={path}: checkpoint '{path}' does not exist")
+        what = "is a folder; give the .safetensors file" if Path(path).is_dir() else "does not exist"
+        raise UsageError(f"{opt('checkpoint')} {name}={path}: checkpoint '{path}' {what}")
     paths = {name: Path(given[name]) if name in given else shipped_checkpoint(name) for name in names}
     missing = [name for name, path in paths.items() if path is None]
     if missing and not conds.allow_untrained:
@@ -230,7 +231,15 @@ def measure_robustness(
     }
     for t_star in starts.values():
         for sampler in samplers:
-            sampler.timesteps(t_star)
+            try:
+                sampler.timesteps(t_star)
+            except UsageError:  # in a sweep, the step count came from --steps-sweep
+                if not conds.steps_sweep:
+                    raise
+                raise UsageError(
+                    f"{opt('steps_sweep')}: {sampler.steps} steps is more than the {t_star + 1} steps from "
+                    f"t* = {t_star} to 0"
+                ) from None
     for model in models.values():  # one untimed call each: one-time set-up is not charged to the first sigma
         try:
             with torch.inference_mode():

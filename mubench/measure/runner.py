@@ -11,6 +11,9 @@ from mubench.errors import UsageError
 from mubench.results import make_row
 
 Rows = list[dict[str, Any]]
+# What a model's own code may raise that fails its measurement only: a plugin that calls sys.exit() must
+# not end the run (silently, with exit 0); KeyboardInterrupt still stops it.
+MODEL_FAILURES = (Exception, SystemExit)
 
 
 def failure_row(
@@ -18,7 +21,9 @@ def failure_row(
 ) -> dict[str, Any]:
     """A row recording why the measurement of ``model`` failed (status ``oom`` or ``error``)."""
     status = "oom" if isinstance(exc, torch.cuda.OutOfMemoryError) else "error"
-    message = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+    message = f"{type(exc).__name__}: {exc}".splitlines()[0][:300] if str(exc) else type(exc).__name__
+    if isinstance(exc, SystemExit):
+        message = f"the model called sys.exit({exc.code!r})"
     return make_row(command, run_id, model=model, status=status, message=message, **conditions)
 
 
@@ -28,5 +33,5 @@ def run_item(command: str, run_id: str, model: str, measure: Callable[[], Rows],
         return measure()
     except UsageError:
         raise
-    except Exception as exc:
+    except MODEL_FAILURES as exc:
         return [failure_row(command, run_id, model, exc, **conditions)]

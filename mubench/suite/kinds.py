@@ -15,7 +15,7 @@ from typing import Any
 from mubench.measure.api import OPTIONS, TOGETHER, Measured, Option
 from mubench.measure.api import conditions as api_conditions
 from mubench.measure.api import measure as api_measure
-from mubench.measure.runner import failure_row
+from mubench.measure.runner import MODEL_FAILURES, failure_row
 
 Rows = list[dict[str, Any]]
 Progress = Callable[[str], None]
@@ -52,5 +52,5 @@ def measure(kind: str, models: list[str], conds: Any, run_id: str, tick: Progres
         known = {"sigma": conds.sigmas[0], "dataset": conds.dataset}
     try:
         return api_measure(kind, models, conds, run_id, tick)
-    except Exception as exc:
+    except MODEL_FAILURES as exc:
         return Measured([failure_row(kind, run_id, name, exc, **known) for name in models], [])

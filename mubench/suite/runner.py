@@ -67,7 +67,12 @@ def prepare_folder(out: Path, resume: bool) -> pd.DataFrame:
         frame, _ = read_results(out)  # checks the schema
         if "suite_item" not in frame:
             raise UsageError(f"'{results}' was not written by `mubench run`; cannot resume it")
-        return frame
+        # A damaged row (a line cut short) that names no item cannot be kept as a result; one that names
+        # its item has no ok status, so that item runs again.
+        intact = frame[frame["suite_item"].notna() & frame["command"].notna()]
+        if len(intact) < len(frame):
+            write_folder(out, intact)
+        return intact
     return pd.DataFrame()
 
 
