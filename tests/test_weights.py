@@ -15,6 +15,7 @@ from torch import nn
 
 from mubench import registry
 from mubench.checkpoints import load_checkpoint, read_meta, shipped_checkpoint, sidecar
+from mubench.cli.app import app
 from mubench.defaults import DEFAULT_PAIR, SHIPPED_PAIR
 from mubench.registry import ModelSpec, get_spec, list_models, paper_pair, pretrained_pair
 from mubench.report import claims
@@ -169,3 +170,30 @@ def test_pretrained_pair_names_the_trouble_when_the_weights_do_not_make_a_pair(c
     registry.add_spec(_spec("another-ode", builder=ode.builder, family="ode-unet", weights=ode.weights))
     with pytest.raises(LookupError, match="another-ode, lucid-unet-tiny, ode-u-tiny"):
         pretrained_pair()
+
+
+# --- mubench models --pretrained -----------------------------------------------------------------------
+
+
+def test_models_pretrained_lists_the_weights(runner, clean_exit):
+    result = runner.invoke(app, ["models", "--pretrained"])
+    clean_exit(result, 0)
+    lines = [line for line in result.output.splitlines() if "-tiny " in line]
+    assert [line.split()[1] for line in lines] == ["lucid-unet-tiny", "ode-u-tiny"]
+    for line, (_, weights) in zip(lines, SHIPPED):
+        assert weights.tag in line and f" {weights.dataset} " in line and f"{weights.steps:,}" in line
+    assert "ode-u-ref" not in result.output and "ddpm-unet" not in result.output
+    assert "weights" in result.output and "trained on" in result.output
+
+
+def test_models_pretrained_takes_the_pattern(runner, clean_exit):
+    result = runner.invoke(app, ["models", "--pretrained", "ode-*"])
+    clean_exit(result, 0)
+    assert " ode-u-tiny " in result.output and "lucid-unet-tiny" not in result.output
+
+
+def test_models_without_pretrained_has_no_weights_columns(runner, clean_exit):
+    result = runner.invoke(app, ["models", "*-tiny"])
+    clean_exit(result, 0)
+    assert " ode-u-ref-tiny " in result.output and " ddpm-unet-tiny " in result.output
+    assert "patches32-1200" not in result.output and "trained on" not in result.output
