@@ -9,7 +9,6 @@ against the built model, and names each mismatch. Legacy ``.pt``/``.pth`` files 
 from __future__ import annotations
 
 import json
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +18,8 @@ from safetensors.torch import load_file, save
 from torch import nn
 
 from mubench.errors import UsageError
+from mubench.registry import get_spec
 from mubench.results import write_bytes_atomic, write_text_atomic
-
-SHIPPED_DIR = "weights"  # inside the mubench package
 
 
 def sidecar(path: Path) -> Path:
@@ -99,6 +97,6 @@ def load_checkpoint(path: Path, model: nn.Module, model_name: str) -> dict[str, 
 
 
 def shipped_checkpoint(model_name: str) -> Path | None:
-    """The checkpoint mubench ships for ``model_name``, if any."""
-    path = Path(str(resources.files("mubench") / SHIPPED_DIR / f"{model_name}.safetensors"))
-    return path if path.is_file() else None
+    """The file of the default weights the registry lists for ``model_name`` (None: it lists none)."""
+    weights = get_spec(model_name).default_weights
+    return weights.path if weights else None

@@ -9,10 +9,13 @@ from __future__ import annotations
 # The paper's (and its authors' counts') input side: the shared resolution when several models are compared.
 PAPER_RESOLUTION = 64
 
+# The default pairs, (baseline, candidate), spelled out here for the help texts: the registry marks them
+# (mubench.registry.paper_pair, pretrained_pair) and tests/test_weights.py checks that the two agree.
 # The paper's comparison: the baseline its authors trained against the continuous U-Net it describes.
 DEFAULT_PAIR = ("lucid-unet", "ode-u")
 
-# The comparison pair at the size mubench ships trained (`mubench robustness` without --model).
+# The comparison pair at the size mubench ships trained (`mubench robustness` without --model): the
+# registry's models with weights.
 SHIPPED_PAIR = ("lucid-unet-tiny", "ode-u-tiny")
 
 # Built-in datasets (no download); mubench.data.builtin holds their loaders, in this order.

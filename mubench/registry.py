@@ -7,6 +7,11 @@ Usage mirrors torchvision/timm::
     @register_model("my-unet", family="unet", description="...", source="...", resolution=32)
     def my_unet(**overrides) -> nn.Module: ...
 
+A spec lists the trained weights mubench ships for it (:class:`Weights`, in the spirit of timm's
+``default_cfgs`` and torchvision's ``WeightsEnum.meta``): ``list_models(pretrained=True)`` names the
+models that have some. The paper's comparison is marked on its two specs (``paper_role``), so the default
+pairs are read from here: :func:`paper_pair` and :func:`pretrained_pair`.
+
 Users add models without touching mubench in two ways: ``--model package.module:factory`` on the
 command line, or an entry point in the ``mubench.models`` group whose value is such a factory (or a
 :class:`ModelSpec`). Every model takes ``(x, t)`` (``t``: one diffusion step per batch item) and
@@ -22,7 +27,9 @@ import inspect
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from importlib import resources
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -30,6 +37,30 @@ from torch import nn
 from mubench.errors import UsageError, opt
 
 ENTRY_POINT_GROUP = "mubench.models"
+PAPER_ROLES = ("baseline", "candidate")  # the paper's comparison: its baseline and the model it describes
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Trained weights of a model, shipped in the mubench package: where they are and how they were made.
+
+    The fields repeat what the checkpoint's JSON sidecar records (the tests check that they agree).
+    """
+
+    tag: str  # names these weights among the model's, e.g. "patches32-1200"
+    file: str  # the .safetensors file, relative to the mubench package (its sidecar: the same name, .json)
+    dataset: str  # the training images
+    steps: int  # training steps
+    schedule: str  # beta schedule trained with
+    prediction: str  # what the network was trained to predict: "eps" or "v"
+    resolution: int  # training input side in pixels
+    seed: int  # training seed
+    final_loss: float | None = None  # mean training loss over the last steps, as recorded when trained
+
+    @property
+    def path(self) -> Path:
+        """The weights file inside the installed package."""
+        return Path(str(resources.files("mubench") / self.file))
 
 
 @dataclass(frozen=True)
@@ -51,11 +82,18 @@ class ModelSpec:
     prediction: str = "eps"  # what the network is trained to predict: "eps" or "v"
     schedule: str = "linear"  # beta schedule it is trained with
     paper_macs: int | None = None  # the paper authors' own MAC count (thop, 64x64), for reference
+    paper_role: str | None = None  # "baseline" or "candidate" for the paper's comparison pair, else None
+    weights: tuple[Weights, ...] = ()  # trained weights mubench ships, the default first
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def is_ode(self) -> bool:
         return self.family == "ode-unet"
+
+    @property
+    def default_weights(self) -> Weights | None:
+        """The weights used when none are named: the first listed, or None without any."""
+        return self.weights[0] if self.weights else None
 
     def build(self, **overrides: Any) -> nn.Module:
         """Build the model; ``None`` overrides are dropped so that the model's defaults win."""
@@ -97,9 +135,21 @@ def register_model(name: str, **spec: Any) -> Callable[[Callable[..., nn.Module]
 
 
 def add_spec(spec: ModelSpec) -> None:
-    """Register a ready :class:`ModelSpec`; refuses a name already taken."""
+    """Register a ready :class:`ModelSpec`; refuses a name already taken, a paper role already held or
+    unknown, and two weights with one tag."""
     if spec.name in _REGISTRY:
         raise ValueError(f"a model named '{spec.name}' is already registered")
+    if spec.paper_role is not None:
+        if spec.paper_role not in PAPER_ROLES:
+            raise ValueError(
+                f"model '{spec.name}': paper_role '{spec.paper_role}' is none of {', '.join(PAPER_ROLES)}"
+            )
+        holder = next((s.name for s in _REGISTRY.values() if s.paper_role == spec.paper_role), None)
+        if holder:
+            raise ValueError(f"model '{spec.name}': the paper's {spec.paper_role} is already '{holder}'")
+    tags = [w.tag for w in spec.weights]
+    if len(set(tags)) < len(tags):
+        raise ValueError(f"model '{spec.name}': two weights are tagged alike ({', '.join(tags)})")
     _REGISTRY[spec.name] = spec
 
 
@@ -117,19 +167,47 @@ def _ensure_loaded() -> None:
         try:
             target = ep.load()
             spec = target if isinstance(target, ModelSpec) else _user_spec(ep.name, target)
+            add_spec(replace(spec, name=ep.name))
         except Exception as exc:  # a broken plug-in must not break mubench: skip it, say so
             warnings.warn(f"skipped model entry point '{ep.name}' ({ep.value}): {exc}", stacklevel=2)
-            continue
-        add_spec(replace(spec, name=ep.name))
 
 
-def list_models(include: str | Iterable[str] = "*", exclude: str | Iterable[str] = ()) -> list[str]:
-    """Registered model names matching any glob in ``include`` and none in ``exclude``, sorted."""
+def list_models(
+    include: str | Iterable[str] = "*", exclude: str | Iterable[str] = (), pretrained: bool = False
+) -> list[str]:
+    """Registered model names matching any glob in ``include`` and none in ``exclude``, sorted; with
+    ``pretrained`` only those with shipped weights."""
     _ensure_loaded()
     inc = [include] if isinstance(include, str) else list(include)
     exc = [exclude] if isinstance(exclude, str) else list(exclude)
     names = [n for n in _REGISTRY if any(fnmatch.fnmatch(n, p) for p in inc)]
+    if pretrained:
+        names = [n for n in names if _REGISTRY[n].weights]
     return sorted(n for n in names if not any(fnmatch.fnmatch(n, p) for p in exc))
+
+
+def paper_pair() -> tuple[str, str]:
+    """The paper's comparison as the registry marks it (``paper_role``): (baseline, candidate)."""
+    _ensure_loaded()
+    found = {spec.paper_role: name for name, spec in _REGISTRY.items() if spec.paper_role}
+    missing = [role for role in PAPER_ROLES if role not in found]
+    if missing:
+        raise LookupError(f"no registered model has paper_role {', '.join(repr(r) for r in missing)}")
+    return found["baseline"], found["candidate"]
+
+
+def pretrained_pair() -> tuple[str, str]:
+    """The comparison pair mubench ships trained, (baseline, candidate): the models with weights, one of
+    the paper baseline's family and one of the paper candidate's."""
+    families = [get_spec(name).family for name in paper_pair()]
+    pretrained = list_models(pretrained=True)
+    pair = [[n for n in pretrained if _REGISTRY[n].family == family] for family in families]
+    if any(len(names) != 1 for names in pair):
+        raise LookupError(
+            f"the models with weights ({', '.join(pretrained) or 'none'}) are not one of family "
+            f"{families[0]} and one of family {families[1]}"
+        )
+    return pair[0][0], pair[1][0]
 
 
 def get_spec(name: str) -> ModelSpec:

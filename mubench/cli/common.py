@@ -27,7 +27,8 @@ ModelsOpt = Annotated[
     typer.Option(
         "--model",
         "-m",
-        help="Registry name or package.module:factory; repeat to compare. Default: lucid-unet and ode-u.",
+        help="Registry name or package.module:factory; repeat to compare. "
+        f"Default: {' and '.join(DEFAULT_PAIR)}.",
         show_default=False,
     ),
 ]

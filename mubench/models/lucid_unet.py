@@ -20,7 +20,7 @@ from mubench.models.layers import (
     positions_by_head,
     sinusoidal_embedding,
 )
-from mubench.registry import register_model
+from mubench.registry import Weights, register_model
 
 
 class Attention(nn.Module):
@@ -201,6 +201,7 @@ class LucidUNet(nn.Module):
     prediction="v",
     schedule="sigmoid",
     paper_macs=7_206_256_640,
+    paper_role="baseline",
 )
 def lucid_unet(**overrides) -> nn.Module:
     kwargs = dict(dim=64, dim_mults=(1, 2, 4, 8), heads=4, dim_head=32)
@@ -219,6 +220,19 @@ def lucid_unet(**overrides) -> nn.Module:
     prediction="v",
     schedule="sigmoid",
     paper_macs=None,
+    weights=(
+        Weights(
+            tag="patches32-1200",
+            file="weights/lucid-unet-tiny.safetensors",
+            dataset="patches32",
+            steps=1200,
+            schedule="sigmoid",
+            prediction="v",
+            resolution=32,
+            seed=0,
+            final_loss=0.09225079894065857,
+        ),
+    ),
 )
 def lucid_unet_tiny(**overrides) -> nn.Module:
     kwargs = dict(dim=16, dim_mults=(1, 2, 4), heads=4, dim_head=16)

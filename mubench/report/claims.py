@@ -12,19 +12,29 @@ from dataclasses import asdict, dataclass, replace
 import pandas as pd
 
 from mubench.formatting import percent
+from mubench.registry import get_spec, paper_pair, pretrained_pair
 from mubench.report import rows as sel
 
-CANDIDATE, BASELINE = "ode-u", "lucid-unet"  # the paper's comparison
+BASELINE, CANDIDATE = paper_pair()  # the paper's comparison, as the registry marks it
+AUTHORS_MODEL = "ode-u-ref"  # the authors' released cU-Net, as it is
 # Quality claims need trained weights: the paper's pair if it has them, else the pair mubench ships.
-QUALITY_PAIRS = ((CANDIDATE, BASELINE), ("ode-u-tiny", "lucid-unet-tiny"))
+QUALITY_PAIRS = ((CANDIDATE, BASELINE), pretrained_pair()[::-1])
+
+
+def _authors_ratio(field: str) -> tuple[str, str]:
+    """The registry's ``field`` (a count) of the authors' model over the baseline's: ("24.7%", "a / b")."""
+    ref, base = (getattr(get_spec(name), field) for name in (AUTHORS_MODEL, BASELINE))
+    return percent(ref / base), f"{ref:,} / {base:,}"
+
 
 # The paper's figures (abstract, section 1) and the authors' released code's figures (sections 2, 4
 # "Headline ratios", 5) as read in the team's reference notes (shared/reference/paper-notes.md).
-# Quoted, never measured.
+# Quoted, never measured; the authors' counts are the registry's (expected_params, paper_macs).
+_PARAMS, _MACS = _authors_ratio("expected_params"), _authors_ratio("paper_macs")
 PAPER_PARAMS = "~25%"
-AUTHORS_PARAMS = "24.7% (8,811,875 / 35,710,339; ode-u-ref)"
+AUTHORS_PARAMS = f"{_PARAMS[0]} ({_PARAMS[1]}; {AUTHORS_MODEL})"
 PAPER_MACS = "~30%"
-AUTHORS_MACS = "39.3% (thop MACs 2,830,983,168 / 7,206,256,640)"
+AUTHORS_MACS = f"{_MACS[0]} (thop MACs {_MACS[1]})"
 PAPER_LATENCY = "notably faster"
 AUTHORS_LATENCY = "—"  # they timed CPU wall-clock loops including metric code
 PAPER_ROBUSTNESS = "better perceptual metrics at high noise, SSIM comparable"
@@ -151,8 +161,8 @@ def params_claim(rows: pd.DataFrame) -> Claim:
         return _not_measured(base, f"needs ok params rows of {CANDIDATE} and {BASELINE}")
     ratio = params[CANDIDATE] / params[BASELINE]
     measured = f"{percent(ratio)} ({int(params[CANDIDATE]):,} / {int(params[BASELINE]):,})"
-    if "ode-u-ref" in params:
-        measured += f"; ode-u-ref {percent(params['ode-u-ref'] / params[BASELINE])}"
+    if AUTHORS_MODEL in params:
+        measured += f"; {AUTHORS_MODEL} {percent(params[AUTHORS_MODEL] / params[BASELINE])}"
     conditions = f"{CANDIDATE} vs {BASELINE}: params_total (every parameter, frozen included, shared once)"
     verdict = HOLDS if ratio <= PARAMS_LIMIT else FAILS
     return replace(base, measured=measured, conditions=conditions, verdict=verdict)
@@ -342,9 +352,8 @@ def robustness_claim(rows: pd.DataFrame) -> Claim:
     )
     pair = quality_pair(rows)
     if pair is None:
-        return _not_measured(
-            base, "needs robustness rows with trained weights of ode-u and lucid-unet (or the tiny pair)"
-        )
+        needs = f"needs robustness rows with trained weights of {CANDIDATE} and {BASELINE} (or the tiny pair)"
+        return _not_measured(base, needs)
     pairs = _high_sigma_pairs(rows, pair)
     if not pairs:
         return _not_measured(
