@@ -18,7 +18,8 @@ import torch
 import torch.utils.benchmark as tbench
 
 from mubench.measure.device import NumericFlags
-from mubench.measure.latency import LatencyConditions, _prepare
+from mubench.measure.inference import prepare
+from mubench.measure.latency import LatencyConditions
 from mubench.measure.timing import Timer
 from mubench.results import full_environment, write_text_atomic
 
@@ -49,7 +50,7 @@ def main() -> int:
     flags = NumericFlags().apply()
     results = []
     for name, resolution in WORKLOADS:
-        c = _prepare(name, LatencyConditions(device=args.device), device, torch.float32, resolution)
+        c = prepare(name, LatencyConditions(device=args.device), device, torch.float32, resolution)
         timer = Timer(device)
         ours, theirs = [], []
         for _ in range(args.rounds):

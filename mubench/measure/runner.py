@@ -35,3 +35,20 @@ def run_item(command: str, run_id: str, model: str, measure: Callable[[], Rows],
         raise
     except MODEL_FAILURES as exc:
         return [failure_row(command, run_id, model, exc, **conditions)]
+
+
+def failure_of(
+    work: Callable[[], object], fail: Callable[[BaseException], dict[str, Any]]
+) -> dict[str, Any] | None:
+    """Run ``work``: None when it succeeds; else the row ``fail`` makes of its error, with GPU memory
+    freed. Bad input (UsageError) is raised, not recorded."""
+    try:
+        work()
+    except UsageError:
+        raise
+    except Exception as exc:
+        failed = fail(exc)
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        return failed
+    return None

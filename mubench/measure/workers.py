@@ -93,7 +93,7 @@ def measure_in_workers(
 ) -> Rows:
     """Run the latency measurement of ``names`` in ``conds.processes`` fresh processes; one summary row
     per model (see the module's docstring)."""
-    from mubench.measure.latency import add_ratios
+    from mubench.measure.latency_rows import add_ratios
 
     tick = on_progress or (lambda _: None)
     results: list[tuple[Rows, Samples]] = []

@@ -1,0 +1,33 @@
+"""Reading a results folder for the report: its rows and environment, checked, or one line saying why not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mubench.errors import UsageError
+from mubench.report import rows as sel
+from mubench.results import SUITE_RESULTS, read_results
+
+
+def load_results(results_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Rows and environment of a results folder; UsageError (one line) when there is nothing to read."""
+    if not results_dir.exists():
+        raise UsageError(f"no results folder '{results_dir}': give a folder holding results.csv")
+    if results_dir.is_dir() and not (results_dir / SUITE_RESULTS).is_file():
+        raise UsageError(f"no {SUITE_RESULTS} in '{results_dir}': give a folder written by mubench run")
+    rows, env = read_results(results_dir)
+    for name in sel.NUMERIC_COLUMNS & set(rows.columns):  # a hand-edited file: one line, not a traceback
+        values = pd.to_numeric(rows[name], errors="coerce")
+        bad = rows[name].notna() & values.isna()
+        if bad.any():
+            raise UsageError(f"'{results_dir}': column {name} holds text where a number belongs: "
+                             f"{rows.loc[bad, name].iloc[0]!r}")  # fmt: skip
+        rows[name] = values
+    if rows.empty:
+        raise UsageError(f"'{results_dir}' holds no result rows: nothing to report")
+    if "command" not in rows or "model" not in rows:
+        raise UsageError(f"'{results_dir}' has no command/model columns: not a mubench result file")
+    return rows, env
