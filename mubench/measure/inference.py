@@ -94,7 +94,11 @@ def prepare(
     eager = build_model(spec, channels, conds.solver, conds.seed).to(device)
     x, t = example_inputs(conds.batch_size, channels, resolution, conds.seed, str(device))
     with torch.inference_mode(), PeakMemory(device) as first_call:
-        reference = eager(x, t).float()  # eager float32: what every mode must agree with
+        output = eager(x, t)
+    if not isinstance(output, torch.Tensor) or output.shape != x.shape:  # not a denoiser of these images
+        got = f"shape {tuple(output.shape)}" if isinstance(output, torch.Tensor) else type(output).__name__
+        raise ValueError(f"model returned {got} for an input of shape {tuple(x.shape)}; not timed")
+    reference = output.float()  # eager float32: what every mode must agree with
     if not torch.isfinite(reference).all():
         raise FloatingPointError("model output has NaN or Inf in eager float32; not timed")
     if conds.channels_last:

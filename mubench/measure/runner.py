@@ -46,7 +46,7 @@ def failure_of(
         work()
     except UsageError:
         raise
-    except Exception as exc:
+    except MODEL_FAILURES as exc:
         failed = fail(exc)
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
