@@ -86,10 +86,10 @@ def test_all_tier_counts_more_than_matmul_tier():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"steps": 0}, "--steps"),
-        ({"batch_size": -1}, "--batch-size"),
-        ({"tier": "x"}, "--tier"),
-        ({"depth": -1}, "--depth"),
+        ({"steps": 0}, "steps must"),
+        ({"batch_size": -1}, "batch_size must"),
+        ({"tier": "x"}, "tier must"),
+        ({"depth": -1}, "depth must"),
     ],
 )
 def test_conditions_refuse_bad_values(kwargs, match):

@@ -144,12 +144,12 @@ def test_has_ode_blocks():
     ("kwargs", "match"),
     [
         ({"method": "nope"}, "unknown ODE solver 'nope'"),
-        ({"steps": 0}, "--ode-steps"),
-        ({"steps": -2}, "--ode-steps"),
-        ({"step_size": 0.0}, "--ode-step-size"),
-        ({"step_size": 1.5}, "--ode-step-size"),
-        ({"rtol": 0.0}, "--rtol"),
-        ({"atol": -1.0}, "--atol"),
+        ({"steps": 0}, "ode_steps must"),
+        ({"steps": -2}, "ode_steps must"),
+        ({"step_size": 0.0}, "ode_step_size must"),
+        ({"step_size": 1.5}, "ode_step_size must"),
+        ({"rtol": 0.0}, "rtol and atol"),
+        ({"atol": -1.0}, "rtol and atol"),
     ],
 )
 def test_solver_config_refuses_bad_settings(kwargs, match):

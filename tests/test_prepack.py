@@ -91,6 +91,6 @@ def test_prepack_keeps_counted_flops_and_nfe():
 def test_without_onednn_the_mode_is_refused_in_one_line(monkeypatch):
     monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: False)
     with pytest.raises(
-        UsageError, match=r"^--prepack needs a PyTorch built with oneDNN \(mkldnn\); this one is not$"
+        UsageError, match=r"^prepack needs a PyTorch built with oneDNN \(mkldnn\); this one is not$"
     ):
         LatencyConditions(channels_last=True, prepack=True)
