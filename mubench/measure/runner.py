@@ -18,7 +18,10 @@ def failure_row(
 ) -> dict[str, Any]:
     """A row recording why the measurement of ``model`` failed (status ``oom`` or ``error``)."""
     status = "oom" if isinstance(exc, torch.cuda.OutOfMemoryError) else "error"
-    message = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+    if isinstance(exc, SystemExit):  # a user's model that calls exit()
+        message = f"the model raised SystemExit({exc.code!r}) (it called exit)"
+    else:
+        message = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
     return make_row(command, run_id, model=model, status=status, message=message, **conditions)
 
 
