@@ -36,6 +36,8 @@ from mubench.results import write_bytes_atomic
 # The numeric settings of a run: each must be finite and in range before anything is built.
 NUMBERS = ("steps", "minutes", "batch_size", "lr", "ema_decay", "grad_clip", "seed", "save_every")
 MAX_LR = 1.0
+# Settings that change what a run computes: a resumed run must keep them (the number of steps may grow).
+RESUMED_AS_BEFORE = ("dataset", "prediction", "lr", "batch_size", "ema_decay", "grad_clip", "seed")
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,42 @@ def _load_state(
     return step
 
 
+def _resume_differences(
+    meta: dict[str, Any], cfg: TrainConfig, prediction: str, schedule: str, resolution: int
+) -> list[str]:
+    """How the settings of this run differ from those ``meta`` (the sidecar of the run resumed) records:
+    ``--lr 0.001 (now 0.1)``; a setting it does not record counts as different."""
+    config = meta.get("config") or {}
+    was = {name: config.get(name) for name in RESUMED_AS_BEFORE}
+    was |= {"dataset": meta.get("dataset"), "prediction": meta.get("prediction")}
+    now = {name: getattr(cfg, name) for name in RESUMED_AS_BEFORE} | {"prediction": prediction}
+    named = {opt(name): (was[name], now[name]) for name in RESUMED_AS_BEFORE}
+    named |= {
+        "schedule": (meta.get("schedule"), schedule),
+        "resolution": (meta.get("resolution"), resolution),
+    }
+    return [
+        f"{name} {'not recorded' if before is None else before} (now {after})"
+        for name, (before, after) in named.items()
+        if before != after
+    ]
+
+
+def _check_resume(meta: dict[str, Any], out: Path, cfg: TrainConfig, trained: int, *now: Any) -> None:
+    """Refuse to resume the run at ``out`` with other settings, or with fewer steps than it has trained."""
+    differences = _resume_differences(meta, cfg, *now)
+    if differences:
+        raise UsageError(
+            f"{opt('resume')}: '{out}' was trained with other settings: {', '.join(differences)}; resume "
+            f"with its settings, or train afresh into another {opt('out')}"
+        )
+    if cfg.steps is not None and cfg.steps < trained:
+        raise UsageError(
+            f"{opt('resume')}: '{out}' has already trained {trained} steps, more than {opt('steps')} "
+            f"{cfg.steps}; give {opt('steps')} {trained} or more"
+        )
+
+
 def _snapshot(out: Path) -> dict[Path, bytes | None]:
     """The bytes of the run's files at ``out`` (None: absent), to put back if the run fails."""
     return {p: p.read_bytes() if p.exists() else None for p in (out, sidecar(out), _state_path(out))}
@@ -217,12 +255,11 @@ def train(
     start, losses = 0, []
     if resume:
         meta = load_checkpoint(out, ema, cfg.model)
-        if meta.get("config", {}).get("seed") != cfg.seed or meta.get("dataset") != cfg.dataset:
-            raise UsageError(f"{opt('resume')}: '{out}' was trained with another seed or dataset")
         # The state is written first, so it may be a save ahead of the checkpoint: it wins when it has
         # a step (and then its EMA); older states rely on the checkpoint's.
         state_step = _load_state(out, model, ema, optimizer, cfg.model)
         start = int(meta["steps"]) if state_step is None else state_step
+        _check_resume(meta, out, cfg, start, prediction, schedule.name, resolution)
 
     snapshot = _snapshot(out)  # a run that fails leaves the files at out as they were
     try:

@@ -4,11 +4,15 @@ were; --resume refuses other settings and fewer steps."""
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import pytest
 import torch
 import typer
 from safetensors.torch import load_file
 
+from mubench.checkpoints import read_meta
 from mubench.errors import MeasurementError, UsageError
 from mubench.train import TrainConfig, train
 
@@ -135,3 +139,85 @@ def test_a_resumed_run_that_fails_leaves_the_earlier_run_as_it_was(hostile_modul
         train(TrainConfig(name, steps=6, **{**QUICK, "save_every": 1}), out, resume=True)
     assert "as it was" in str(caught.value)
     assert _files(out) == before
+
+
+# -- resume
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """A 2-step run of ode-u-tiny (batch 2, lr 0.001) written by the CLI: its folder."""
+    from typer.testing import CliRunner
+
+    from mubench.cli.app import app
+
+    folder = tmp_path_factory.mktemp("trained")
+    out = folder / "r.safetensors"
+    result = CliRunner().invoke(app, ["train", "-q", "-m", "ode-u-tiny", "--out", str(out), "--steps", "2",
+                                      "--batch-size", "2", "--lr", "0.001"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+def _resume(runner, trained_run, tmp_path, tree_digest, *args):
+    from mubench.cli.app import app
+
+    for path in trained_run.iterdir():
+        shutil.copy(path, tmp_path / path.name)
+    before = tree_digest(tmp_path)
+    result = runner.invoke(app, ["train", "-q", "-m", "ode-u-tiny", "--out", str(tmp_path / "r.safetensors"),
+                                 "--resume", "--batch-size", "2", "--lr", "0.001", *args])  # fmt: skip
+    assert "Traceback" not in result.output, result.output
+    return result, tree_digest(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [(["--steps", "3", "--prediction", "eps"], ["--prediction v (now eps)"]),
+     (["--steps", "3", "--lr", "0.1"], ["--lr 0.001 (now 0.1)"]),
+     (["--steps", "3", "--batch-size", "8"], ["--batch-size 2 (now 8)"]),
+     (["--steps", "3", "--ema-decay", "0.5"], ["--ema-decay"]),
+     (["--steps", "3", "--grad-clip", "2"], ["--grad-clip"]),
+     (["--steps", "3", "--seed", "1"], ["--seed 0 (now 1)"]),
+     (["--steps", "3", "--dataset", "faces32"], ["--dataset patches32 (now faces32)"]),
+     (["--steps", "30", "--prediction", "eps", "--lr", "0.1", "--batch-size", "8"],
+      ["--prediction", "--lr", "--batch-size"]),
+     (["--steps", "1"], ["already trained 2 steps"]),
+     (["--steps", "3", "-m", "lucid-unet-tiny"], ["lucid-unet-tiny"])],
+)  # fmt: skip
+def test_resuming_with_other_settings_or_fewer_steps_is_refused(
+    runner, clean_exit, trained_run, tmp_path, tree_digest, args, needles
+):
+    result, unchanged = _resume(runner, trained_run, tmp_path, tree_digest, *args)
+    _one_line_failure(result, clean_exit, 2)
+    assert all(needle in result.stderr for needle in needles), result.stderr
+    assert unchanged
+
+
+@pytest.mark.parametrize("args", [["--steps", "3"], ["--steps", "3", "--prediction", "v"], ["--steps", "2"]])
+def test_resuming_with_the_same_settings_trains_on(runner, trained_run, tmp_path, tree_digest, args):
+    result, _ = _resume(runner, trained_run, tmp_path, tree_digest, *args)
+    assert result.exit_code == 0, result.output
+    meta = read_meta(tmp_path / "r.safetensors")
+    assert meta["steps"] == int(args[1]) == meta["config"]["steps"] and meta["prediction"] == "v"
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle"),
+    [(lambda m: m.update(schedule="linear"), "schedule linear"),
+     (lambda m: m.update(resolution=64), "resolution 64"),
+     (lambda m: m["config"].pop("grad_clip"), "grad_clip not recorded")],
+)  # fmt: skip
+def test_what_the_options_cannot_change_must_match_too(trained_run, tmp_path, edit, needle):
+    for path in trained_run.iterdir():
+        shutil.copy(path, tmp_path / path.name)
+    side = tmp_path / "r.json"
+    meta = json.loads(side.read_text())
+    edit(meta)
+    side.write_text(json.dumps(meta))
+    with pytest.raises(UsageError, match=needle):
+        train(
+            TrainConfig("ode-u-tiny", steps=3, **{**QUICK, "lr": 0.001}),
+            tmp_path / "r.safetensors",
+            resume=True,
+        )
