@@ -208,16 +208,18 @@ def test_resuming_with_the_same_settings_trains_on(runner, trained_run, tmp_path
      (lambda m: m.update(resolution=64), "resolution 64"),
      (lambda m: m["config"].pop("grad_clip"), "grad_clip not recorded")],
 )  # fmt: skip
-def test_what_the_options_cannot_change_must_match_too(trained_run, tmp_path, edit, needle):
+def test_what_the_options_cannot_change_must_match_too(trained_run, tmp_path, tree_digest, edit, needle):
     for path in trained_run.iterdir():
         shutil.copy(path, tmp_path / path.name)
     side = tmp_path / "r.json"
     meta = json.loads(side.read_text())
     edit(meta)
     side.write_text(json.dumps(meta))
+    before = tree_digest(tmp_path)
     with pytest.raises(UsageError, match=needle):
         train(
             TrainConfig("ode-u-tiny", steps=3, **{**QUICK, "lr": 0.001}),
             tmp_path / "r.safetensors",
             resume=True,
         )
+    assert tree_digest(tmp_path) == before
