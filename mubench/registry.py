@@ -34,7 +34,7 @@ from typing import Any
 
 from torch import nn
 
-from mubench.errors import UsageError, opt
+from mubench.errors import MeasurementError, UsageError, opt
 
 ENTRY_POINT_GROUP = "mubench.models"
 PAPER_ROLES = ("baseline", "candidate")  # the paper's comparison: its baseline and the model it describes
@@ -98,7 +98,12 @@ class ModelSpec:
     def build(self, **overrides: Any) -> nn.Module:
         """Build the model; ``None`` overrides are dropped so that the model's defaults win."""
         kwargs = {k: v for k, v in overrides.items() if v is not None}
-        model = self.builder(**kwargs)
+        try:
+            model = self.builder(**kwargs)
+        except SystemExit as exc:  # a factory that exits must not end mubench's run (with status 0, even)
+            raise MeasurementError(
+                f"model '{self.name}': its factory raised SystemExit({exc.code!r})"
+            ) from None
         if not isinstance(model, nn.Module):
             raise UsageError(
                 f"model '{self.name}': its factory returned {type(model).__name__}, not a torch.nn.Module"

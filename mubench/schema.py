@@ -175,6 +175,14 @@ COLUMNS: tuple[Column, ...] = (
     _info("checkpoint", str, "", R, "weights used (file), untrained, or none for references"),
     _key("n_images", int, "test images denoised", R),
     _info("n_sources", int, "", R, "distinct photographs the images come from"),
+    _info(
+        "n_nonfinite",
+        int,
+        "images",
+        R,
+        "images with a non-finite PSNR or SSIM (NaN output; PSNR inf for an exact copy): left out of the "
+        "row's means, stds, CIs and paired differences; all of them: status error",
+    ),
     _info("t_start", int, "", R, "the matched start step t*"),
     _metric("psnr_db_mean", float, "dB", R, "mean PSNR (data range 1)", "higher"),
     _info("psnr_db_std", float, "dB", R, "standard deviation over images"),

@@ -24,14 +24,20 @@ from safetensors.torch import save
 from torch import nn
 
 import mubench
-from mubench.checkpoints import load_checkpoint, read_meta, save_checkpoint
+from mubench.checkpoints import load_checkpoint, read_meta, save_checkpoint, sidecar
 from mubench.data import check_dataset_name, load_dataset
 from mubench.diffusion.samplers import PREDICTIONS
 from mubench.diffusion.schedules import NoiseSchedule
-from mubench.errors import UsageError, opt
-from mubench.measure.setup import build_model
+from mubench.errors import MeasurementError, MubenchError, UsageError, opt
+from mubench.measure.setup import build_model, checked_output
 from mubench.registry import get_spec
 from mubench.results import write_bytes_atomic
+
+# The numeric settings of a run: each must be finite and in range before anything is built.
+NUMBERS = ("steps", "minutes", "batch_size", "lr", "ema_decay", "grad_clip", "seed", "save_every")
+MAX_LR = 1.0
+# Settings that change what a run computes: a resumed run must keep them (the number of steps may grow).
+RESUMED_AS_BEFORE = ("dataset", "prediction", "lr", "batch_size", "ema_decay", "grad_clip", "seed")
 
 
 @dataclass(frozen=True)
@@ -50,18 +56,23 @@ class TrainConfig:
     data_root: str | None = None  # root of torchvision datasets
 
     def __post_init__(self) -> None:
+        from mubench.measure.api import check_numbers
+
         if self.steps is None and self.minutes is None:
             raise UsageError(f"give {opt('steps')} or {opt('minutes')} (or both)")
-        if self.steps is not None and self.steps <= 0:
-            raise UsageError(f"{opt('steps')} must be positive, got {self.steps}")
-        if self.minutes is not None and self.minutes <= 0:
-            raise UsageError(f"{opt('minutes')} must be positive, got {self.minutes}")
-        if self.batch_size <= 0:
-            raise UsageError(f"{opt('batch_size')} must be positive, got {self.batch_size}")
-        if self.lr <= 0 or not 0 <= self.ema_decay < 1 or self.grad_clip <= 0:
+        numbers = {name: getattr(self, name) for name in NUMBERS}
+        given = {name: value for name, value in numbers.items() if value is not None}
+        check_numbers(given)  # finite; seeds, steps and batch sizes within their bounds
+        for name in ("steps", "minutes", "batch_size", "lr", "grad_clip", "save_every"):
+            if numbers[name] is not None and not numbers[name] > 0:
+                raise UsageError(f"{opt(name)} must be positive, got {numbers[name]}")
+        if self.lr > MAX_LR:
             raise UsageError(
-                f"{opt('lr')} and {opt('grad_clip')} must be positive and {opt('ema_decay')} in [0, 1)"
+                f"{opt('lr')} must be at most {MAX_LR:g} (Adam moves each weight by about lr per step), "
+                f"got {self.lr}"
             )
+        if not 0 <= self.ema_decay < 1:
+            raise UsageError(f"{opt('ema_decay')} must be in [0, 1), got {self.ema_decay}")
         check_dataset_name(self.dataset)
         if self.prediction is not None and self.prediction not in PREDICTIONS:
             raise UsageError(
@@ -144,6 +155,62 @@ def _load_state(
     return step
 
 
+def _resume_differences(
+    meta: dict[str, Any], cfg: TrainConfig, prediction: str, schedule: str, resolution: int
+) -> list[str]:
+    """How the settings of this run differ from those ``meta`` (the sidecar of the run resumed) records:
+    ``--lr 0.001 (now 0.1)``; a setting it does not record counts as different."""
+    config = meta.get("config") or {}
+    was = {name: config.get(name) for name in RESUMED_AS_BEFORE}
+    was |= {"dataset": meta.get("dataset"), "prediction": meta.get("prediction")}
+    now = {name: getattr(cfg, name) for name in RESUMED_AS_BEFORE} | {"prediction": prediction}
+    named = {opt(name): (was[name], now[name]) for name in RESUMED_AS_BEFORE}
+    named |= {
+        "schedule": (meta.get("schedule"), schedule),
+        "resolution": (meta.get("resolution"), resolution),
+    }
+    return [
+        f"{name} {'not recorded' if before is None else before} (now {after})"
+        for name, (before, after) in named.items()
+        if before != after
+    ]
+
+
+def _check_resume(meta: dict[str, Any], out: Path, cfg: TrainConfig, trained: int, *now: Any) -> None:
+    """Refuse to resume the run at ``out`` with other settings, or with fewer steps than it has trained."""
+    differences = _resume_differences(meta, cfg, *now)
+    if differences:
+        raise UsageError(
+            f"{opt('resume')}: '{out}' was trained with other settings: {', '.join(differences)}; resume "
+            f"with its settings, or train afresh into another {opt('out')}"
+        )
+    if cfg.steps is not None and cfg.steps < trained:
+        raise UsageError(
+            f"{opt('resume')}: '{out}' has already trained {trained} steps, more than {opt('steps')} "
+            f"{cfg.steps}; give {opt('steps')} {trained} or more"
+        )
+
+
+def _snapshot(out: Path) -> dict[Path, bytes | None]:
+    """The bytes of the run's files at ``out`` (None: absent), to put back if the run fails."""
+    return {p: p.read_bytes() if p.exists() else None for p in (out, sidecar(out), _state_path(out))}
+
+
+def _restore(snapshot: dict[Path, bytes | None]) -> None:
+    """Put the run's files back as :func:`_snapshot` found them."""
+    for path, data in snapshot.items():
+        if data is None:
+            path.unlink(missing_ok=True)
+        elif not path.exists() or path.read_bytes() != data:
+            write_bytes_atomic(path, data)
+
+
+def _finite(module: nn.Module) -> bool:
+    """Whether every floating-point weight and buffer of ``module`` is finite."""
+    tensors = [v for v in module.state_dict().values() if v.is_floating_point()]
+    return not tensors or bool(torch.stack([v.isfinite().all() for v in tensors]).all())
+
+
 def check_out(out: Path, resume: bool) -> None:
     """Refuse, before any work, to overwrite a finished run (without --resume) or to resume nothing."""
     if resume and not (out.exists() and _state_path(out).exists()):
@@ -172,47 +239,104 @@ def train(
     schedule = NoiseSchedule.create(spec.schedule)
     alpha_bar = schedule.alpha_bar.float()
 
-    model = build_model(spec, seed=cfg.seed).train()
+    try:
+        model = build_model(spec, seed=cfg.seed).train()
+    except MubenchError:
+        raise
+    except Exception as exc:  # a user's factory may raise anything
+        raise MeasurementError(
+            f"model '{cfg.model}': its factory raised {type(exc).__name__}: {_brief(exc)}"
+        ) from None
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise UsageError(f"model '{cfg.model}' has no trainable parameters")
     optimizer = torch.optim.Adam(trainable, lr=cfg.lr)
     start, losses = 0, []
     if resume:
         meta = load_checkpoint(out, ema, cfg.model)
-        if meta.get("config", {}).get("seed") != cfg.seed or meta.get("dataset") != cfg.dataset:
-            raise UsageError(f"{opt('resume')}: '{out}' was trained with another seed or dataset")
         # The state is written first, so it may be a save ahead of the checkpoint: it wins when it has
         # a step (and then its EMA); older states rely on the checkpoint's.
         state_step = _load_state(out, model, ema, optimizer, cfg.model)
         start = int(meta["steps"]) if state_step is None else state_step
+        _check_resume(meta, out, cfg, start, prediction, schedule.name, resolution)
 
+    snapshot = _snapshot(out)  # a run that fails leaves the files at out as they were
+    try:
+        step = _run(cfg, model, ema, optimizer, data, alpha_bar, prediction, start, losses, on_progress,
+                    lambda step: _checkpoint(out, cfg, ema, model, optimizer, step, losses, prediction,
+                                             schedule.name, resolution))  # fmt: skip
+        if step == start and not resume:
+            raise MeasurementError(f"no step finished within {opt('minutes')} {cfg.minutes}")
+    except MubenchError as exc:
+        _restore(snapshot)
+        kept = f"'{out}' is as it was" if resume else "nothing was written"
+        raise type(exc)(f"{exc.message}; {kept}", exc.field) from None
+    return _checkpoint(out, cfg, ema, model, optimizer, step, losses, prediction, schedule.name, resolution)
+
+
+def _run(
+    cfg: TrainConfig,
+    model: nn.Module,
+    ema: nn.Module,
+    optimizer: torch.optim.Adam,
+    data: torch.Tensor,
+    alpha_bar: torch.Tensor,
+    prediction: str,
+    start: int,
+    losses: list[float],
+    on_progress: Callable[[int, float], None] | None,
+    save: Callable[[int], Any],
+) -> int:
+    """The optimizer steps from ``start`` until ``cfg.steps`` or ``cfg.minutes``; the step reached. Stops
+    with :class:`MeasurementError` at the first step whose model call fails or whose loss or weights are
+    not finite."""
+    trainable = [p for group in optimizer.param_groups for p in group["params"]]
     deadline = time.monotonic() + cfg.minutes * 60 if cfg.minutes else math.inf
     last = cfg.steps if cfg.steps is not None else 2**62
     step = start
     while step < last and time.monotonic() < deadline:
-        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+        gen = torch.Generator().manual_seed((cfg.seed * 1_000_003 + step) % 2**64)  # large seeds wrap
         x0 = data[torch.randint(len(data), (cfg.batch_size,), generator=gen)] * 2 - 1
-        t = torch.randint(schedule.num_steps, (cfg.batch_size,), generator=gen)
+        t = torch.randint(len(alpha_bar), (cfg.batch_size,), generator=gen)
         noise = torch.randn(x0.shape, generator=gen)
         a = alpha_bar[t].sqrt()[:, None, None, None]
         s = (1 - alpha_bar[t]).sqrt()[:, None, None, None]
         target = noise if prediction == "eps" else a * noise - s * x0
-        loss = F.mse_loss(model(a * x0 + s * noise, t), target)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        x_t = a * x0 + s * noise
+        try:
+            loss = F.mse_loss(checked_output(cfg.model, model(x_t, t), x_t), target)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+        except MubenchError as exc:
+            raise MeasurementError(f"training stopped at step {step + 1}: {exc.message}") from None
+        except (Exception, SystemExit) as exc:  # the model's own code: a user's may raise anything
+            what = (
+                f"SystemExit({exc.code!r})"
+                if isinstance(exc, SystemExit)
+                else f"{type(exc).__name__}: {_brief(exc)}"
+            )
+            raise MeasurementError(
+                f"training stopped at step {step + 1}: model '{cfg.model}' raised {what}"
+            ) from None
+        value = loss.item()
+        if not math.isfinite(value):
+            raise MeasurementError(f"training stopped at step {step + 1}: the loss is {value}")
         nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
         optimizer.step()
         decay = ema_decay_at(step, cfg.ema_decay)
         with torch.no_grad():
             for e, p in zip(ema.parameters(), model.parameters()):
                 e.lerp_(p, 1 - decay)
+        if not (_finite(model) and _finite(ema)):
+            raise MeasurementError(f"training stopped at step {step + 1}: its weights are not finite")
         step += 1
-        losses.append(loss.item())
+        losses.append(value)
         if on_progress:
             on_progress(step, statistics_tail(losses))
         if step % cfg.save_every == 0:
-            _checkpoint(out, cfg, ema, model, optimizer, step, losses, prediction, schedule.name, resolution)
-    return _checkpoint(out, cfg, ema, model, optimizer, step, losses, prediction, schedule.name, resolution)
+            save(step)
+    return step
 
 
 def ema_decay_at(step: int, decay: float) -> float:

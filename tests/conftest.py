@@ -75,6 +75,142 @@ NOT_CALLABLE = 5
 '''
 
 
+HOSTILE_MODULE = "mubench_test_hostile_models"
+
+HOSTILE_MODULE_SOURCE = '''
+"""User models that fail in every way a plug-in can: each factory is named after what goes wrong."""
+
+import torch
+from torch import nn
+
+
+class Conv(nn.Module):
+    """One convolution whose output ``forward`` spoils as ``mode`` says."""
+
+    def __init__(self, mode="", after=0):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+        self.weight = nn.Parameter(torch.ones(()))
+        self.mode, self.after, self.calls = mode, after, 0  # calls: a plain attribute, not saved
+
+    def forward(self, x, t):
+        y = self.conv(x)
+        self.calls += 1
+        if self.calls <= self.after:
+            return y
+        if self.mode == "nan":
+            return y * float("nan")
+        if self.mode == "inf":
+            return y + float("inf")
+        if self.mode == "nan_first_image":
+            return torch.cat([y[:1] * float("nan"), y[1:]])
+        if self.mode == "nan_gradient":  # finite output, NaN gradient: sqrt'(0) * 0
+            return y + (self.weight * 0).sqrt()
+        if self.mode == "raises":
+            raise RuntimeError("boom in forward")
+        if self.mode == "exits":
+            raise SystemExit(0)
+        if self.mode == "tuple":
+            return y, y
+        if self.mode == "one_pixel":  # would broadcast against the target
+            return y[:, :, :1, :1]
+        if self.mode == "one_channel":  # would broadcast too
+            return y[:, :1]
+        if self.mode == "none":
+            return None
+        return y
+
+
+def good():
+    return Conv()
+
+
+def factory_raises():
+    raise RuntimeError("boom in the factory")
+
+
+def factory_exits():
+    raise SystemExit(0)
+
+
+def factory_returns_tuple():
+    return Conv(), Conv()
+
+
+def forward_raises():
+    return Conv("raises")
+
+
+def forward_exits():
+    return Conv("exits")
+
+
+def forward_tuple():
+    return Conv("tuple")
+
+
+def forward_none():
+    return Conv("none")
+
+
+def one_pixel():
+    return Conv("one_pixel")
+
+
+def one_channel():
+    return Conv("one_channel")
+
+
+def nan():
+    return Conv("nan")
+
+
+def inf():
+    return Conv("inf")
+
+
+def nan_first_image():
+    return Conv("nan_first_image")
+
+
+def nan_gradient():
+    return Conv("nan_gradient")
+
+
+def nan_from_third_call():
+    return Conv("nan", after=2)
+'''
+
+
+@pytest.fixture
+def hostile_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An importable module ``mubench_test_hostile_models`` of failing user models; returns its name."""
+    src = tmp_path / "hostile_src"
+    src.mkdir()
+    (src / f"{HOSTILE_MODULE}.py").write_text(HOSTILE_MODULE_SOURCE)
+    monkeypatch.delitem(sys.modules, HOSTILE_MODULE, raising=False)
+    monkeypatch.syspath_prepend(str(src))
+    yield HOSTILE_MODULE
+    sys.modules.pop(HOSTILE_MODULE, None)
+
+
+def _tree_digest(root: Path, skip: tuple[Path, ...] = ()) -> dict[str, str]:
+    import hashlib
+
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p not in skip
+    }
+
+
+@pytest.fixture
+def tree_digest():
+    """``tree_digest(root, skip=())``: every file under ``root`` (but ``skip``) with the SHA-256 of its
+    bytes, equal before and after a run that must leave the files as they were."""
+    return _tree_digest
+
+
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()

@@ -101,9 +101,9 @@ def test_misfits_are_named(tmp_path):
 
 @pytest.mark.parametrize(
     ("kwargs", "needle"),
-    [(dict(steps=None), "--steps or --minutes"), (dict(steps=0), "--steps"),
-     (dict(dataset="imagenet"), "dataset"), (dict(prediction="x0"), "--prediction"),
-     (dict(batch_size=0), "--batch-size")],
+    [(dict(steps=None), "steps or minutes"), (dict(steps=0), "steps"),
+     (dict(dataset="imagenet"), "dataset"), (dict(prediction="x0"), "prediction"),
+     (dict(batch_size=0), "batch_size")],
 )  # fmt: skip
 def test_bad_training_config(kwargs, needle):
     with pytest.raises(UsageError, match=needle):

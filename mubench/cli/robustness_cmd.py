@@ -125,4 +125,13 @@ def robustness(
     console.print(table(frame, columns, title="Denoising quality", caption=caption))
     if (frame.get("checkpoint") == "untrained").any():
         err_console.print("note: untrained rows use random weights; they are not robustness results")
+    for row in frame.to_dict("records"):  # why a row failed, or left images out
+        if row.get("status") != "ok" or row.get("n_nonfinite", 0) > 0:
+            label = "note" if row.get("status") == "ok" else row.get("status")
+            err_console.print(
+                f"{label} ({row['model']}, sigma {row['sigma']:g}): {row['message']}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
     finish(frame, csv, json)

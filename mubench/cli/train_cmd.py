@@ -63,7 +63,8 @@ def train_command(
     )  # fmt: skip
     with progress(steps, f"training {model}", quiet) as tick:
         meta = train(cfg, out, resume, lambda step, loss: tick(f"loss {loss:.4f}", completed=step))
+    loss = "n/a" if meta["final_loss"] is None else f"{meta['final_loss']:.4f}"
     console.print(
         f"trained {model} for {meta['steps']} steps on {dataset} ({meta['prediction']} objective, "
-        f"{meta['schedule']} schedule): final loss {meta['final_loss']:.4f}; wrote {out}"
+        f"{meta['schedule']} schedule): final loss {loss}; wrote {out}"
     )

@@ -131,7 +131,7 @@ MAXIMUM = {
 THREADS_PER_CPU = 4
 
 
-def _in_range(options: Mapping[str, Any]) -> None:
+def check_numbers(options: Mapping[str, Any]) -> None:
     """Numbers are finite, seeds not negative, whole numbers within :data:`MAXIMUM` (threads within a few
     per CPU): checked before anything is built, so that no value overflows or hangs later."""
     limits = {**MAXIMUM, "threads": THREADS_PER_CPU * (os.cpu_count() or 1)}
@@ -227,7 +227,7 @@ def _step_counts(value: str | Sequence[int]) -> tuple[int, ...]:
         counts = tuple(value)
     if any(n <= 0 for n in counts):
         raise UsageError(f"{opt('steps_sweep')} {value}: step counts must be positive")
-    _in_range({"steps_sweep": counts})
+    check_numbers({"steps_sweep": counts})
     return counts
 
 
@@ -291,7 +291,7 @@ def conditions(kind: str, models: Sequence[str], options: Mapping[str, Any], bas
     if unknown:
         raise UsageError(f"{opt(unknown[0])} is not an option of {kind}")
     given = {k: v for k, v in options.items() if v is not None}
-    _in_range(given)
+    check_numbers(given)
     check_models(models)
     conds = _BUILDERS[kind](models, given, base) if kind in _BUILDERS else None
     if getattr(conds, "resolution", None) is not None:

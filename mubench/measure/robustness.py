@@ -32,7 +32,7 @@ from mubench.diffusion.schedules import NoiseSchedule
 from mubench.errors import UsageError, opt
 from mubench.measure.prefault import Prefaulter
 from mubench.measure.runner import failure_row
-from mubench.measure.setup import build_model
+from mubench.measure.setup import build_model, checked_output
 from mubench.models.ode_block import has_ode_blocks, nfe_by_block, reset_nfe
 from mubench.registry import ModelSpec, get_spec
 from mubench.results import environment, make_row
@@ -99,10 +99,14 @@ def ssim(estimate: np.ndarray, clean: np.ndarray) -> float:
 
 
 def spread(values: list[float], prefix: str) -> dict[str, float]:
-    """mean, std and the half-width of a 95% Student-t confidence interval of the mean."""
+    """mean, std and the half-width of a 95% Student-t confidence interval of the mean, over the finite
+    ``values`` (a NaN or inf is left out; none finite: all three NaN)."""
     from scipy.stats import t as student_t
 
+    values = [v for v in values if math.isfinite(v)]
     n = len(values)
+    if n == 0:
+        return {f"{prefix}_mean": math.nan, f"{prefix}_std": math.nan, f"{prefix}_ci95": math.nan}
     std = statistics.stdev(values) if n > 1 else 0.0
     ci = float(student_t.ppf(0.975, n - 1)) * std / math.sqrt(n) if n > 1 else math.nan
     return {f"{prefix}_mean": statistics.fmean(values), f"{prefix}_std": std, f"{prefix}_ci95": ci}
@@ -141,19 +145,56 @@ def _per_image(estimates: list[np.ndarray], clean: np.ndarray) -> dict[str, list
     }
 
 
-def _summary(per_image: dict[str, list[float]]) -> dict[str, float]:
+def finite_images(per_image: dict[str, list[float]]) -> list[bool]:
+    """Per image: whether every score of it is finite (a NaN output, or an exact copy's infinite PSNR,
+    is not)."""
+    return [all(map(math.isfinite, scores)) for scores in zip(*per_image.values())]
+
+
+def _summary(per_image: dict[str, list[float]], keep: list[bool] | None = None) -> dict[str, float]:
+    """Each metric's spread over the images in ``keep`` (default: those whose scores are all finite), so
+    that every statistic of a row describes the same images."""
+    keep = finite_images(per_image) if keep is None else keep
     return {
-        key: value for metric, values in per_image.items() for key, value in spread(values, metric).items()
+        key: value
+        for metric, values in per_image.items()
+        for key, value in spread([v for v, kept in zip(values, keep) if kept], metric).items()
     }
 
 
 def _paired(per_image: dict[str, list[float]], base: dict[str, list[float]]) -> dict[str, float]:
-    """Per-image differences to the baseline model on the same noisy images: mean, std and 95% CI."""
+    """Per-image differences to the baseline model on the same noisy images: mean, std and 95% CI, over
+    the images whose scores are finite in both."""
+    keep = [a and b for a, b in zip(finite_images(per_image), finite_images(base))]
     diffs = {
         f"{metric}_diff": [a - b for a, b in zip(values, base[metric])]
         for metric, values in per_image.items()
     }
-    return _summary(diffs)
+    return _summary(diffs, keep)
+
+
+def _scored(per_image: dict[str, list[float]], base: dict[str, list[float]] | None = None) -> dict[str, Any]:
+    """A row's statistics, ``n_nonfinite`` and, where images were left out, its status and message: a row
+    with no image whose scores are all finite is an error; one with some says how many were left out."""
+    keep = finite_images(per_image)
+    n, left_out = len(keep), keep.count(False)
+    fields: dict[str, Any] = {**_summary(per_image, keep), "n_nonfinite": left_out}
+    notes = []
+    if left_out:
+        kinds = sorted({repr(v) for values in per_image.values() for v in values if not math.isfinite(v)})
+        notes.append(
+            f"{left_out} of {n} images scored non-finite ({', '.join(kinds)} in PSNR or SSIM)"
+            + ("; nothing to measure" if left_out == n else "; statistics over the other images")
+        )
+    if base is not None:
+        paired = sum(a and b for a, b in zip(keep, finite_images(base)))
+        if 0 < paired < n - left_out:
+            notes.append(f"paired differences over the {paired} images finite in the baseline too")
+    if left_out == n:
+        fields["status"] = "error"
+    if notes:
+        fields["message"] = "; ".join(notes)
+    return fields
 
 
 def noise_seed(seed: int, sigma: float) -> int:
@@ -220,8 +261,13 @@ def measure_robustness(
         spec.check_resolution(resolution)
     samplers = [Sampler(conds.sampler, n, conds.eta) for n in conds.steps_sweep or (conds.steps,)]
     models, trained = {}, {}
+    unbuilt: dict[str, BaseException] = {}  # a model whose factory failed gets error rows, the others run
     for spec in specs:
-        models[spec.name] = build_model(spec, seed=conds.seed)
+        try:
+            models[spec.name] = build_model(spec, seed=conds.seed)
+        except (Exception, SystemExit) as exc:  # a user's factory may raise anything, exit included
+            unbuilt[spec.name] = exc
+            continue
         if weights[spec.name] is not None:
             trained[spec.name] = load_checkpoint(weights[spec.name], models[spec.name], spec.name)
     starts = {  # t* per model and sigma, checked against the sampler before any work
@@ -244,7 +290,7 @@ def measure_robustness(
         try:
             with torch.inference_mode():
                 model(torch.zeros_like(clean), torch.zeros(len(clean), dtype=torch.long))
-        except Exception:  # the timed calls fail the same way, and their rows say why
+        except (Exception, SystemExit):  # the timed calls fail the same way, and their rows say why
             pass
     prefaulter = Prefaulter(conds.prefault)
     prefaulter()  # after the untimed calls, which loaded what the models need
@@ -261,17 +307,19 @@ def measure_robustness(
             estimates = [denoise(image) for image in noisy_np]
             seconds = (time.perf_counter() - begin) / len(clean)
             rows.append(make_row("robustness", run_id, model=reference, sigma=sigma, checkpoint=None,
-                                 **common, **_summary(_per_image(estimates, clean_np)),
+                                 **common, **_scored(_per_image(estimates, clean_np)),
                                  denoise_s_per_image=seconds))  # fmt: skip
             tick(f"sigma {sigma}: {reference}")
         first: dict[int, tuple[str, dict[str, list[float]]]] = {}  # per sampler: first model's scores
         for spec in specs:
             for sampler_index, sampler in enumerate(samplers):
-                model = models[spec.name]
+                model = models.get(spec.name)
                 try:
                     t_star, seed = starts[spec.name, sigma], noise_seed(conds.seed, sigma)
+                    if model is None:
+                        raise unbuilt[spec.name]
                     fields, scores = _denoise(spec, model, sampler, trained, noisy, clean_np, t_star, seed)
-                except Exception as exc:  # the others are still measured; the row says why this one failed
+                except (Exception, SystemExit) as exc:  # the others are still measured; the row says why
                     keys = dict(
                         sampler=sampler.describe(),
                         steps=len(sampler.timesteps(t_star)),
@@ -282,8 +330,17 @@ def measure_robustness(
                                             **{**common, "batch_size": len(clean)}))  # fmt: skip
                     tick(f"sigma {sigma}: {spec.name} failed")
                     continue
-                base_name, base = first.setdefault(sampler_index, (spec.name, scores))
-                paired = {} if base is scores else {"baseline": base_name, **_paired(scores, base)}
+                base_name, base = first.get(sampler_index, (spec.name, None))
+                scored = _scored(scores, base)
+                if scored.get("status") == "error":  # nothing finite: no statistics, and no baseline
+                    base = None
+                elif base is None:
+                    first[sampler_index] = (spec.name, scores)
+                paired = {} if base is None else {"baseline": base_name, **_paired(scores, base)}
+                untrained = (
+                    "" if spec.name in trained else "untrained: random weights, not a robustness result"
+                )
+                scored["message"] = "; ".join(m for m in (untrained, scored.get("message", "")) if m)
                 rows.append(
                     make_row(
                         "robustness",
@@ -295,12 +352,9 @@ def measure_robustness(
                         sigma=sigma,
                         checkpoint=_label(weights[spec.name], spec.name),
                         training_steps=trained[spec.name].get("steps") if spec.name in trained else None,
-                        message=""
-                        if spec.name in trained
-                        else "untrained: random weights, not a robustness result",
                         **{**common, "batch_size": len(clean)},  # the model denoises all images at once
                         t_start=fields["t_start"],
-                        **_summary(scores),
+                        **scored,
                         **paired,
                         nfe_total=sum(nfe_by_block(model).values()) if has_ode_blocks(model) else None,
                         denoiser_calls=fields["denoiser_calls"],
@@ -329,8 +383,14 @@ def _denoise(
     abar = float(schedule.alpha_bar[t_star])
     x_start = math.sqrt(abar) * (2 * noisy - 1)
     reset_nfe(model)
+
+    def denoiser(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return checked_output(spec.name, model(x, t), x)
+
     begin = time.perf_counter()
-    result = sampler.sample(model, schedule, x_start, t_star, prediction, torch.Generator().manual_seed(seed))
+    result = sampler.sample(
+        denoiser, schedule, x_start, t_star, prediction, torch.Generator().manual_seed(seed)
+    )
     seconds = (time.perf_counter() - begin) / len(clean)
     scores = _per_image(list(((result.x0 + 1) / 2).clamp(0, 1).numpy()), clean)
     fields = {"t_start": t_star, "denoiser_calls": result.denoiser_calls, "denoise_s_per_image": seconds}

@@ -22,7 +22,7 @@ def failure_row(
     """A row recording why the measurement of ``model`` failed (status ``oom`` or ``error``)."""
     status = "oom" if isinstance(exc, torch.cuda.OutOfMemoryError) else "error"
     message = f"{type(exc).__name__}: {exc}".splitlines()[0][:300] if str(exc) else type(exc).__name__
-    if isinstance(exc, SystemExit):
+    if isinstance(exc, SystemExit):  # a user's model that calls exit()
         message = f"the model called sys.exit({exc.code!r})"
     return make_row(command, run_id, model=model, status=status, message=message, **conditions)
 

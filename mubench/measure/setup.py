@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from mubench.defaults import PAPER_RESOLUTION as PAPER_RESOLUTION  # re-exported (suite.kinds reads it here)
-from mubench.errors import UsageError, opt
+from mubench.errors import MeasurementError, UsageError, opt
 from mubench.models.ode_block import SolverConfig
 from mubench.registry import ModelSpec
 
@@ -45,3 +45,17 @@ def example_inputs(
     x = torch.randn(batch_size, channels, resolution, resolution, generator=gen)
     t = torch.randint(0, NUM_DIFFUSION_STEPS, (batch_size,), generator=gen)
     return x.to(device), t.to(device)
+
+
+def checked_output(name: str, output: object, x: torch.Tensor) -> torch.Tensor:
+    """``output`` of model ``name`` called on ``x``, if it is a tensor of ``x``'s shape; otherwise a
+    :class:`MeasurementError` saying what it returned (a smaller shape would broadcast silently)."""
+    if not isinstance(output, torch.Tensor):
+        raise MeasurementError(
+            f"model '{name}' returned {type(output).__name__}, not a tensor of shape {tuple(x.shape)}"
+        )
+    if output.shape != x.shape:
+        raise MeasurementError(
+            f"model '{name}' returned shape {tuple(output.shape)} for an input of shape {tuple(x.shape)}"
+        )
+    return output
