@@ -257,3 +257,9 @@ def test_a_misbehaving_plugin_is_an_error_row_named_in_one_line_and_the_others_a
     rows = pd.read_csv(csv)
     by_model = rows.drop_duplicates("model", keep="first").set_index("model")["status"]
     assert by_model[f"{plugins}:{factory}"] == "error" and by_model["ode-u-tiny"] == "ok"
+
+
+@pytest.mark.parametrize("args", [["zzz*"], ["--pretrained", "ddpm-*"], ["["]])
+def test_a_model_glob_that_matches_nothing_says_so(args, runner):
+    result = runner.invoke(app, ["models", *args])
+    assert result.exit_code == 2 and "matches" in one_error_line(result), result.output

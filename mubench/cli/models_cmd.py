@@ -8,6 +8,7 @@ import typer
 
 from mubench.cli.common import console, friendly_errors
 from mubench.cli.render import Column, table
+from mubench.errors import UsageError
 from mubench.formatting import integer, text
 
 
@@ -38,8 +39,12 @@ def models(
 
     from mubench.registry import get_spec, list_models
 
+    names = list_models(pattern, pretrained=pretrained)
+    if not names:
+        what = "model with shipped weights" if pretrained else "registered model"
+        raise UsageError(f"no {what} matches '{pattern}'; `mubench models` lists them all")
     rows = []
-    for name in list_models(pattern, pretrained=pretrained):
+    for name in names:
         spec = get_spec(name)
         row = {
             "model": name,
