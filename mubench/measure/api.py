@@ -192,7 +192,6 @@ def _latency(models: Sequence[str], o: dict[str, Any], base: Path | None) -> Any
     from mubench.measure.device import NumericFlags, resolve_device
     from mubench.measure.latency import LatencyConditions, default_steps
 
-    resolve_device(o.get("device", "cpu"))  # a missing GPU is found before anything runs
     keys = ("device", "dtype", "batch_size", "sampler", "eta", "repeats", "trajectory_repeats", "compile",
             "channels_last", "cuda_graphs", "prepack", "seed", "prefault", "processes")  # fmt: skip
     given = {k: o[k] for k in keys if k in o}
@@ -205,13 +204,15 @@ def _latency(models: Sequence[str], o: dict[str, Any], base: Path | None) -> Any
             )
         given["compile_options"] = parse_compile_options(list(o["compile_option"]))
     flags = NumericFlags(**{k: o[k] for k in ("tf32", "cudnn_benchmark", "threads") if k in o})
-    return LatencyConditions(
+    conds = LatencyConditions(
         **given,
         steps=o.get("steps", default_steps(o.get("sampler", "ddim"))),
         resolution=shared_resolution(models, o.get("resolution")),
         flags=flags,
         solver=solver_config(o),
     )
+    resolve_device(conds.device)  # a missing GPU is found before anything runs
+    return conds
 
 
 def _step_counts(value: str | Sequence[int]) -> tuple[int, ...]:
