@@ -63,6 +63,13 @@ class Weights:
         return Path(str(resources.files("mubench") / self.file))
 
 
+def tiny_pair_weights(file: str, final_loss: float) -> Weights:
+    """Weights of the shipped tiny pair, trained alike: ``mubench train`` for 1,200 steps on patches32
+    at 32 px, v-prediction, sigmoid schedule, seed 0."""
+    return Weights(tag="patches32-1200", file=file, dataset="patches32", steps=1200, schedule="sigmoid",
+                   prediction="v", resolution=32, seed=0, final_loss=final_loss)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """What mubench knows about a model before building it."""

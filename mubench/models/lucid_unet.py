@@ -20,7 +20,7 @@ from mubench.models.layers import (
     positions_by_head,
     sinusoidal_embedding,
 )
-from mubench.registry import Weights, register_model
+from mubench.registry import register_model, tiny_pair_weights
 
 
 class Attention(nn.Module):
@@ -220,19 +220,7 @@ def lucid_unet(**overrides) -> nn.Module:
     prediction="v",
     schedule="sigmoid",
     paper_macs=None,
-    weights=(
-        Weights(
-            tag="patches32-1200",
-            file="weights/lucid-unet-tiny.safetensors",
-            dataset="patches32",
-            steps=1200,
-            schedule="sigmoid",
-            prediction="v",
-            resolution=32,
-            seed=0,
-            final_loss=0.09225079894065857,
-        ),
-    ),
+    weights=(tiny_pair_weights("weights/lucid-unet-tiny.safetensors", final_loss=0.09225079894065857),),
 )
 def lucid_unet_tiny(**overrides) -> nn.Module:
     kwargs = dict(dim=16, dim_mults=(1, 2, 4), heads=4, dim_head=16)

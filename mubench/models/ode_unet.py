@@ -30,7 +30,7 @@ from mubench.models.layers import (
     sinusoidal_embedding,
 )
 from mubench.models.ode_block import ODEBlock, ODEFunc, SolverConfig
-from mubench.registry import Weights, register_model
+from mubench.registry import register_model, tiny_pair_weights
 
 
 class Attention(nn.Module):
@@ -212,19 +212,7 @@ def ode_u_ref(**overrides) -> ContinuousUNet:
     solver=_SOLVER_DEFAULTS,
     prediction="v",
     schedule="sigmoid",
-    weights=(
-        Weights(
-            tag="patches32-1200",
-            file="weights/ode-u-tiny.safetensors",
-            dataset="patches32",
-            steps=1200,
-            schedule="sigmoid",
-            prediction="v",
-            resolution=32,
-            seed=0,
-            final_loss=0.16401293963193894,
-        ),
-    ),
+    weights=(tiny_pair_weights("weights/ode-u-tiny.safetensors", final_loss=0.16401293963193894),),
 )
 def ode_u_tiny(**overrides) -> ContinuousUNet:
     return _build({**_PAPER, **_TINY}, overrides)
