@@ -220,6 +220,12 @@ def check_out(out: Path, resume: bool) -> None:
             f"{opt('out')} '{out}' already exists: pass {opt('resume')} to continue its run, "
             f"or choose another {opt('out')} (or delete it) to train afresh"
         )
+    beside = [p for p in (sidecar(out), _state_path(out)) if p.exists()]
+    if not resume and beside:  # a fresh run would write these too: never over files it did not make
+        raise UsageError(
+            f"{opt('out')} '{out}': '{beside[0]}' already exists beside it; move it away or choose another "
+            f"{opt('out')}"
+        )
 
 
 def train(

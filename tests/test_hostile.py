@@ -263,3 +263,20 @@ def test_a_misbehaving_plugin_is_an_error_row_named_in_one_line_and_the_others_a
 def test_a_model_glob_that_matches_nothing_says_so(args, runner):
     result = runner.invoke(app, ["models", *args])
     assert result.exit_code == 2 and "matches" in one_error_line(result), result.output
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1"])
+def test_compare_refuses_a_threshold_that_is_not_a_percentage(value, runner, tmp_path):
+    good = _params_csv(tmp_path, "good.csv")
+    result = runner.invoke(app, ["compare", str(good), str(good), "--threshold", value])
+    assert result.exit_code == 2 and "--threshold" in one_error_line(result), result.output
+
+
+@pytest.mark.parametrize("beside", [".json", ".state.safetensors"])
+def test_a_fresh_training_run_never_writes_over_files_beside_its_checkpoint(beside, runner, tmp_path):
+    out = tmp_path / "t.safetensors"
+    (tmp_path / f"t{beside}").write_text("the user's own file\n")
+    before = snapshot(tmp_path)
+    result = runner.invoke(app, ["train", "-m", "ode-u-tiny", "--out", str(out), "--steps", "1", "-q"])
+    assert result.exit_code == 2 and "already exists beside it" in one_error_line(result), result.output
+    assert snapshot(tmp_path) == before

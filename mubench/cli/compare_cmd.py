@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,6 +12,7 @@ from rich.table import Table
 
 from mubench.cli.common import CsvOpt, check_outputs, console, err_console, friendly_errors
 from mubench.defaults import DEFAULT_METRICS
+from mubench.errors import UsageError
 
 if TYPE_CHECKING:
     from mubench.compare import Comparison
@@ -65,6 +67,8 @@ def compare(
     from mubench.compare import check_metric, compare_frames, parse_fail_on
     from mubench.results import read_results, write_csv
 
+    if not math.isfinite(threshold) or threshold < 0:
+        raise UsageError(f"--threshold must be a percentage of 0 or more, got {threshold}")
     gates = dict(parse_fail_on(spec) for spec in fail_on or [])
     exact = tuple(fail_on_change or ())
     for name in (*exact, *(metric or ())):
