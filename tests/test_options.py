@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import typer.main
 
@@ -105,3 +106,18 @@ def test_a_message_names_its_option_as_each_caller_spells_it():
     assert str(exc) == "batch_size must be positive; see model"
     assert exc.render("cli") == "--batch-size must be positive; see --model"
     assert exc.render("suite") == "batch-size must be positive; see models"
+
+
+def test_a_suite_flops_table_with_a_depth_keeps_the_macs_per_module(runner, tmp_path):
+    suite = tmp_path / "s.toml"
+    suite.write_text('[[flops]]\nmodels = ["ode-u-tiny", "lucid-unet-tiny"]\ndepth = 1\n')
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", str(suite), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    modules = pd.read_csv(out / "flops_modules.csv")
+    rows = pd.read_csv(out / "results.csv")
+    assert set(modules["model"]) == {"ode-u-tiny", "lucid-unet-tiny"} and (modules["depth"] == 1).all()
+    assert set(modules["suite_item"]) == set(rows["suite_item"])
+    for model, group in modules.groupby("model"):  # the top-level modules hold every counted MAC
+        fvcore = rows[(rows["model"] == model) & (rows["counter"] == "fvcore")]
+        assert group["macs"].sum() == fvcore["macs"].iloc[0]
