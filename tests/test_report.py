@@ -195,7 +195,7 @@ def test_text_in_a_numeric_column_is_one_line_exit_2(runner, tmp_path, clean_exi
     rows.to_csv(tmp_path / "results.csv", index=False)
     result = runner.invoke(app, ["report", str(tmp_path)])
     clean_exit(result, 2)
-    assert "column macs holds text where a number belongs: 'lots'" in _one_error_line(result)
+    assert "macs is 'lots', not a number" in _one_error_line(result)
 
 
 def test_flops_rows_without_resolution_still_make_a_report(runner, tmp_path, clean_exit):
