@@ -8,7 +8,6 @@ from typing import Any
 import pandas as pd
 
 from mubench.errors import UsageError
-from mubench.report import rows as sel
 from mubench.results import SUITE_RESULTS, read_results
 
 
@@ -18,14 +17,7 @@ def load_results(results_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
         raise UsageError(f"no results folder '{results_dir}': give a folder holding results.csv")
     if results_dir.is_dir() and not (results_dir / SUITE_RESULTS).is_file():
         raise UsageError(f"no {SUITE_RESULTS} in '{results_dir}': give a folder written by mubench run")
-    rows, env = read_results(results_dir)
-    for name in sel.NUMERIC_COLUMNS & set(rows.columns):  # a hand-edited file: one line, not a traceback
-        values = pd.to_numeric(rows[name], errors="coerce")
-        bad = rows[name].notna() & values.isna()
-        if bad.any():
-            raise UsageError(f"'{results_dir}': column {name} holds text where a number belongs: "
-                             f"{rows.loc[bad, name].iloc[0]!r}")  # fmt: skip
-        rows[name] = values
+    rows, env = read_results(results_dir)  # numeric columns checked against the schema there
     if rows.empty:
         raise UsageError(f"'{results_dir}' holds no result rows: nothing to report")
     if "command" not in rows or "model" not in rows:

@@ -13,7 +13,6 @@ from mubench.defaults import REFERENCES
 from mubench.formatting import missing
 from mubench.models.ode_block import SolverConfig
 from mubench.registry import get_spec
-from mubench.schema import BY_NAME
 
 SWEEP_MIN_STEPS = 3  # a (model, sigma) run with this many distinct step counts is a convergence sweep
 LATENCY_KEYS = ["run_id", "device", "dtype", "batch_size", "resolution", "mode"]
@@ -40,11 +39,6 @@ READ_COLUMNS = {
     ),
 }
 KEYS = ("command", "model", "device", "dtype", "batch_size", "resolution", "run_id", "timestamp", "status")
-# The numeric columns among those the report reads (checked and converted when the rows are loaded).
-NUMERIC_COLUMNS = {
-    name for name in (*KEYS, *(n for names in READ_COLUMNS.values() for n in names))
-    if BY_NAME[name].type in (int, float)
-}  # fmt: skip
 
 
 def ok_rows(rows: pd.DataFrame, command: str | None = None) -> pd.DataFrame:
