@@ -1,6 +1,6 @@
 """Noise robustness: denoise images with pixel noise sigma by running the reverse process from t*.
 
-Protocol (DESIGN.md): clean x in [0, 1]; y = x + sigma * N(0, I) with a generator seeded per image;
+Protocol (docs/robustness.md): clean x in [0, 1]; y = x + sigma * N(0, I) with a generator seeded per image;
 models see y in [-1, 1], started at the step t* of their own schedule whose noise matches
 ((1 - abar) / abar = (2 sigma)^2), from x_t* = sqrt(abar_t*) (2y - 1), and run to t = 0 with the
 sampler; the result maps back to [0, 1], clamped. PSNR (data range 1) and SSIM per image; mean, std

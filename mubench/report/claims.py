@@ -27,9 +27,9 @@ def _authors_ratio(field: str) -> tuple[str, str]:
     return percent(ref / base), f"{ref:,} / {base:,}"
 
 
-# The paper's figures (abstract, section 1) and the authors' released code's figures (sections 2, 4
-# "Headline ratios", 5) as read in the team's reference notes (shared/reference/paper-notes.md).
-# Quoted, never measured; the authors' counts are the registry's (expected_params, paper_macs).
+# The paper's figures (its abstract, arXiv 2310.20092) and those of the authors' released code (their
+# thop counts at 64x64, batch 1; see docs/models.md). Quoted, never measured; the authors' counts are the
+# registry's (expected_params, paper_macs).
 _PARAMS, _MACS = _authors_ratio("expected_params"), _authors_ratio("paper_macs")
 PAPER_PARAMS = "~25%"
 AUTHORS_PARAMS = f"{_PARAMS[0]} ({_PARAMS[1]}; {AUTHORS_MODEL})"
