@@ -267,18 +267,33 @@ def train(
         start = int(meta["steps"]) if state_step is None else state_step
         _check_resume(meta, out, cfg, start, prediction, schedule.name, resolution)
 
+    def save(step: int) -> dict[str, Any]:
+        try:
+            return _checkpoint(out, cfg, ema, model, optimizer, step, losses, prediction, schedule.name,
+                               resolution)  # fmt: skip
+        except OSError as exc:  # a full disk, a folder made read-only or removed during the run
+            reason = _os_error(exc)
+            raise MeasurementError(f"training stopped at step {step}: could not save: {reason}") from None
+
     snapshot = _snapshot(out)  # a run that fails leaves the files at out as they were
     try:
-        step = _run(cfg, model, ema, optimizer, data, alpha_bar, prediction, start, losses, on_progress,
-                    lambda step: _checkpoint(out, cfg, ema, model, optimizer, step, losses, prediction,
-                                             schedule.name, resolution))  # fmt: skip
+        step = _run(cfg, model, ema, optimizer, data, alpha_bar, prediction, start, losses, on_progress, save)
         if step == start and not resume:
             raise MeasurementError(f"no step finished within {opt('minutes')} {cfg.minutes}")
+        return save(step)
     except MubenchError as exc:
-        _restore(snapshot)
         kept = f"'{out}' is as it was" if resume else "nothing was written"
+        try:
+            _restore(snapshot)
+        except OSError as restore_exc:
+            kept = f"and putting back the files at '{out}' failed too: {_os_error(restore_exc)}"
         raise type(exc)(f"{exc.message}; {kept}", exc.field) from None
-    return _checkpoint(out, cfg, ema, model, optimizer, step, losses, prediction, schedule.name, resolution)
+
+
+def _os_error(exc: OSError) -> str:
+    """An OSError on one line: its reason and the file it concerns."""
+    reason = exc.strerror or _brief(exc)
+    return f"{reason} ('{exc.filename}')" if exc.filename else reason
 
 
 def _run(

@@ -141,6 +141,51 @@ def test_a_resumed_run_that_fails_leaves_the_earlier_run_as_it_was(hostile_modul
     assert _files(out) == before
 
 
+@pytest.fixture
+def full_disk(monkeypatch):
+    """``full_disk(n)``: the n-th atomic write of a file from now on fails as on a full disk."""
+    import errno
+
+    import mubench.checkpoints
+    import mubench.results
+    import mubench.train
+
+    real, writes = mubench.results.write_bytes_atomic, []
+
+    def arm(failing_write: int) -> None:
+        def filling(path, data):
+            writes.append(path)
+            if len(writes) == failing_write:
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+            real(path, data)
+
+        monkeypatch.setattr(mubench.train, "write_bytes_atomic", filling)
+        monkeypatch.setattr(mubench.checkpoints, "write_bytes_atomic", filling)
+
+    return arm
+
+
+# Each save writes the state, then the weights (then the sidecar, as text). With --steps 3 and a save
+# after every step, writes 1-2 are step 1's save, 3-4 step 2's, 5-6 step 3's and 7-8 the final one.
+@pytest.mark.parametrize(("failing_write", "step"), [(1, 1), (4, 2), (7, 3)])
+def test_a_disk_that_fills_during_a_save_stops_training_and_writes_nothing(full_disk, tmp_path, failing_write,
+                                                                            step):  # fmt: skip
+    (tmp_path / "run").mkdir()
+    out = tmp_path / "run" / "f.safetensors"
+    full_disk(failing_write)
+    with pytest.raises(MeasurementError, match=f"step {step}: could not save: No space left") as caught:
+        train(TrainConfig("ode-u-tiny", steps=3, **{**QUICK, "save_every": 1}), out)
+    assert "nothing was written" in str(caught.value)
+    assert list(out.parent.iterdir()) == []
+
+
+def test_a_full_disk_gets_one_line_from_the_command(runner, clean_exit, full_disk, tmp_path, tree_digest):
+    full_disk(1)
+    result, unchanged = _train(runner, tmp_path, tree_digest)
+    _one_line_failure(result, clean_exit, 1)
+    assert "No space left on device" in result.stderr and unchanged
+
+
 # -- resume
 
 
