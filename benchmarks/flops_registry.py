@@ -1,7 +1,8 @@
 """Benchmark: `mubench flops` over the whole registry, as a user runs it, wall-clock seconds.
 
 Target (issue 2): under 60 s on a 2-core CPU. Runs the command ``--repeats`` times in a fresh process
-(imports included) and writes the timings and the environment to ``results/cpu/flops_registry.json``.
+(imports included) and writes a row of mubench's result schema (readable by ``mubench compare``) with the
+environment to ``results/cpu/flops_registry.json``.
 
     python benchmarks/flops_registry.py [--repeats 3] [--out results/cpu/flops_registry.json]
 """
@@ -9,7 +10,6 @@ Target (issue 2): under 60 s on a 2-core CPU. Runs the command ``--repeats`` tim
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from mubench.registry import list_models
-from mubench.results import full_environment, write_text_atomic
+from mubench.results import benchmark_row, new_run_id, write_benchmark
 
 TARGET_S = 60.0
 
@@ -40,18 +40,10 @@ def main() -> int:
             return 2
         wall_s.append(time.perf_counter() - start)
     median_s = statistics.median(wall_s)
-    result = {
-        "benchmark": "flops_registry",
-        "command": " ".join(["mubench", *command[3:]]),
-        "models": models,
-        "wall_s": [round(s, 3) for s in wall_s],
-        "wall_s_median": round(median_s, 3),
-        "target_s": TARGET_S,
-        "within_target": median_s <= TARGET_S,
-        "environment": full_environment("cpu"),
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.out, json.dumps(result, indent=2) + "\n")
+    row = benchmark_row("flops_registry", " ".join(["mubench", *command[3:]]), new_run_id(),
+                        wall_s_median=round(median_s, 3), wall_s_min=round(min(wall_s), 3),
+                        n_runs=args.repeats, target=TARGET_S, within_target=median_s <= TARGET_S)  # fmt: skip
+    write_benchmark([row], args.out)
     print(f"mubench flops over {len(models)} models: median {median_s:.1f} s of {args.repeats} runs "
           f"({', '.join(f'{s:.1f}' for s in wall_s)}); target {TARGET_S:.0f} s")  # fmt: skip
     return 0 if median_s <= TARGET_S else 1

@@ -4,7 +4,8 @@ Runs `mubench latency -m lucid-unet -m ode-u` (batch 1, 64x64, eager fp32, per c
 ``--processes`` fresh processes with the libraries pre-faulted and as many without (``--no-prefault``),
 alternating, so that drift of the machine hits both alike. Gives each process's ratio and, per arm, the
 between-process spread of the ratio, (max - min) / median. Target: at most 3% with pre-faulting.
-Writes ``results/cpu/process_stability.json`` (every process's rows' figures and the environment).
+Writes ``results/cpu/process_stability.json`` in mubench's result schema (readable by ``mubench
+compare``): a row per process and a summary row per arm, with the environment.
 
     python benchmarks/process_stability.py [--processes 5] [--repeats 60]
 """
@@ -20,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mubench.results import full_environment, write_text_atomic
+from mubench.results import benchmark_row, new_run_id, write_benchmark
 
 TARGET_SPREAD = 0.03
 MODELS = ("lucid-unet", "ode-u")
@@ -58,11 +59,12 @@ def _one_process(prefault: bool, repeats: int, threads: int | None) -> dict:
 def _arm(runs: list[dict], prefault: bool) -> dict:
     ratios = [r["ratio"] for r in runs if r["prefault"] == prefault]
     middle = statistics.median(ratios)
-    return {
-        "ratios": [round(r, 4) for r in ratios],
-        "ratio_median": round(middle, 4),
-        "ratio_spread": round((max(ratios) - min(ratios)) / middle, 4),
-    }
+    return {"ratio": round(middle, 4), "ratio_spread": round((max(ratios) - min(ratios)) / middle, 4),
+            "n_runs": len(ratios)}  # fmt: skip
+
+
+def _arm_name(prefault: bool) -> str:
+    return "prefault" if prefault else "no-prefault"
 
 
 def main() -> int:
@@ -81,27 +83,27 @@ def main() -> int:
             cand_ms, base_ms = r[MODELS[1] + "_ms"], r[MODELS[0] + "_ms"]
             print(f"process {len(runs):2d} prefault={prefault!s:5s} {MODELS[1]} {cand_ms:.2f} ms / "
                   f"{MODELS[0]} {base_ms:.2f} ms = {r['ratio']:.4f}", flush=True)  # fmt: skip
-    with_prefault, without = _arm(runs, True), _arm(runs, False)
-    result = {
-        "benchmark": "process_stability",
-        "command": f"python benchmarks/process_stability.py --processes {args.processes} "
-        f"--repeats {args.repeats}",
-        "conditions": "mubench latency -m lucid-unet -m ode-u --resolution 64 --batch-size 1 "
-        f"--repeats {args.repeats} --trajectory-repeats 0 [--no-prefault], eager fp32, "
-        "one fresh process each",
-        "target_ratio_spread_with_prefault": TARGET_SPREAD,
-        "with_prefault": with_prefault,
-        "without_prefault": without,
-        "target_met": with_prefault["ratio_spread"] <= TARGET_SPREAD,
-        "runs": runs,
-        "environment": full_environment("cpu"),
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.out, json.dumps(result, indent=2) + "\n")
-    for name, arm in (("with pre-faulting", with_prefault), ("without", without)):
-        print(f"{name:18s}: ratio median {arm['ratio_median']:.4f}, spread {arm['ratio_spread']:.1%} "
-              f"over {len(arm['ratios'])} processes")  # fmt: skip
-    verdict = "met" if result["target_met"] else "missed"
+    run_id, rows = new_run_id(), []
+    common = dict(model=MODELS[1], resolution=64, bench_mode="eager fp32 batch 1, per call")
+    for i, r in enumerate(runs):
+        rows.append(benchmark_row("process_stability", f"{_arm_name(r['prefault'])} process {i + 1}", run_id,
+                                  **common, bench_run=i + 1, ratio=round(r["ratio"], 4),
+                                  call_ms_median=r[MODELS[1] + "_ms"], wall_s_median=r["wall_s"],
+                                  prefault=r["prefault"], prefault_s=r["prefault_s"],
+                                  prefault_mib=r["prefault_mib"],
+                                  cpu_busy_other_cores=r["cpu_busy_other_cores"],
+                                  call_ms_unstable=r["unstable"]))  # fmt: skip
+    arms = {prefault: _arm(runs, prefault) for prefault in (True, False)}
+    for prefault, arm in arms.items():
+        target = TARGET_SPREAD if prefault else None  # the other arm shows what pre-faulting changes
+        within = arm["ratio_spread"] <= TARGET_SPREAD if prefault else None
+        rows.append(benchmark_row("process_stability", _arm_name(prefault), run_id, **common, **arm,
+                                  prefault=prefault, target=target, within_target=within))  # fmt: skip
+    write_benchmark(rows, args.out)
+    for prefault, arm in arms.items():
+        print(f"{_arm_name(prefault):12s}: ratio median {arm['ratio']:.4f}, spread {arm['ratio_spread']:.1%} "
+              f"over {arm['n_runs']} processes")  # fmt: skip
+    verdict = "met" if arms[True]["ratio_spread"] <= TARGET_SPREAD else "missed"
     print(f"target: spread <= {TARGET_SPREAD:.0%} with pre-faulting: {verdict}")
     return 0
 

@@ -2,8 +2,9 @@
 
 Target (issue 17): each under 0.3 s wall on a 2-core CPU, that is, no torch, pandas or measurement
 module imported until a command runs. Each command runs ``--repeats`` times in a fresh process
-(``python -m mubench``, the interpreter running this script); the JSON has the median wall seconds and
-the peak resident memory (RSS, MiB) of each, beside two floors: a bare interpreter and ``import typer``.
+(``python -m mubench``, the interpreter running this script). One row per command (mubench's result
+schema, readable by ``mubench compare``) gives the median wall seconds and the peak resident memory
+(RSS, MiB), beside two floors: a bare interpreter and ``import typer``.
 
     python benchmarks/startup.py [--repeats 7] [--out results/cpu/startup.json]
 """
@@ -11,13 +12,14 @@ the peak resident memory (RSS, MiB) of each, beside two floors: a bare interpret
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from mubench.results import benchmark_row, new_run_id, write_benchmark
 
 TARGET_S = 0.3
 COMMANDS: dict[str, list[str]] = {
@@ -47,15 +49,15 @@ def run_once(args: list[str]) -> tuple[float, float]:
     return wall, usage.ru_maxrss / 1024
 
 
-def measure(args: list[str], repeats: int) -> dict[str, float | list[float]]:
+def measure(args: list[str], repeats: int) -> dict[str, float | int]:
     run_once(args)  # warm the file cache; not counted
     runs = [run_once(args) for _ in range(repeats)]
     walls = [wall for wall, _ in runs]
     return {
         "wall_s_median": round(statistics.median(walls), 4),
         "wall_s_min": round(min(walls), 4),
+        "n_runs": repeats,
         "peak_rss_mib": round(max(rss for _, rss in runs), 1),
-        "wall_s_runs": [round(w, 4) for w in walls],
     }
 
 
@@ -65,26 +67,17 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("results/cpu/startup.json"))
     args = parser.parse_args()
 
-    results = {}
+    run_id, rows = new_run_id(), []
     for label, argv in {**COMMANDS, **FLOORS}.items():
-        results[label] = measure(argv, args.repeats)
+        figures = measure(argv, args.repeats)
+        target = TARGET_S if label in COMMANDS else None  # the floors have none
+        within = figures["wall_s_median"] < TARGET_S if target else None
+        rows.append(benchmark_row("startup", label, run_id, **figures, target=target, within_target=within))
         print(
-            f"{label:28s} median {results[label]['wall_s_median']:.3f} s  "
-            f"peak RSS {results[label]['peak_rss_mib']:.0f} MiB"
+            f"{label:28s} median {figures['wall_s_median']:.3f} s  peak RSS {figures['peak_rss_mib']:.0f} MiB"
         )
-    within = all(results[label]["wall_s_median"] < TARGET_S for label in COMMANDS)
-    print(f"every command under {TARGET_S} s: {within}")
-    report = {
-        "benchmark": "startup",
-        "target_wall_s": TARGET_S,
-        "repeats": args.repeats,
-        "python": sys.version.split()[0],
-        "cpu_count": os.cpu_count(),
-        "within_target": within,
-        "results": results,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"every command under {TARGET_S} s: {all(r['within_target'] for r in rows if r['target'])}")
+    write_benchmark(rows, args.out)
     print(f"wrote {args.out}")
     return 0
 

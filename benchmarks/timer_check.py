@@ -2,6 +2,7 @@
 
 Target (issue 3): medians within 5% on CPU. For each workload (one denoiser call of a model), both
 timers measure it alternately, ``--rounds`` times each, and the medians of their medians are compared.
+One row per workload, in mubench's result schema (readable by ``mubench compare``).
 
     python benchmarks/timer_check.py [--device cpu] [--out results/cpu/timer_check.json]
 """
@@ -9,7 +10,6 @@ timers measure it alternately, ``--rounds`` times each, and the medians of their
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -21,7 +21,7 @@ from mubench.measure.device import NumericFlags
 from mubench.measure.inference import prepare
 from mubench.measure.latency import LatencyConditions
 from mubench.measure.timing import Timer
-from mubench.results import full_environment, write_text_atomic
+from mubench.results import benchmark_row, new_run_id, write_benchmark
 
 TOLERANCE = 0.05
 WORKLOADS = (("lucid-unet-tiny", 32), ("ode-u-tiny", 32), ("ode-u", 64), ("lucid-unet", 64))
@@ -47,8 +47,8 @@ def main() -> int:
     args = parser.parse_args()
 
     device = torch.device(args.device)
-    flags = NumericFlags().apply()
-    results = []
+    NumericFlags().apply()
+    run_id, rows = new_run_id(), []
     for name, resolution in WORKLOADS:
         c = prepare(name, LatencyConditions(device=args.device), device, torch.float32, resolution)
         timer = Timer(device)
@@ -58,31 +58,15 @@ def main() -> int:
             theirs.append(torch_median_ms(c.call, min_run_time=max(1.0, ours[-1] * args.samples / 1e3)))
         ours_ms, theirs_ms = statistics.median(ours), statistics.median(theirs)
         ratio = ours_ms / theirs_ms
-        results.append(
-            {
-                "model": name,
-                "resolution": resolution,
-                "mubench_ms_median": round(ours_ms, 4),
-                "blocked_autorange_ms_median": round(theirs_ms, 4),
-                "ratio": round(ratio, 4),
-                "within_5pct": abs(ratio - 1) <= TOLERANCE,
-                "mubench_rounds_ms": [round(v, 4) for v in ours],
-                "blocked_autorange_rounds_ms": [round(v, 4) for v in theirs],
-            }
-        )
+        rows.append(benchmark_row("timer_check", "mubench Timer / blocked_autorange", run_id, args.device,
+                                  model=name, resolution=resolution, call_ms_median=round(ours_ms, 4),
+                                  reference_ms_median=round(theirs_ms, 4), ratio=round(ratio, 4),
+                                  n_runs=args.rounds, target=TOLERANCE,
+                                  within_target=abs(ratio - 1) <= TOLERANCE))  # fmt: skip
         print(f"{name:16s} {resolution}px  mubench {ours_ms:9.3f} ms  blocked_autorange {theirs_ms:9.3f} ms  "
               f"ratio {ratio:.4f}")  # fmt: skip
-    payload = {
-        "benchmark": "timer_check",
-        "device": args.device,
-        "tolerance": TOLERANCE,
-        "results": results,
-        "flags": flags,
-        "environment": full_environment(args.device),
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.out, json.dumps(payload, indent=2) + "\n")
-    return 0 if all(r["within_5pct"] for r in results) else 1
+    write_benchmark(rows, args.out, args.device)
+    return 0 if all(r["within_target"] for r in rows) else 1
 
 
 if __name__ == "__main__":

@@ -138,6 +138,25 @@ def make_row(command: str, run_id: str, **fields: Any) -> dict[str, Any]:
     return row
 
 
+def benchmark_row(
+    benchmark: str, case: str, run_id: str, device: str = "cpu", **fields: Any
+) -> dict[str, Any]:
+    """A row of a script under ``benchmarks/`` (command ``benchmark``), in the result schema with the
+    environment, so that ``mubench compare`` reads what the script wrote."""
+    return make_row("benchmark", run_id, device=device, **environment(device), benchmark=benchmark, case=case,
+                    **fields)  # fmt: skip
+
+
+def write_benchmark(rows: list[dict[str, Any]], path: Path, device: str = "cpu") -> None:
+    """Write a benchmark's rows to ``path`` (``.json``: rows and the environment; else CSV)."""
+    frame = with_integer_columns(to_frame(rows))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".json":
+        write_json(frame, path, full_environment(device))
+    else:
+        write_csv(frame, path)
+
+
 def to_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(list(rows))
 

@@ -45,6 +45,7 @@ def _metric(
 
 P, F, L, R = ("params",), ("flops",), ("latency",), ("robustness",)
 LR = ("latency", "robustness")
+B = ("benchmark",)
 COLUMNS: tuple[Column, ...] = (
     # -- keys and bookkeeping, in every row, in this order
     _key("command", str, "params, flops, latency or robustness"),
@@ -205,9 +206,20 @@ COLUMNS: tuple[Column, ...] = (
     _info("suite_item", str, "", ("suite",), "stable id of what the item measures"),
     _key("suite_options", str, "the item's options as JSON", ("suite",)),
     _info("suite_note", str, "", ("suite",), "the table's note"),
-    # -- benchmark scripts (benchmarks/ode_speed.py)
-    _info("bench_mode", str, "", ("benchmark",), "the benchmark's mode label"),
-    _info("bench_run", int, "", ("benchmark",), "which of the benchmark's runs"),
+    # -- benchmark scripts (benchmarks/*.py): rows of command "benchmark", one per case measured
+    _key("benchmark", str, "the script that made the row, benchmarks/NAME.py", B),
+    _key("case", str, "what the row measured: a command line, a comparison, an arm of an experiment", B),
+    _info("bench_mode", str, "", B, "the benchmark's mode label"),
+    _info("bench_run", int, "", B, "which of the benchmark's runs"),
+    _metric("wall_s_median", float, "s", B, "median wall-clock time of one run of the case"),
+    _info("wall_s_min", float, "s", B, "the fastest run"),
+    _info("n_runs", int, "", B, "runs (fresh processes or rounds) behind the row's statistics"),
+    _metric("peak_rss_mib", float, "MiB", B, "largest peak resident memory of one run's process"),
+    _info("reference_ms_median", float, "ms", B, "the same call timed by torch.utils.benchmark"),
+    _info("ratio", float, "", B, "the case's ratio: ode-u / lucid-unet time, or mubench / reference"),
+    _metric("ratio_spread", float, "", B, "(max - min) / median of the per-process ratios"),
+    _info("target", float, "", B, "the figure the benchmark aims for, in the gated column's unit"),
+    _info("within_target", bool, "", B, "whether the row meets its target"),
 )
 BY_NAME = {c.name: c for c in COLUMNS}
 assert len(BY_NAME) == len(COLUMNS), "a column is declared twice"
@@ -219,7 +231,7 @@ INTEGER_COLUMNS = tuple(c.name for c in COLUMNS if c.type is int)
 JOIN_KEYS = tuple(c.name for c in COLUMNS if c.key)
 EXACT_METRICS = tuple(c.name for c in COLUMNS if c.exact)
 # The metrics compare checks, per command that owns them (a metric may belong to several).
-OWNERS = {cmd: tuple(c.name for c in COLUMNS if c.better and cmd in c.owners) for cmd in ALL}
+OWNERS = {cmd: tuple(c.name for c in COLUMNS if c.better and cmd in c.owners) for cmd in (*ALL, *B)}
 HIGHER_IS_BETTER = tuple(c.name for c in COLUMNS if c.better == "higher")
 
 

@@ -58,3 +58,33 @@ def test_the_documented_column_table_is_generated_from_the_schema():
     assert table == schema.markdown_table(), (
         "docs/results-columns.md is out of date: paste the output of python -m mubench.schema"
     )
+
+
+def test_a_benchmark_scripts_rows_are_read_and_gated_by_compare(tmp_path):
+    from mubench.results import benchmark_row, read_results, write_benchmark
+
+    def written(name: str, wall_s: float):
+        rows = [benchmark_row("startup", "mubench --version", "r", wall_s_median=wall_s, n_runs=7,
+                              peak_rss_mib=22.0, target=0.3, within_target=wall_s < 0.3)]  # fmt: skip
+        assert schema.undeclared(list(rows[0])) == []
+        write_benchmark(rows, tmp_path / name)
+        return read_results(tmp_path / name)
+
+    (before, env), (after, _) = written("before.json", 0.15), written("after.json", 0.30)
+    assert env["cpu_count"] and "torch_version" in env  # the environment travels with the rows
+    result = compare.compare_frames(before, after, fail_on={"wall_s_median": 0.5})
+    assert len(result.regressions) == 1 and "wall_s_median" in result.regressions[0]
+    assert compare.compare_frames(before, before, fail_on={"wall_s_median": 0.0}).regressions == []
+
+
+BENCHMARK_RESULTS = ("startup.json", "flops_registry.json", "timer_check.json", "process_stability.json")
+
+
+@pytest.mark.parametrize("name", BENCHMARK_RESULTS)
+def test_the_committed_benchmark_results_are_result_files(name):
+    from mubench.results import read_results
+
+    frame, env = read_results(ROOT / "results" / "cpu" / name)
+    assert set(frame["command"]) == {"benchmark"} and set(frame["benchmark"]) == {name.removesuffix(".json")}
+    assert schema.undeclared(list(frame.columns)) == [] and env
+    assert compare.compare_frames(frame, frame).regressions == []
