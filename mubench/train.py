@@ -62,17 +62,12 @@ class TrainConfig:
             raise UsageError(f"give {opt('steps')} or {opt('minutes')} (or both)")
         numbers = {name: getattr(self, name) for name in NUMBERS}
         given = {name: value for name, value in numbers.items() if value is not None}
-        check_numbers(given)  # finite; seeds, steps and batch sizes within their bounds
-        for name in ("steps", "minutes", "batch_size", "lr", "grad_clip", "save_every"):
-            if numbers[name] is not None and not numbers[name] > 0:
-                raise UsageError(f"{opt(name)} must be positive, got {numbers[name]}")
+        check_numbers(given)  # finite, and within their ranges
         if self.lr > MAX_LR:
             raise UsageError(
                 f"{opt('lr')} must be at most {MAX_LR:g} (Adam moves each weight by about lr per step), "
                 f"got {self.lr}"
             )
-        if not 0 <= self.ema_decay < 1:
-            raise UsageError(f"{opt('ema_decay')} must be in [0, 1), got {self.ema_decay}")
         check_dataset_name(self.dataset)
         if self.prediction is not None and self.prediction not in PREDICTIONS:
             raise UsageError(

@@ -35,8 +35,8 @@ BAD_INPUT = [
     (["flops", "-m", f"{USER}:NOT_CALLABLE"], "not callable"),
     (["flops", "-m", f"{USER}:not_a_module"], "not a torch.nn.Module"),
     (["params", "-m", f"{USER}:not_a_module"], "not a torch.nn.Module"),
-    (["latency", "-m", "ode-u-tiny", "--warmup", "0"], "--warmup must be positive"),
-    (["latency", "-m", "ode-u-tiny", "--threads", "0"], "--threads must be positive"),
+    (["latency", "-m", "ode-u-tiny", "--warmup", "0"], "'--warmup'"),
+    (["latency", "-m", "ode-u-tiny", "--threads", "0"], "'--threads'"),
     (["latency", "-m", "ode-u-tiny", "--dtype", "fp64"], "unknown --dtype 'fp64'"),
     (["robustness", "-m", "ode-u-tiny", "-m", "ode-u-tiny"], "--model ode-u-tiny given more than once"),
     (

@@ -13,7 +13,7 @@ import typer.main
 from mubench.cli.app import app
 from mubench.defaults import SHIPPED_PAIR
 from mubench.errors import UsageError
-from mubench.measure.api import KINDS, OPTIONS, conditions
+from mubench.measure.api import KINDS, OPTIONS, RANGES, conditions
 from mubench.suite.kinds import KEYS
 from mubench.suite.spec import load_suite
 
@@ -33,6 +33,21 @@ def test_the_command_and_the_suite_accept_exactly_the_same_options(kind):
     assert from_command == set(OPTIONS[kind]), "a command option without a suite key, or the reverse"
     suite_keys = set(KEYS[kind]) - {"models", "note"}
     assert suite_keys == {name.replace("_", "-") for name in OPTIONS[kind]}
+
+
+def _parser_range(param) -> tuple:
+    bounded = param if hasattr(param, "min") else param.type  # typer's own option, or click's IntRange
+    return getattr(bounded, "min", None), getattr(bounded, "max", None)
+
+
+@pytest.mark.parametrize("kind", [*KINDS, "train"])
+def test_the_parser_checks_each_numeric_options_declared_range(kind):
+    """The range of a numeric option is declared once (RANGES): the command's parser gets it."""
+    for name, param in command_params(kind).items():
+        if param.type_descriptor.annotation in (int, float, int | None, float | None, list[float]):
+            assert name in RANGES, f"{kind} --{name}: declare its range in mubench.measure.api.RANGES"
+            low, high = RANGES[name].parser_bounds().values()
+            assert _parser_range(param) == (low, high), name
 
 
 @pytest.mark.parametrize("kind", [k for k in KINDS if OPTIONS[k]])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,7 +18,24 @@ from mubench.cli.robustness_cmd import robustness
 from mubench.cli.run_cmd import run
 from mubench.cli.train_cmd import train_command
 
+
+class _OneLineErrors(typer.core.TyperGroup):
+    """The parser's own usage errors (an unknown option or command, a value of the wrong type or out of
+    range) get one line and exit 2, like every other bad input, instead of a usage box: for the
+    executable and for anything that invokes the app (tests, scripts)."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)
+        except Exception as exc:
+            sys.exit(_parser_exit(exc))
+        if not standalone_mode:
+            return result
+        sys.exit(result if isinstance(result, int) else 0)
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     name="mubench",
     help="Benchmark diffusion denoisers: parameters, MACs/FLOPs, latency and noise robustness of baseline "
     "U-Nets and ODE-based continuous U-Nets (arXiv 2310.20092).",
@@ -57,13 +74,8 @@ app.command()(compare)
 
 
 def main() -> None:
-    """The ``mubench`` executable. The parser's own usage errors (an unknown option or command, a value of
-    the wrong type) get one line and exit 2, like every other bad input, instead of a usage box."""
-    try:
-        code = app(prog_name="mubench", standalone_mode=False)
-    except Exception as exc:
-        sys.exit(_parser_exit(exc))
-    sys.exit(code if isinstance(code, int) else 0)
+    """The ``mubench`` executable."""
+    app(prog_name="mubench")
 
 
 def _parser_exit(exc: Exception) -> int:

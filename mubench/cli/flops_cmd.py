@@ -31,6 +31,7 @@ from mubench.cli.solver_options import (
     SolverOpt,
 )
 from mubench.formatting import giga, integer, percent, ratio, text
+from mubench.measure.api import bounds
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,22 +43,28 @@ def flops(
     resolution: Annotated[
         int | None,
         typer.Option(
-            help="Input side in px. Default: 64 (the paper's) for several models, else the model's own."
+            **bounds("resolution"),
+            help="Input side in px. Default: 64 (the paper's) for several models, else the model's own.",
         ),
     ] = None,
-    batch_size: Annotated[int, typer.Option(help="Images per denoiser call.")] = 1,
-    channels: Annotated[int | None, typer.Option(help="Image channels. Default: the model's.")] = None,
+    batch_size: Annotated[int, typer.Option(**bounds("batch_size"), help="Images per denoiser call.")] = 1,
+    channels: Annotated[
+        int | None, typer.Option(**bounds("channels"), help="Image channels. Default: the model's.")
+    ] = None,
     steps: Annotated[
-        int, typer.Option(help="Denoiser calls per trajectory, for the per-trajectory totals.")
+        int,
+        typer.Option(**bounds("steps"), help="Denoiser calls per trajectory, for the per-trajectory totals."),
     ] = 1,
-    seed: Annotated[int, typer.Option(help="Seed of the example input.")] = 0,
+    seed: Annotated[int, typer.Option(**bounds("seed"), help="Seed of the example input.")] = 0,
     tier: Annotated[
         str,
         typer.Option(
             help="'matmul': conv, linear, matmul, attention. 'all': also norms and elementwise ops."
         ),
     ] = "matmul",
-    depth: Annotated[int, typer.Option(help="Also show MACs per module down to this depth.")] = 0,
+    depth: Annotated[
+        int, typer.Option(**bounds("depth"), help="Also show MACs per module down to this depth.")
+    ] = 0,
     solver: SolverOpt = None,
     ode_steps: OdeStepsOpt = None,
     ode_step_size: OdeStepSizeOpt = None,

@@ -31,6 +31,7 @@ from mubench.cli.solver_options import (
     SolverOpt,
 )
 from mubench.formatting import fixed, integer, percent, ratio, text
+from mubench.measure.api import bounds
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,19 +44,29 @@ def latency(
     model: ModelsOpt = None,
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
     dtype: Annotated[str, typer.Option(help="fp32, or fp16 / bf16 (autocast).")] = "fp32",
-    batch_size: Annotated[int, typer.Option(help="Images per denoiser call.")] = 1,
+    batch_size: Annotated[int, typer.Option(**bounds("batch_size"), help="Images per denoiser call.")] = 1,
     resolution: Annotated[
         int | None,
-        typer.Option(help="Input side in px. Default: 64 for several models, else the model's own."),
+        typer.Option(
+            **bounds("resolution"),
+            help="Input side in px. Default: 64 for several models, else the model's own.",
+        ),
     ] = None,
     steps: Annotated[
-        int | None, typer.Option(help="Denoiser calls per trajectory. Default: 50 (ddim), 1000 (ddpm).")
+        int | None,
+        typer.Option(
+            **bounds("steps"), help="Denoiser calls per trajectory. Default: 50 (ddim), 1000 (ddpm)."
+        ),
     ] = None,
     sampler: Annotated[str, typer.Option(help="ddim (any --steps) or ddpm (all 1000 steps).")] = "ddim",
-    eta: Annotated[float, typer.Option(help="DDIM eta (0: deterministic).")] = 0.0,
-    repeats: Annotated[int, typer.Option(help="Timed per-call samples per model.")] = 30,
-    trajectory_repeats: Annotated[int, typer.Option(help="Timed full trajectories per model (0: skip).")] = 3,
-    warmup: Annotated[int, typer.Option(help="Minimum warm-up calls (then until stable).")] = 3,
+    eta: Annotated[float, typer.Option(**bounds("eta"), help="DDIM eta (0: deterministic).")] = 0.0,
+    repeats: Annotated[int, typer.Option(**bounds("repeats"), help="Timed per-call samples per model.")] = 30,
+    trajectory_repeats: Annotated[
+        int, typer.Option(**bounds("trajectory_repeats"), help="Timed full trajectories per model (0: skip).")
+    ] = 3,
+    warmup: Annotated[
+        int, typer.Option(**bounds("warmup"), help="Minimum warm-up calls (then until stable).")
+    ] = 3,
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile every model.")] = False,
     compile_option: Annotated[
         list[str] | None,
@@ -79,13 +90,16 @@ def latency(
     ] = False,
     tf32: Annotated[bool, typer.Option("--tf32", help="Allow TF32 for fp32 matmul/conv on GPU.")] = False,
     cudnn_benchmark: Annotated[bool, typer.Option("--cudnn-benchmark", help="cuDNN autotuning.")] = False,
-    threads: Annotated[int | None, typer.Option(help="CPU threads. Default: all cores.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of inputs and initial weights.")] = 0,
+    threads: Annotated[
+        int | None, typer.Option(**bounds("threads"), help="CPU threads. Default: all cores.")
+    ] = None,
+    seed: Annotated[int, typer.Option(**bounds("seed"), help="Seed of inputs and initial weights.")] = 0,
     processes: Annotated[
         int,
         typer.Option(
+            **bounds("processes"),
             help="Measure in this many fresh worker processes, one after another; rows give the median "
-            "of their medians and their spread."
+            "of their medians and their spread.",
         ),
     ] = 1,
     prefault: PrefaultOpt = True,

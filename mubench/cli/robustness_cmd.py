@@ -25,13 +25,15 @@ from mubench.cli.common import (
 from mubench.cli.render import Column, table
 from mubench.defaults import BUILTIN_DATASETS, REFERENCES, SHIPPED_PAIR
 from mubench.formatting import fixed, integer, text
+from mubench.measure.api import bounds
 
 
 @friendly_errors
 def robustness(
     model: ModelsOpt = None,
     sigma: Annotated[
-        list[float] | None, typer.Option(help="Pixel noise sigma in [0, 1] units; repeat for several.")
+        list[float] | None,
+        typer.Option(**bounds("sigma"), help="Pixel noise sigma in [0, 1] units; repeat for several."),
     ] = None,
     dataset: Annotated[
         str,
@@ -42,16 +44,19 @@ def robustness(
     data_root: Annotated[
         Path | None, typer.Option(help="Root of torchvision datasets (mnist, cifar10, celeba, ...).")
     ] = None,
-    num_images: Annotated[int, typer.Option(help="Test images to denoise.")] = 50,
+    num_images: Annotated[int, typer.Option(**bounds("num_images"), help="Test images to denoise.")] = 50,
     sampler: Annotated[str, typer.Option(help="ddim or ddpm, run from the matched step t* to 0.")] = "ddim",
     steps: Annotated[
-        int | None, typer.Option(help="ddim: denoiser calls from t* (default: every step).")
+        int | None,
+        typer.Option(**bounds("steps"), help="ddim: denoiser calls from t* (default: every step)."),
     ] = None,
-    eta: Annotated[float, typer.Option(help="DDIM eta.")] = 0.0,
+    eta: Annotated[float, typer.Option(**bounds("eta"), help="DDIM eta.")] = 0.0,
     steps_sweep: Annotated[
         str | None, typer.Option(help="Convergence: comma-separated DDIM step counts from t*, e.g. 1,2,5,10.")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the noise and of untrained weights.")] = 0,
+    seed: Annotated[
+        int, typer.Option(**bounds("seed"), help="Seed of the noise and of untrained weights.")
+    ] = 0,
     reference: Annotated[
         list[str] | None, typer.Option(help=f"Reference rows (default all): {', '.join(REFERENCES)}.")
     ] = None,

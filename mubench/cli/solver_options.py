@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from mubench.measure.api import bounds
+
 SolverOpt = Annotated[
     str | None,
     typer.Option(
@@ -13,14 +15,23 @@ SolverOpt = Annotated[
     ),
 ]
 OdeStepsOpt = Annotated[
-    int | None, typer.Option("--ode-steps", help="Fixed-step solvers: steps over s in [0, 1].")
+    int | None,
+    typer.Option("--ode-steps", **bounds("ode_steps"), help="Fixed-step solvers: steps over s in [0, 1]."),
 ]
 OdeStepSizeOpt = Annotated[
     float | None,
-    typer.Option("--ode-step-size", help="Fixed-step solvers: step size (overrides --ode-steps)."),
+    typer.Option(
+        "--ode-step-size",
+        **bounds("ode_step_size"),
+        help="Fixed-step solvers: step size (overrides --ode-steps).",
+    ),
 ]
-RtolOpt = Annotated[float | None, typer.Option("--rtol", help="Adaptive solvers: relative tolerance.")]
-AtolOpt = Annotated[float | None, typer.Option("--atol", help="Adaptive solvers: absolute tolerance.")]
+RtolOpt = Annotated[
+    float | None, typer.Option("--rtol", **bounds("rtol"), help="Adaptive solvers: relative tolerance.")
+]
+AtolOpt = Annotated[
+    float | None, typer.Option("--atol", **bounds("atol"), help="Adaptive solvers: absolute tolerance.")
+]
 AdjointOpt = Annotated[bool, typer.Option("--adjoint", help="Integrate with the adjoint method.")]
 OdeBackendOpt = Annotated[
     str | None,

@@ -10,6 +10,7 @@ import typer
 from mubench.cli.common import console, friendly_errors, progress
 from mubench.defaults import BUILTIN_DATASETS
 from mubench.errors import UsageError
+from mubench.measure.api import bounds
 
 
 @friendly_errors
@@ -29,16 +30,19 @@ def train_command(
         ),
     ] = "patches32",
     data_root: Annotated[Path | None, typer.Option(help="Root of torchvision datasets.")] = None,
-    steps: Annotated[int | None, typer.Option(help="Optimizer steps.")] = 2000,
+    steps: Annotated[int | None, typer.Option(**bounds("steps"), help="Optimizer steps.")] = 2000,
     minutes: Annotated[
-        float | None, typer.Option(help="Wall-clock budget; stops at whichever comes first.")
+        float | None,
+        typer.Option(**bounds("minutes"), help="Wall-clock budget; stops at whichever comes first."),
     ] = None,
-    batch_size: Annotated[int, typer.Option(help="Images per step.")] = 64,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-4,
-    ema_decay: Annotated[float, typer.Option(help="EMA decay per step.")] = 0.999,
-    grad_clip: Annotated[float, typer.Option(help="Max gradient norm.")] = 1.0,
+    batch_size: Annotated[int, typer.Option(**bounds("batch_size"), help="Images per step.")] = 64,
+    lr: Annotated[float, typer.Option(**bounds("lr"), help="Adam learning rate.")] = 2e-4,
+    ema_decay: Annotated[float, typer.Option(**bounds("ema_decay"), help="EMA decay per step.")] = 0.999,
+    grad_clip: Annotated[float, typer.Option(**bounds("grad_clip"), help="Max gradient norm.")] = 1.0,
     prediction: Annotated[str | None, typer.Option(help="eps or v. Default: the model's own.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of weights, batches, steps and noise.")] = 0,
+    seed: Annotated[
+        int, typer.Option(**bounds("seed"), help="Seed of weights, batches, steps and noise.")
+    ] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run saved at --out.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:

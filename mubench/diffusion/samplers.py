@@ -9,6 +9,7 @@ import torch
 
 from mubench.diffusion.schedules import NoiseSchedule
 from mubench.errors import UsageError, opt
+from mubench.measure.api import check_numbers
 
 SAMPLERS = ("ddpm", "ddim")
 PREDICTIONS = ("eps", "v")
@@ -62,10 +63,7 @@ class Sampler:
     def __post_init__(self) -> None:
         if self.name not in SAMPLERS:
             raise UsageError(f"unknown sampler '{self.name}'; choose one of {', '.join(SAMPLERS)}")
-        if self.steps is not None and self.steps <= 0:
-            raise UsageError(f"{opt('steps')} must be positive, got {self.steps}")
-        if self.eta < 0:
-            raise UsageError(f"{opt('eta')} must be 0 or more, got {self.eta}")
+        check_numbers({"eta": self.eta, **({"steps": self.steps} if self.steps is not None else {})})
 
     def timesteps(self, t_start: int) -> list[int]:
         if self.name == "ddpm":

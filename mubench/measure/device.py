@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from mubench.errors import UsageError, opt
+from mubench.measure.api import check_numbers
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 DTYPE_ALIASES = {"float32": "fp32", "float16": "fp16", "half": "fp16", "bfloat16": "bf16"}
@@ -84,8 +85,8 @@ class NumericFlags:
     threads: int | None = None  # intra-op CPU threads; None = the CPUs this process may run on
 
     def __post_init__(self) -> None:
-        if self.threads is not None and self.threads <= 0:
-            raise UsageError(f"{opt('threads')} must be positive, got {self.threads}")
+        if self.threads is not None:
+            check_numbers({"threads": self.threads})
 
     def apply(self) -> dict[str, Any]:
         """Set the flags process-wide; returns what was set, for the result rows."""

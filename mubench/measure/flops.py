@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from mubench.errors import MeasurementError, UsageError, opt
+from mubench.measure.api import check_numbers
 from mubench.measure.counters import TIERS, count_fvcore, count_torch
 from mubench.measure.params import count_parameters
 from mubench.measure.setup import NUM_DIFFUSION_STEPS, build_model, example_inputs
@@ -36,20 +37,10 @@ class FlopConditions:
     depth: int = 0  # per-module breakdown down to this depth (0 = none)
 
     def __post_init__(self) -> None:
-        if self.steps <= 0:
-            raise UsageError(f"{opt('steps')} must be a positive number of denoiser calls, got {self.steps}")
-        if self.batch_size <= 0:
-            raise UsageError(f"{opt('batch_size')} must be positive, got {self.batch_size}")
+        numbers = ("steps", "batch_size", "depth", "channels", "resolution", "seed")
+        check_numbers({name: getattr(self, name) for name in numbers if getattr(self, name) is not None})
         if self.tier not in TIERS:
             raise UsageError(f"{opt('tier')} must be one of {', '.join(TIERS)}, got '{self.tier}'")
-        if self.depth < 0:
-            raise UsageError(f"{opt('depth')} must be 0 or more, got {self.depth}")
-        if self.channels is not None and self.channels <= 0:
-            raise UsageError(f"{opt('channels')} must be positive, got {self.channels}")
-        if self.resolution is not None and self.resolution <= 0:
-            raise UsageError(
-                f"{opt('resolution')} must be a positive number of pixels, got {self.resolution}"
-            )
 
 
 def _state_snapshot(model: nn.Module) -> dict[str, torch.Tensor]:

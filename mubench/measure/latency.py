@@ -20,6 +20,7 @@ from typing import Any
 
 from mubench.diffusion.samplers import Sampler
 from mubench.errors import UsageError, opt
+from mubench.measure.api import check_numbers
 from mubench.measure.compile_options import CompileOptions, describe_compile_options
 from mubench.measure.device import NumericFlags, check_dtype_name, dtype_name, resolve_device, resolve_dtype
 from mubench.measure.inference import prepare
@@ -71,20 +72,13 @@ class LatencyConditions:
     processes: int = 1  # fresh worker processes, each measuring every model; > 1 gives their spread
 
     def __post_init__(self) -> None:
-        for name, key in (("batch_size", "batch_size"), ("steps", "steps"), ("repeats", "repeats"),
-                            ("warmup_min", "warmup"), ("processes", "processes")):  # fmt: skip
-            if getattr(self, name) <= 0:
-                raise UsageError(f"{opt(key)} must be positive, got {getattr(self, name)}")
+        numbers = {"batch_size": self.batch_size, "steps": self.steps, "repeats": self.repeats,
+                   "warmup": self.warmup_min, "processes": self.processes, "seed": self.seed,
+                   "trajectory_repeats": self.trajectory_repeats, "channels": self.channels,
+                   "resolution": self.resolution}  # fmt: skip
+        check_numbers({name: value for name, value in numbers.items() if value is not None})
         check_dtype_name(self.dtype)
-        if self.trajectory_repeats < 0:
-            raise UsageError(f"{opt('trajectory_repeats')} must be 0 or more, got {self.trajectory_repeats}")
         Sampler(self.sampler, self.steps, self.eta).timesteps(NUM_DIFFUSION_STEPS - 1)  # validates
-        if self.channels is not None and self.channels <= 0:
-            raise UsageError(f"{opt('channels')} must be positive, got {self.channels}")
-        if self.resolution is not None and self.resolution <= 0:
-            raise UsageError(
-                f"{opt('resolution')} must be a positive number of pixels, got {self.resolution}"
-            )
         if self.compile_options and not self.compile:
             raise UsageError(f"{opt('compile_option')} only applies with {opt('compile')}")
         if self.cuda_graphs and not self.device.startswith("cuda"):

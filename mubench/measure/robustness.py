@@ -30,6 +30,7 @@ from mubench.defaults import REFERENCES
 from mubench.diffusion.samplers import Sampler
 from mubench.diffusion.schedules import NoiseSchedule
 from mubench.errors import UsageError, opt
+from mubench.measure.api import check_numbers
 from mubench.measure.prefault import Prefaulter
 from mubench.measure.runner import failure_row
 from mubench.measure.setup import build_model, checked_output
@@ -57,13 +58,7 @@ class RobustnessConditions:
     def __post_init__(self) -> None:
         if not self.sigmas:
             raise UsageError(f"give at least one {opt('sigma')}")
-        for sigma in self.sigmas:
-            if not 0 < sigma <= 1:
-                raise UsageError(
-                    f"{opt('sigma')} must be in (0, 1] (pixel units, images in [0, 1]), got {sigma}"
-                )
-        if self.num_images <= 0:
-            raise UsageError(f"{opt('num_images')} must be positive, got {self.num_images}")
+        check_numbers({"sigma": list(self.sigmas), "num_images": self.num_images, "seed": self.seed})
         unknown = set(self.references) - set(REFERENCES)
         if unknown:
             raise UsageError(

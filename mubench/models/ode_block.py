@@ -13,6 +13,7 @@ from torchdiffeq import odeint, odeint_adjoint
 from torchdiffeq._impl.odeint import SOLVERS as _TORCHDIFFEQ_SOLVERS
 
 from mubench.errors import UsageError, opt
+from mubench.measure.api import check_numbers
 
 # torchdiffeq's fixed-grid solvers: the grid is linspace(0, 1, steps + 1) or the given step size.
 FIXED_STEP_METHODS = (
@@ -49,14 +50,13 @@ class SolverConfig:
             raise UsageError(
                 f"unknown ODE solver '{self.method}'; choose one of {', '.join(solver_methods())}"
             )
-        if self.steps <= 0:
-            raise UsageError(f"{opt('ode_steps')} must be a positive number of steps, got {self.steps}")
-        if self.step_size is not None and not 0 < self.step_size <= 1:
-            raise UsageError(f"{opt('ode_step_size')} must be in (0, 1], got {self.step_size}")
-        if self.rtol <= 0 or self.atol <= 0:
-            raise UsageError(
-                f"{opt('rtol')} and {opt('atol')} must be positive, got {self.rtol} and {self.atol}"
-            )
+        numbers = {
+            "ode_steps": self.steps,
+            "ode_step_size": self.step_size,
+            "rtol": self.rtol,
+            "atol": self.atol,
+        }
+        check_numbers({name: value for name, value in numbers.items() if value is not None})
         if self.backend not in BACKENDS:
             raise UsageError(f"unknown ODE backend '{self.backend}'; choose one of {', '.join(BACKENDS)}")
         if self.backend == "fixed" and self.method not in FIXED_BACKEND_METHODS:
