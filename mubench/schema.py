@@ -180,8 +180,8 @@ COLUMNS: tuple[Column, ...] = (
         int,
         "images",
         R,
-        "images with a non-finite PSNR or SSIM (NaN output; PSNR inf for an exact copy): left out of the "
-        "row's means, stds, CIs and paired differences; all of them: status error",
+        "images with a non-finite PSNR, SSIM or LPIPS (NaN output; PSNR inf for an exact copy): left out of "
+        "the row's means, stds, CIs and paired differences; all of them: status error",
     ),
     _info("t_start", int, "", R, "the matched start step t*"),
     _metric("psnr_db_mean", float, "dB", R, "mean PSNR (data range 1)", "higher"),
@@ -196,6 +196,14 @@ COLUMNS: tuple[Column, ...] = (
     _info("ssim_diff_mean", float, "", R, "paired per-image SSIM difference to the first model"),
     _info("ssim_diff_std", float, "", R, "its standard deviation"),
     _info("ssim_diff_ci95", float, "", R, "its 95% CI half-width"),
+    # -- robustness: LPIPS (lpips package, v0.1 calibration), when its backbone weights are there
+    _info("lpips_net", str, "", R, "LPIPS backbone: alex or vgg (torchvision ImageNet weights)"),
+    _metric("lpips_mean", float, "", R, "mean LPIPS distance to the clean image"),
+    _info("lpips_std", float, "", R, "standard deviation over images"),
+    _info("lpips_ci95", float, "", R, "95% CI half-width of the mean"),
+    _info("lpips_diff_mean", float, "", R, "paired per-image LPIPS difference to the first model"),
+    _info("lpips_diff_std", float, "", R, "its standard deviation"),
+    _info("lpips_diff_ci95", float, "", R, "its 95% CI half-width"),
     _metric("nfe_total", int, "evaluations", R, "ODE evaluations over the whole denoising", exact=True),
     _info("denoiser_calls", int, "", R, "denoiser calls from t* to 0"),
     _metric("denoise_s_per_image", float, "s", R, "wall time per image"),
