@@ -151,7 +151,7 @@ def test_a_plain_run_without_the_backbone_leaves_lpips_out_with_a_note(
     clean_exit(result, 0)
     expected = empty_home / "hub" / "checkpoints" / "alexnet-owt-7be5be79.pth"
     notes = [line for line in result.stderr.splitlines() if line.startswith("note: LPIPS")]
-    assert len(notes) == 1 and str(expected) in notes[0]
+    assert len(notes) == 1 and str(expected) in notes[0] and "--lpips-backbone PATH" in notes[0]
     rows, _ = read_results(out)
     assert not set(LPIPS_COLUMNS) & set(rows.columns)
     assert rows["psnr_db_mean"].notna().all()

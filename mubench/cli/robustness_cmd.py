@@ -24,6 +24,7 @@ from mubench.cli.common import (
 )
 from mubench.cli.render import Column, table
 from mubench.defaults import BUILTIN_DATASETS, REFERENCES, SHIPPED_PAIR
+from mubench.errors import MubenchError
 from mubench.formatting import fixed, integer, text
 
 
@@ -111,8 +112,9 @@ def robustness(
     conds = conditions("robustness", names, options)
     check_outputs(csv, json)
     _, lpips_note = metric_plan(conds)
-    if lpips_note:
-        err_console.print(f"note: {lpips_note}", highlight=False, markup=False, soft_wrap=True)
+    if lpips_note:  # its option names written as the command line spells them
+        note = MubenchError(lpips_note).render("cli")
+        err_console.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
     run_id = new_run_id()
     total = len(conds.sigmas) * (len(conds.references) + len(names) * max(1, len(conds.steps_sweep)))
     with progress(total, "robustness", quiet) as tick:
