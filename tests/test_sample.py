@@ -39,6 +39,24 @@ class Elementwise(nn.Module):
 
 def elementwise():
     return Elementwise()
+
+
+class Nan(Elementwise):
+    def forward(self, x, t):
+        return x * float("nan")
+
+
+def nan():
+    return Nan()
+
+
+class Raises(Elementwise):
+    def forward(self, x, t):
+        raise RuntimeError("boom in forward")
+
+
+def raises():
+    return Raises()
 '''
 
 
@@ -164,3 +182,35 @@ def test_its_own_folder_is_reused_for_the_same_conditions_only(runner, tmp_path,
     result = runner.invoke(app, [*args[:-5], "--steps", "3", "-q", "--out", str(out)])
     clean_exit(result, 2)
     assert "holds samples of other conditions" in result.stderr
+
+
+FAILURES = [
+    ("nan", "gave non-finite values for seeds 0-2"),
+    ("raises", "failed on seeds 0-2: RuntimeError: boom"),
+]
+
+
+@pytest.mark.parametrize(("factory", "says"), FAILURES)
+def test_a_model_that_fails_stops_the_run_with_one_line(
+    runner, tmp_path, clean_exit, elementwise_model, factory, says
+):
+    model = elementwise_model.replace(":elementwise", f":{factory}")
+    out = tmp_path / "s"
+    args = [
+        "sample",
+        "-m",
+        model,
+        "--seeds",
+        "0-2",
+        "--steps",
+        "2",
+        "--allow-untrained",
+        "-q",
+        "--out",
+        str(out),
+    ]
+    result = runner.invoke(app, args)
+    clean_exit(result, 1)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], result.stderr
+    assert not list(out.glob("*.png"))

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from mubench.errors import UsageError, opt
+from mubench.errors import MeasurementError, MubenchError, UsageError, opt
 from mubench.sampling.images import seed_file, to_uint8, write_grid, write_png
 from mubench.sampling.seeds import batches, describe_seeds, parse_seeds, shard
 
@@ -164,11 +164,24 @@ def sample(
         noise = torch.stack([torch.randn(shape, generator=g) for g in generators]).to(device)
         reset_nfe(model)
         begin = time.perf_counter()
-        with torch.inference_mode():
-            result = sampler.sample(denoiser, schedule, noise, t_start, prediction, generators)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        try:
+            with torch.inference_mode():
+                result = sampler.sample(denoiser, schedule, noise, t_start, prediction, generators)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+        except MubenchError:
+            raise
+        except Exception as exc:  # a user's model may raise anything: one line, the files so far kept
+            raise MeasurementError(
+                f"model '{spec.name}' failed on seeds {describe_seeds(batch)}: {type(exc).__name__}: {exc}"
+            ) from None
         seconds += time.perf_counter() - begin
+        bad = [seed for seed, x in zip(batch, result.x0) if not bool(torch.isfinite(x).all())]
+        if bad:
+            raise MeasurementError(
+                f"model '{spec.name}' gave non-finite values for seeds {describe_seeds(bad)}; no image "
+                "written for them"
+            )
         calls = result.denoiser_calls
         if nfe_first is None and has_ode_blocks(model):
             nfe_first = sum(nfe_by_block(model).values())
