@@ -197,6 +197,10 @@ def test_a_backbone_that_is_not_alexnet_is_refused(with_alex, tmp_path):
     torch.save({"features.0.weight": torch.zeros(3)}, bad)
     with pytest.raises(UsageError, match="not torchvision's alex weights"):
         LpipsScorer("alex", str(bad))
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(UsageError, match="cannot read LPIPS backbone") as caught:
+        LpipsScorer("alex", str(bad))
+    assert "\n" not in str(caught.value)
 
 
 # ---------------------------------------------------------------- the claim

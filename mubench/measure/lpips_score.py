@@ -70,8 +70,9 @@ class LpipsScorer:
             self.model = lpips.LPIPS(net=net, pnet_rand=True, verbose=False).eval()
         try:
             state = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # a truncated or foreign file: say which
-            raise UsageError(f"cannot read LPIPS backbone '{self.path}': {exc}") from None
+        except Exception as exc:  # a truncated or foreign file: say which, in one line
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise UsageError(f"cannot read LPIPS backbone '{self.path}': {reason}") from None
         self._load_backbone(state)
 
     def _load_backbone(self, state: dict) -> None:
