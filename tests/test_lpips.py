@@ -107,6 +107,25 @@ def test_too_small_images_are_refused_by_alexnet(with_alex):
     LpipsScorer("alex").check_size(32)
 
 
+def test_images_too_small_for_the_backbone_leave_lpips_out_unless_asked_for(with_alex):
+    from mubench.measure.robustness import LPIPS_LEFT_OUT, _scores
+
+    score, note = _scores(RobustnessConditions(), 28)
+    assert score.metrics == ("psnr", "ssim") and note.startswith(LPIPS_LEFT_OUT) and "28x28" in note
+    with pytest.raises(UsageError, match="28x28"):
+        _scores(RobustnessConditions(metrics=("lpips",)), 28)
+    score, note = _scores(RobustnessConditions(), 32)
+    assert score.metrics == ("psnr", "ssim", "lpips") and note is None
+
+
+def test_only_the_metrics_named_are_measured(with_alex):
+    conds = RobustnessConditions(sigmas=(0.2,), num_images=3, references=("identity",), metrics=("lpips",),
+                                 prefault=False)  # fmt: skip
+    row = measure_robustness([], conds, "r")[0]
+    assert {"lpips_mean", "lpips_std", "lpips_ci95"} <= set(row)
+    assert not {"psnr_db_mean", "ssim_mean"} & set(row)
+
+
 def test_a_nan_output_is_left_out_like_psnr_and_ssim(with_alex):
     noisy, clean = _pairs(4)
     noisy = noisy.clip(0, 1)
