@@ -97,8 +97,8 @@ class RobustnessConditions:
             raise UsageError(f"{opt('lpips_backbone')} has no effect without lpips in {opt('metric')}")
 
 
-METRICS = ("psnr", "ssim", "lpips")
-COLUMN_PREFIX = {"psnr": "psnr_db", "ssim": "ssim", "lpips": "lpips"}  # a metric's columns: <prefix>_mean ...
+METRICS = ("psnr", "ssim", "lpips")  # their columns: psnr_db_*, ssim_*, lpips_*
+LPIPS_LEFT_OUT = "LPIPS left out"  # how the note on a run without LPIPS begins
 
 
 def metric_plan(conds: RobustnessConditions) -> tuple[tuple[str, ...], str | None]:
@@ -113,7 +113,7 @@ def metric_plan(conds: RobustnessConditions) -> tuple[tuple[str, ...], str | Non
     if missing and conds.lpips_backbone is not None:  # a file named but absent is a mistake, not a default
         raise UsageError(missing)
     if missing:
-        return ("psnr", "ssim"), f"LPIPS left out: {missing}"
+        return ("psnr", "ssim"), f"{LPIPS_LEFT_OUT}: {missing}"
     return METRICS, None
 
 
@@ -417,9 +417,6 @@ def measure_robustness(
         if on_rows:
             on_rows(rows)
     return rows
-
-
-LPIPS_LEFT_OUT = "LPIPS left out"
 
 
 def _scores(conds: RobustnessConditions, side_px: int) -> tuple[Scores, str | None]:
