@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 
 SCHEMA_VERSION = 1
-ALL = ("params", "flops", "latency", "robustness")
+ALL = ("params", "flops", "latency", "robustness", "sample")
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,12 @@ def _metric(
     return Column(name, kind, unit, owners, doc, better=better, exact=exact)
 
 
-P, F, L, R = ("params",), ("flops",), ("latency",), ("robustness",)
+P, F, L, R, S = ("params",), ("flops",), ("latency",), ("robustness",), ("sample",)
 LR = ("latency", "robustness")
 B = ("benchmark",)
 COLUMNS: tuple[Column, ...] = (
     # -- keys and bookkeeping, in every row, in this order
-    _key("command", str, "params, flops, latency or robustness"),
+    _key("command", str, "params, flops, latency, robustness or sample"),
     _key("model", str, "registry name, package.module:factory, or a reference denoiser"),
     _key("device", str, "cpu, cuda or cuda:N"),
     _key("dtype", str, "fp32, fp16 or bf16 (autocast)"),
@@ -97,7 +97,9 @@ COLUMNS: tuple[Column, ...] = (
     _info("nfe_median", float, "evaluations", F, "adaptive solvers: median over sampled inputs"),
     _info("nfe_max", int, "evaluations", F, "adaptive solvers: most over sampled inputs"),
     _info("nfe_per_block", str, "evaluations", F, "per ODE block"),
-    _metric("nfe_per_trajectory", int, "evaluations", F + L, "over a trajectory of steps calls", exact=True),
+    _metric(
+        "nfe_per_trajectory", int, "evaluations", F + L + S, "over a trajectory of steps calls", exact=True
+    ),
     _metric("macs_per_trajectory", int, "MACs", F, "macs x steps", exact=True),
     _metric("flops_per_trajectory", int, "FLOPs", F, "flops x steps"),
     _info("coverage", float, "fraction", F, "share of counted op invocations fvcore could count"),
@@ -173,7 +175,7 @@ COLUMNS: tuple[Column, ...] = (
     # -- robustness
     _key("sigma", float, "pixel noise in [0, 1] units", R),
     _key("dataset", str, "test images", R),
-    _info("checkpoint", str, "", R, "weights used (file), untrained, or none for references"),
+    _info("checkpoint", str, "", R + S, "weights used (file), untrained, or none for references"),
     _key("n_images", int, "test images denoised", R),
     _info("n_sources", int, "", R, "distinct photographs the images come from"),
     _info(
@@ -181,8 +183,8 @@ COLUMNS: tuple[Column, ...] = (
         int,
         "images",
         R,
-        "images with a non-finite PSNR or SSIM (NaN output; PSNR inf for an exact copy): left out of the "
-        "row's means, stds, CIs and paired differences; all of them: status error",
+        "images with a non-finite PSNR, SSIM or LPIPS (NaN output; PSNR inf for an exact copy): left out of "
+        "the row's means, stds, CIs and paired differences; all of them: status error",
     ),
     _info("t_start", int, "", R, "the matched start step t*"),
     _metric("psnr_db_mean", float, "dB", R, "mean PSNR (data range 1)", "higher"),
@@ -197,10 +199,25 @@ COLUMNS: tuple[Column, ...] = (
     _info("ssim_diff_mean", float, "", R, "paired per-image SSIM difference to the first model"),
     _info("ssim_diff_std", float, "", R, "its standard deviation"),
     _info("ssim_diff_ci95", float, "", R, "its 95% CI half-width"),
+    # -- robustness: LPIPS (lpips package, v0.1 calibration), when its backbone weights are there
+    _info("lpips_net", str, "", R, "LPIPS backbone: alex or vgg (torchvision ImageNet weights)"),
+    _metric("lpips_mean", float, "", R, "mean LPIPS distance to the clean image"),
+    _info("lpips_std", float, "", R, "standard deviation over images"),
+    _info("lpips_ci95", float, "", R, "95% CI half-width of the mean"),
+    _info("lpips_diff_mean", float, "", R, "paired per-image LPIPS difference to the first model"),
+    _info("lpips_diff_std", float, "", R, "its standard deviation"),
+    _info("lpips_diff_ci95", float, "", R, "its 95% CI half-width"),
     _metric("nfe_total", int, "evaluations", R, "ODE evaluations over the whole denoising", exact=True),
     _info("denoiser_calls", int, "", R, "denoiser calls from t* to 0"),
     _metric("denoise_s_per_image", float, "s", R, "wall time per image"),
-    _info("training_steps", int, "", R, "optimizer steps of the checkpoint"),
+    _info("training_steps", int, "", R + S, "optimizer steps of the checkpoint"),
+    # -- sample
+    _key("seeds", str, "seeds sampled, one image each, e.g. 0-49999", S),
+    _info("n_seeds", int, "images", S, "images generated"),
+    _metric(
+        "sample_s_per_image", float, "s", S, "wall time of the reverse process per image (no file writing)"
+    ),
+    _info("out_dir", str, "", S, "folder of the PNG files (<seed>.png) and grid.png"),
     # -- suites
     _info("suite", str, "", ("suite",), "suite name"),
     _info("suite_item", str, "", ("suite",), "stable id of what the item measures"),

@@ -150,10 +150,10 @@ def test_a_model_that_fails_at_one_sigma_gets_an_error_row_and_the_rest_run(runn
 
     real = robustness._denoise
 
-    def fails_at_second_sigma(spec, model, sampler, trained, noisy, clean, t_star, seed):
+    def fails_at_second_sigma(spec, model, sampler, trained, noisy, clean, t_star, seed, *rest):
         if spec.name == "ode-u-tiny" and seed == robustness.noise_seed(0, 0.1):
             raise RuntimeError("boom")
-        return real(spec, model, sampler, trained, noisy, clean, t_star, seed)
+        return real(spec, model, sampler, trained, noisy, clean, t_star, seed, *rest)
 
     monkeypatch.setattr(robustness, "_denoise", fails_at_second_sigma)
     out = tmp_path / "rob.csv"
@@ -177,10 +177,10 @@ def test_a_model_that_fails_at_one_sigma_gets_an_error_row_and_the_rest_run(runn
 def test_an_interrupted_robustness_run_keeps_the_finished_sigmas(runner, tmp_path, monkeypatch, clean_exit):
     import mubench.measure.robustness as robustness
 
-    def interrupted_at_second_sigma(spec, model, sampler, trained, noisy, clean, t_star, seed):
+    def interrupted_at_second_sigma(spec, model, sampler, trained, noisy, clean, t_star, seed, *rest):
         if seed == robustness.noise_seed(0, 0.1):
             raise KeyboardInterrupt
-        return real(spec, model, sampler, trained, noisy, clean, t_star, seed)
+        return real(spec, model, sampler, trained, noisy, clean, t_star, seed, *rest)
 
     real = robustness._denoise
     monkeypatch.setattr(robustness, "_denoise", interrupted_at_second_sigma)

@@ -16,6 +16,7 @@ from mubench.cli.params_cmd import params
 from mubench.cli.report_cmd import report
 from mubench.cli.robustness_cmd import robustness
 from mubench.cli.run_cmd import run
+from mubench.cli.sample_cmd import sample
 from mubench.cli.train_cmd import train_command
 
 
@@ -67,6 +68,7 @@ app.command()(params)
 app.command()(flops)
 app.command()(latency)
 app.command()(robustness)
+app.command()(sample)
 app.command()(report)
 app.command("train")(train_command)
 app.command()(run)

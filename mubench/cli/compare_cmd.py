@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,7 +11,7 @@ from rich.table import Table
 
 from mubench.cli.common import CsvOpt, check_outputs, console, err_console, friendly_errors
 from mubench.defaults import DEFAULT_METRICS
-from mubench.errors import UsageError
+from mubench.measure.api import bounds
 
 if TYPE_CHECKING:
     from mubench.compare import Comparison
@@ -42,7 +41,10 @@ def compare(
         ),
     ] = None,
     threshold: Annotated[
-        float, typer.Option(help="Colour changes beyond this percentage (metrics not gated).")
+        float,
+        typer.Option(
+            **bounds("threshold"), help="Colour changes beyond this percentage (metrics not gated)."
+        ),
     ] = 10.0,
     changed_only: Annotated[
         bool,
@@ -65,10 +67,10 @@ def compare(
         mubench compare results/cpu/paper /tmp/paper --metric call_ms_median --metric psnr_db_mean
     """
     from mubench.compare import check_metric, compare_frames, parse_fail_on
+    from mubench.measure.api import check_numbers
     from mubench.results import read_results, write_csv
 
-    if not math.isfinite(threshold) or threshold < 0:
-        raise UsageError(f"--threshold must be a percentage of 0 or more, got {threshold}")
+    check_numbers({"threshold": threshold})  # the parser lets NaN and infinities through
     gates = dict(parse_fail_on(spec) for spec in fail_on or [])
     exact = tuple(fail_on_change or ())
     for name in (*exact, *(metric or ())):

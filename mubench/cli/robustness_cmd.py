@@ -24,6 +24,7 @@ from mubench.cli.common import (
 )
 from mubench.cli.render import Column, table
 from mubench.defaults import BUILTIN_DATASETS, REFERENCES, SHIPPED_PAIR
+from mubench.errors import MubenchError
 from mubench.formatting import fixed, integer, text
 from mubench.measure.api import bounds
 
@@ -67,11 +68,26 @@ def robustness(
         bool, typer.Option("--allow-untrained", help="Measure models without trained weights (rows marked).")
     ] = False,
     prefault: PrefaultOpt = True,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="psnr, ssim or lpips; repeat for several. Each one named is required. "
+            "Default: all three, LPIPS only when its backbone weights are there."
+        ),
+    ] = None,
+    lpips_net: Annotated[str, typer.Option(help="LPIPS backbone: alex or vgg.")] = "alex",
+    lpips_backbone: Annotated[
+        Path | None,
+        typer.Option(
+            help="The backbone's torchvision ImageNet weights (.pth). Default: the torch hub cache's "
+            "($TORCH_HOME/hub/checkpoints/alexnet-owt-7be5be79.pth or vgg16-397923af.pth). Never downloaded."
+        ),
+    ] = None,
     csv: CsvOpt = None,
     json: JsonOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Denoise test images with pixel noise sigma; PSNR and SSIM with 95% confidence intervals.
+    """Denoise test images with pixel noise sigma; PSNR, SSIM and LPIPS with 95% confidence intervals.
 
     Each model starts the reverse process at the step t* whose noise matches sigma and runs to 0.
     The table includes the noisy input itself (identity) and classical denoisers as reference rows.
@@ -85,8 +101,11 @@ def robustness(
         mubench robustness --sigma 0.1 -m ode-u-tiny --checkpoint ode-u-tiny=my.safetensors
 
         mubench robustness --sigma 0.05 --sigma 0.1 --sigma 0.2 --reference identity --reference tv
+
+        mubench robustness --sigma 0.2 --metric lpips --lpips-backbone alexnet-owt-7be5be79.pth
     """
     from mubench.measure.api import conditions, measure, options_of
+    from mubench.measure.robustness import LPIPS_LEFT_OUT, metric_plan
     from mubench.results import new_run_id, to_frame
 
     options = options_of("robustness", locals())
@@ -97,6 +116,10 @@ def robustness(
         )
     conds = conditions("robustness", names, options)
     check_outputs(csv, json)
+    _, lpips_note = metric_plan(conds)
+    if lpips_note:  # its option names written as the command line spells them
+        note = MubenchError(lpips_note).render("cli")
+        err_console.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
     run_id = new_run_id()
     total = len(conds.sigmas) * (len(conds.references) + len(names) * max(1, len(conds.steps_sweep)))
     with progress(total, "robustness", quiet) as tick:
@@ -118,6 +141,8 @@ def robustness(
         ("psnr_db_ci95", "±95%", fixed(2)),
         ("ssim_mean", "SSIM", fixed(4)),
         ("ssim_ci95", "±95%", fixed(4)),
+        ("lpips_mean", "LPIPS", fixed(4)),
+        ("lpips_ci95", "±95%", fixed(4)),
         ("psnr_db_diff_mean", "Δ PSNR", fixed(2)),
         ("psnr_db_diff_ci95", "±95%", fixed(2)),
         ("checkpoint", "weights", text),
@@ -127,7 +152,13 @@ def robustness(
         "identity = the noisy input; tv / wavelet / nl-means = scikit-image, given the true sigma. "
         "Δ PSNR = paired per-image difference to the first model (same noisy images), with its 95% CI."
     )
+    if "lpips_mean" in frame:
+        caption += f" LPIPS ({conds.lpips_net} backbone): lower is better."
     console.print(table(frame, columns, title="Denoising quality", caption=caption))
+    messages = frame.get("message", [])
+    size_notes = sorted({n for m in messages for n in str(m).split("; ") if n.startswith(LPIPS_LEFT_OUT)})
+    for note in size_notes[:1]:  # the same on every row: said once
+        err_console.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
     if (frame.get("checkpoint") == "untrained").any():
         err_console.print("note: untrained rows use random weights; they are not robustness results")
     for row in frame.to_dict("records"):  # why a row failed, or left images out

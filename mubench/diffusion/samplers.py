@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -15,6 +15,8 @@ SAMPLERS = ("ddpm", "ddim")
 PREDICTIONS = ("eps", "v")
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+# One generator for the batch, or one per image (the image's noise then ignores the rest of the batch).
+Generators = torch.Generator | Sequence[torch.Generator] | None
 
 
 def predict_x0_eps(
@@ -86,9 +88,10 @@ class Sampler:
         x_t: torch.Tensor,
         t_start: int,
         prediction: str,
-        generator: torch.Generator | None = None,
+        generator: Generators = None,
     ) -> SampleResult:
-        """Run the reverse process from ``x_t`` at step ``t_start`` down to x_0."""
+        """Run the reverse process from ``x_t`` at step ``t_start`` down to x_0. ``generator``: one for
+        the batch, or one per image of it."""
         if not 0 <= t_start < schedule.num_steps:
             raise UsageError(f"start step {t_start} is outside 0..{schedule.num_steps - 1}")
         steps = self.timesteps(t_start)
@@ -108,18 +111,24 @@ class Sampler:
         return SampleResult(x, len(steps), steps)
 
     @staticmethod
-    def _noise(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    def _noise(x: torch.Tensor, generator: Generators) -> torch.Tensor:
+        if generator is None or isinstance(generator, torch.Generator):
+            return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        if len(generator) != len(x):
+            raise ValueError(f"{len(generator)} generators for a batch of {len(x)}")
+        return torch.stack(
+            [torch.randn(x.shape[1:], generator=g, device=g.device, dtype=x.dtype) for g in generator]
+        ).to(x.device)
 
     def _ddpm_step(
-        self, schedule: NoiseSchedule, x: torch.Tensor, x0: torch.Tensor, t: int, gen: torch.Generator | None
+        self, schedule: NoiseSchedule, x: torch.Tensor, x0: torch.Tensor, t: int, gen: Generators
     ) -> torch.Tensor:
         c0, ct, var = schedule.posterior(t)
         mean = c0 * x0 + ct * x
         return mean + var**0.5 * self._noise(x, gen) if t > 0 else mean
 
     def _ddim_step(
-        self, x0: torch.Tensor, eps: torch.Tensor, abar: float, abar_next: float, gen: torch.Generator | None
+        self, x0: torch.Tensor, eps: torch.Tensor, abar: float, abar_next: float, gen: Generators
     ) -> torch.Tensor:
         sigma = self.eta * ((1 - abar_next) / (1 - abar) * (1 - abar / abar_next)) ** 0.5
         direction = max(1 - abar_next - sigma**2, 0.0) ** 0.5

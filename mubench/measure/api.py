@@ -109,6 +109,9 @@ OPTIONS: dict[str, dict[str, Option]] = {
         "checkpoint": Option(str, is_list=True),  # "NAME=PATH" entries
         "allow_untrained": Option(bool),
         "prefault": Option(bool),
+        "metric": Option(str, is_list=True, unordered=True),  # psnr, ssim, lpips; absent: all it can
+        "lpips_net": Option(str),
+        "lpips_backbone": Option(str),  # a path
     },
 }
 KINDS = tuple(OPTIONS)
@@ -176,6 +179,8 @@ RANGES: dict[str, Range] = {
     "minutes": Range(0, low_open=True), "lr": Range(0, low_open=True),
     "grad_clip": Range(0, low_open=True), "ema_decay": Range(0.0, 1.0, high_open=True),
     "save_every": Range(1, 1_000_000),
+    # compare
+    "threshold": Range(0),  # a percentage
 }  # fmt: skip
 
 
@@ -308,6 +313,14 @@ def _robustness(models: Sequence[str], o: dict[str, Any], base: Path | None) -> 
         given["steps_sweep"] = _step_counts(o["steps_sweep"])
     if "data_root" in o:
         given["data_root"] = _relative_to(base, str(o["data_root"]))
+    if "metric" in o:
+        if not o["metric"]:
+            raise UsageError(f"'{opt('metric')}' is an empty list; leave it out for every metric available")
+        given["metrics"] = tuple(sorted(set(o["metric"])))
+    if "lpips_net" in o:
+        given["lpips_net"] = o["lpips_net"]
+    if "lpips_backbone" in o:
+        given["lpips_backbone"] = _relative_to(base, str(o["lpips_backbone"]))
     return RobustnessConditions(
         sigmas=tuple(sigma) if isinstance(sigma, list | tuple) else (sigma,),
         checkpoints=tuple(pairs),
@@ -353,9 +366,10 @@ def conditions(kind: str, models: Sequence[str], options: Mapping[str, Any], bas
         for name in models:
             get_spec(name).check_resolution(conds.resolution)
     if kind == "robustness":
-        from mubench.measure.robustness import checkpoint_paths
+        from mubench.measure.robustness import checkpoint_paths, metric_plan
 
         checkpoint_paths(list(models), conds)  # weights for every model, before anything runs
+        metric_plan(conds)  # LPIPS asked for: its backbone file is there
     return conds
 
 

@@ -3,12 +3,14 @@
 Protocol (docs/robustness.md): clean x in [0, 1]; y = x + sigma * N(0, I) with a generator seeded per image;
 models see y in [-1, 1], started at the step t* of their own schedule whose noise matches
 ((1 - abar) / abar = (2 sigma)^2), from x_t* = sqrt(abar_t*) (2y - 1), and run to t = 0 with the
-sampler; the result maps back to [0, 1], clamped. PSNR (data range 1) and SSIM per image; mean, std
+sampler; the result maps back to [0, 1], clamped. PSNR (data range 1), SSIM and LPIPS (when its
+backbone weights are there; lower is better) per image; mean, std
 and a 95% confidence interval (Student t) over images. Reference rows in the same table: ``identity``
 (the noisy input itself, unclamped) and classical denoisers from scikit-image, each given the true
 sigma (as the models are, through t*). Nothing picks a step or a parameter using the clean image.
 Models after the first also get paired per-image differences to the first (``psnr_db_diff_*``,
-``ssim_diff_*``; same noisy images), which separate two models more sharply than their own CIs.
+``ssim_diff_*``, ``lpips_diff_*``; same noisy images), which separate two models more sharply than their
+own CIs.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from mubench.diffusion.samplers import Sampler
 from mubench.diffusion.schedules import NoiseSchedule
 from mubench.errors import UsageError, opt
 from mubench.measure.api import check_numbers
+from mubench.measure.lpips_score import LpipsScorer, check_net, missing_backbone_message
 from mubench.measure.prefault import Prefaulter
 from mubench.measure.runner import failure_row
 from mubench.measure.setup import build_model, checked_output
@@ -54,6 +57,9 @@ class RobustnessConditions:
     data_root: str | None = None  # root of torchvision datasets
     steps_sweep: tuple[int, ...] = ()  # ddim: one row per number of reverse steps from t* (convergence)
     prefault: bool = True  # make the loaded libraries' pages resident before timing the denoisers
+    metrics: tuple[str, ...] = ()  # asked for explicitly (each required); () = psnr, ssim, lpips if it can
+    lpips_net: str = "alex"
+    lpips_backbone: str | None = None  # the backbone weights file (default: the torch hub cache's)
 
     def __post_init__(self) -> None:
         if not self.sigmas:
@@ -78,6 +84,32 @@ class RobustnessConditions:
         if self.steps_sweep and self.steps is not None:
             raise UsageError(f"give {opt('steps')} or {opt('steps_sweep')}, not both")
         Sampler(self.sampler, self.steps, self.eta)  # validates
+        unknown_metrics = sorted(set(self.metrics) - set(METRICS))
+        if unknown_metrics:
+            raise UsageError(f"{opt('metric')} '{unknown_metrics[0]}': choose from {', '.join(METRICS)}")
+        check_net(self.lpips_net)
+        if self.metrics and "lpips" not in self.metrics and self.lpips_backbone is not None:
+            raise UsageError(f"{opt('lpips_backbone')} has no effect without lpips in {opt('metric')}")
+
+
+METRICS = ("psnr", "ssim", "lpips")  # their columns: psnr_db_*, ssim_*, lpips_*
+LPIPS_LEFT_OUT = "LPIPS left out"  # how the note on a run without LPIPS begins
+
+
+def metric_plan(conds: RobustnessConditions) -> tuple[tuple[str, ...], str | None]:
+    """(the metrics to measure, a note when LPIPS is left out). Metrics asked for explicitly are each
+    required: LPIPS without its backbone file is then refused, naming the exact path; by default it is
+    measured when the file is there and otherwise left out, with the note."""
+    missing = missing_backbone_message(conds.lpips_net, conds.lpips_backbone)
+    if conds.metrics:
+        if "lpips" in conds.metrics and missing:
+            raise UsageError(missing)
+        return tuple(m for m in METRICS if m in conds.metrics), None
+    if missing and conds.lpips_backbone is not None:  # a file named but absent is a mistake, not a default
+        raise UsageError(missing)
+    if missing:
+        return ("psnr", "ssim"), f"{LPIPS_LEFT_OUT}: {missing}"
+    return METRICS, None
 
 
 def psnr_db(estimate: np.ndarray, clean: np.ndarray) -> float:
@@ -133,11 +165,21 @@ def _classical(name: str, sigma: float) -> Callable[[np.ndarray], np.ndarray]:
     return run
 
 
-def _per_image(estimates: list[np.ndarray], clean: np.ndarray) -> dict[str, list[float]]:
-    return {
-        "psnr_db": [psnr_db(e, c) for e, c in zip(estimates, clean)],
-        "ssim": [ssim(e, c) for e, c in zip(estimates, clean)],
-    }
+class Scores:
+    """Per-image scores of the metrics measured: ``{column prefix: [value per image]}``."""
+
+    def __init__(self, metrics: tuple[str, ...], lpips: LpipsScorer | None = None):
+        self.metrics, self.lpips = metrics, lpips
+
+    def __call__(self, estimates: list[np.ndarray], clean: np.ndarray) -> dict[str, list[float]]:
+        out: dict[str, list[float]] = {}
+        if "psnr" in self.metrics:
+            out["psnr_db"] = [psnr_db(e, c) for e, c in zip(estimates, clean)]
+        if "ssim" in self.metrics:
+            out["ssim"] = [ssim(e, c) for e, c in zip(estimates, clean)]
+        if "lpips" in self.metrics and self.lpips is not None:
+            out["lpips"] = self.lpips(np.stack(estimates), clean)
+        return out
 
 
 def finite_images(per_image: dict[str, list[float]]) -> list[bool]:
@@ -155,6 +197,9 @@ def _summary(per_image: dict[str, list[float]], keep: list[bool] | None = None) 
         for metric, values in per_image.items()
         for key, value in spread([v for v, kept in zip(values, keep) if kept], metric).items()
     }
+
+
+_METRIC_NAMES = {"psnr_db": "PSNR", "ssim": "SSIM", "lpips": "LPIPS"}
 
 
 def _paired(per_image: dict[str, list[float]], base: dict[str, list[float]]) -> dict[str, float]:
@@ -177,8 +222,9 @@ def _scored(per_image: dict[str, list[float]], base: dict[str, list[float]] | No
     notes = []
     if left_out:
         kinds = sorted({repr(v) for values in per_image.values() for v in values if not math.isfinite(v)})
+        names = " or ".join(_METRIC_NAMES[prefix] for prefix in per_image)
         notes.append(
-            f"{left_out} of {n} images scored non-finite ({', '.join(kinds)} in PSNR or SSIM)"
+            f"{left_out} of {n} images scored non-finite ({', '.join(kinds)} in {names})"
             + ("; nothing to measure" if left_out == n else "; statistics over the other images")
         )
     if base is not None:
@@ -254,6 +300,7 @@ def measure_robustness(
     resolution = clean.shape[-1]
     for spec in specs:
         spec.check_resolution(resolution)
+    score, lpips_note = _scores(conds, resolution)
     samplers = [Sampler(conds.sampler, n, conds.eta) for n in conds.steps_sweep or (conds.steps,)]
     models, trained = {}, {}
     unbuilt: dict[str, BaseException] = {}  # a model whose factory failed gets error rows, the others run
@@ -291,7 +338,7 @@ def measure_robustness(
     prefaulter()  # after the untimed calls, which loaded what the models need
     common = dict(dataset=conds.dataset, n_images=len(clean), n_sources=len(set(test.sources)),
                   resolution=resolution, seed=conds.seed, **environment("cpu"),
-                  **prefaulter.fields())  # fmt: skip
+                  **prefaulter.fields(), lpips_net=conds.lpips_net if score.lpips else None)  # fmt: skip
     rows = []
     for sigma in conds.sigmas:
         noisy = noisy_images(clean, sigma, noise_seed(conds.seed, sigma))
@@ -302,7 +349,7 @@ def measure_robustness(
             estimates = [denoise(image) for image in noisy_np]
             seconds = (time.perf_counter() - begin) / len(clean)
             rows.append(make_row("robustness", run_id, model=reference, sigma=sigma, checkpoint=None,
-                                 **common, **_scored(_per_image(estimates, clean_np)),
+                                 **common, **_scored(score(estimates, clean_np)),
                                  denoise_s_per_image=seconds))  # fmt: skip
             tick(f"sigma {sigma}: {reference}")
         first: dict[int, tuple[str, dict[str, list[float]]]] = {}  # per sampler: first model's scores
@@ -313,7 +360,8 @@ def measure_robustness(
                     t_star, seed = starts[spec.name, sigma], noise_seed(conds.seed, sigma)
                     if model is None:
                         raise unbuilt[spec.name]
-                    fields, scores = _denoise(spec, model, sampler, trained, noisy, clean_np, t_star, seed)
+                    fields, scores = _denoise(spec, model, sampler, trained, noisy, clean_np, t_star, seed,
+                                              score)  # fmt: skip
                 except (Exception, SystemExit) as exc:  # the others are still measured; the row says why
                     keys = dict(
                         sampler=sampler.describe(),
@@ -357,9 +405,29 @@ def measure_robustness(
                     )
                 )
                 tick(f"sigma {sigma}: {spec.name}")
+        if lpips_note:  # every row says why it has no LPIPS columns
+            for row in rows:
+                if lpips_note not in (row.get("message") or ""):
+                    row["message"] = "; ".join(m for m in (row.get("message"), lpips_note) if m)
         if on_rows:
             on_rows(rows)
     return rows
+
+
+def _scores(conds: RobustnessConditions, side_px: int) -> tuple[Scores, str | None]:
+    """The scorer of the planned metrics for images of ``side_px``, and a note when LPIPS, not asked for
+    explicitly, is left out because the images are too small for its backbone."""
+    metrics, _ = metric_plan(conds)  # the missing-file note was given before the run
+    if "lpips" not in metrics:
+        return Scores(metrics), None
+    scorer = LpipsScorer(conds.lpips_net, conds.lpips_backbone)
+    try:
+        scorer.check_size(side_px)
+    except UsageError as exc:
+        if conds.metrics:
+            raise
+        return Scores(tuple(m for m in metrics if m != "lpips")), f"{LPIPS_LEFT_OUT}: {exc}"
+    return Scores(metrics, scorer), None
 
 
 def _denoise(
@@ -371,6 +439,7 @@ def _denoise(
     clean: np.ndarray,
     t_star: int,
     seed: int,
+    score: Scores,
 ) -> tuple[dict[str, Any], dict[str, list[float]]]:
     """Run the reverse process from t* on the noisy images in [0, 1]; (row fields, per-image scores)."""
     schedule = NoiseSchedule.create(_trained_as(spec, trained, "schedule"))
@@ -387,6 +456,6 @@ def _denoise(
         denoiser, schedule, x_start, t_star, prediction, torch.Generator().manual_seed(seed)
     )
     seconds = (time.perf_counter() - begin) / len(clean)
-    scores = _per_image(list(((result.x0 + 1) / 2).clamp(0, 1).numpy()), clean)
+    scores = score(list(((result.x0 + 1) / 2).clamp(0, 1).numpy()), clean)
     fields = {"t_start": t_star, "denoiser_calls": result.denoiser_calls, "denoise_s_per_image": seconds}
     return fields, scores

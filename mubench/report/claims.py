@@ -296,14 +296,20 @@ def _checkpoints(frame: pd.DataFrame) -> str:
 
 
 def quality_difference(cand: pd.Series, ref: pd.Series, metric: str) -> tuple[float, float, bool]:
-    """(difference candidate − baseline, its 95% CI, paired?) for ``metric`` ("psnr_db" or "ssim"):
-    the paired per-image difference on the candidate's row when it was paired with this baseline,
-    else the difference of the means with CI sqrt(ci_a^2 + ci_b^2)."""
+    """(difference candidate − baseline, its 95% CI, paired?) for ``metric`` ("psnr_db", "ssim" or
+    "lpips"): the paired per-image difference on the candidate's row when it was paired with this
+    baseline, else the difference of the means with CI sqrt(ci_a^2 + ci_b^2) (NaN where not measured)."""
     diff = cand.get(f"{metric}_diff_mean")
     if cand.get("baseline") == ref["model"] and not sel.missing(diff):
         return float(diff), float(cand.get(f"{metric}_diff_ci95", float("nan"))), True
-    ci = math.hypot(float(cand[f"{metric}_ci95"]), float(ref[f"{metric}_ci95"]))
-    return float(cand[f"{metric}_mean"] - ref[f"{metric}_mean"]), ci, False
+    nan = float("nan")
+    ci = math.hypot(float(cand.get(f"{metric}_ci95", nan)), float(ref.get(f"{metric}_ci95", nan)))
+    return float(cand.get(f"{metric}_mean", nan)) - float(ref.get(f"{metric}_mean", nan)), ci, False
+
+
+def has_metric(cand: pd.Series, ref: pd.Series, metric: str) -> bool:
+    """Both rows have a mean of ``metric``."""
+    return not sel.missing(cand.get(f"{metric}_mean")) and not sel.missing(ref.get(f"{metric}_mean"))
 
 
 def quality_outcome(diff: float, ci: float) -> str:
@@ -345,10 +351,11 @@ def robustness_claim(rows: pd.DataFrame) -> Claim:
         "Better noise robustness at high noise (SSIM comparable)",
         PAPER_ROBUSTNESS,
         AUTHORS_ROBUSTNESS,
-        f"at each sigma >= {HIGH_SIGMA:g}, full reverse process: PSNR difference candidate − baseline "
-        "(paired per image, else unpaired) with 95% CI; better if diff − CI > 0, worse if diff + CI < 0, "
-        "else tie; holds if better at every such sigma, does not hold if worse at one or more and better "
-        "at none, else inconclusive",
+        f"at each sigma >= {HIGH_SIGMA:g}, full reverse process: LPIPS difference candidate − baseline "
+        "where both rows have LPIPS (lower is better: better if diff + CI < 0, worse if diff − CI > 0), "
+        "else PSNR difference (better if diff − CI > 0, worse if diff + CI < 0), paired per image, else "
+        "unpaired, with 95% CI; else tie; holds if better at every such sigma, does not hold if worse at "
+        "one or more and better at none, else inconclusive",
     )
     pair = quality_pair(rows)
     if pair is None:
@@ -361,16 +368,19 @@ def robustness_claim(rows: pd.DataFrame) -> Claim:
         )
     outcomes, measured, paired_all = [], [], True
     for cand, ref in pairs:
-        psnr, psnr_ci, paired = quality_difference(cand, ref, "psnr_db")
-        ssim, ssim_ci, _ = quality_difference(cand, ref, "ssim")
+        figures, shown = {}, []
+        for metric, label, decimals in (("lpips", "LPIPS", 3), ("psnr_db", "PSNR", 2), ("ssim", "SSIM", 3)):
+            if has_metric(cand, ref, metric):
+                figures[metric] = quality_difference(cand, ref, metric)
+                diff, ci, _ = figures[metric]
+                shown.append(f"{label} {_pm(diff, ci, decimals)}{' dB' if metric == 'psnr_db' else ''}")
+        judged = next((m for m in ("lpips", "psnr_db") if m in figures), None)  # LPIPS when present
+        diff, ci, paired = figures[judged] if judged else (math.nan, math.nan, False)
+        outcome = quality_outcome(-diff if judged == "lpips" else diff, ci)  # LPIPS: lower is better
         paired_all &= paired
-        outcome = quality_outcome(psnr, psnr_ci)
         outcomes.append(outcome)
         tag = "" if paired else ", unpaired"
-        measured.append(
-            f"{_sigma(cand['sigma'])}: PSNR {_pm(psnr, psnr_ci, 2)} dB, SSIM {_pm(ssim, ssim_ci, 3)} "
-            f"({outcome}{tag})"
-        )
+        measured.append(f"{_sigma(cand['sigma'])}: {', '.join(shown)} ({outcome}{tag})")
     if all(o == "better" for o in outcomes):
         verdict = HOLDS
     elif "worse" in outcomes and "better" not in outcomes:

@@ -2,8 +2,9 @@
 
 A table's keys are the command's options without the dashes (``batch-size`` or ``batch_size``),
 declared once in :mod:`mubench.measure.api` for both. A key marked as taking a list (``models``,
-``reference``, ``steps-sweep``, ``checkpoint``, ``compile-option``) is passed as one value; any other key
-given a list expands the table into one item per value (``batch-size = [1, 8]``: two items).
+``reference``, ``steps-sweep``, ``checkpoint``, ``compile-option``, ``metric``) is passed as one value;
+any other key given a list expands the table into one item per value (``batch-size = [1, 8]``: two
+items).
 """
 
 from __future__ import annotations

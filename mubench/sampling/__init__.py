@@ -1,0 +1,1 @@
+"""Generating images: one per seed, the same whatever the batch size (``mubench sample``)."""
