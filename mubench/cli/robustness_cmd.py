@@ -23,6 +23,7 @@ from mubench.cli.common import (
     save_partial,
 )
 from mubench.cli.render import Column, table
+from mubench.cli.weights_options import CheckpointOpt, PredictionOpt, WeightsOpt
 from mubench.defaults import BUILTIN_DATASETS, REFERENCES, SHIPPED_PAIR
 from mubench.formatting import fixed, integer, text
 
@@ -55,9 +56,9 @@ def robustness(
     reference: Annotated[
         list[str] | None, typer.Option(help=f"Reference rows (default all): {', '.join(REFERENCES)}.")
     ] = None,
-    checkpoint: Annotated[
-        list[str] | None, typer.Option(help="NAME=PATH: weights for model NAME (.safetensors). Repeatable.")
-    ] = None,
+    checkpoint: CheckpointOpt = None,
+    weights: WeightsOpt = "ema",
+    prediction: PredictionOpt = None,
     allow_untrained: Annotated[
         bool, typer.Option("--allow-untrained", help="Measure models without trained weights (rows marked).")
     ] = False,

@@ -11,7 +11,7 @@ from mubench.diffusion.schedules import NoiseSchedule
 from mubench.errors import UsageError, opt
 
 SAMPLERS = ("ddpm", "ddim")
-PREDICTIONS = ("eps", "v")
+PREDICTIONS = ("eps", "v", "x0")
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -22,12 +22,15 @@ def predict_x0_eps(
     """(x_0, eps) implied by the network's ``output`` at a step with cumulative ``alpha_bar``.
 
     eps-prediction: output = eps. v-prediction: output = sqrt(abar) eps - sqrt(1 - abar) x_0.
+    x0-prediction: output = x_0.
     """
     a, s = alpha_bar**0.5, (1 - alpha_bar) ** 0.5
     if prediction == "eps":
         return (x_t - s * output) / a, output
     if prediction == "v":
         return a * x_t - s * output, s * x_t + a * output
+    if prediction == "x0":
+        return output, (x_t - a * output) / s
     raise UsageError(f"unknown prediction '{prediction}'; choose one of {', '.join(PREDICTIONS)}")
 
 

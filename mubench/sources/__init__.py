@@ -39,7 +39,7 @@ def load_weights(
     them; None for mubench's own files). ``prediction`` given by the user fills an unknown objective and
     must agree with a known one. Raises :class:`UsageError` naming every problem.
     """
-    from mubench.checkpoints import load_checkpoint, read_meta
+    from mubench.checkpoints import load_checkpoint
 
     path = Path(path)
     if weights not in WEIGHTS:
@@ -61,10 +61,7 @@ def load_weights(
         source_format = "diffusers"
     else:
         file = path
-        if (path.suffix == ".safetensors" and read_meta(path)) or path.suffix not in (
-            ".safetensors",
-            *TORCH_SUFFIXES,
-        ):
+        if _is_own_file(path):
             return _own(load_checkpoint(path, model, model_name), path, prediction)
         content = read_tensor_file(path)
         from mubench.sources import ddp_trainer
@@ -101,8 +98,43 @@ def load_weights(
         "betas": fields.get("betas"),
         "prediction": known or prediction,
         "weights": weights if source_format == "ddp-trainer" else None,
-        "label": f"{source_format}:{path}@sha256:{digest}",
+        "label": _label(source_format, path, digest),
     }
+
+
+def _label(source_format: str, path: Path, digest: str) -> str:
+    """How a row names weights read from another library: format, path and the weights file's sha256."""
+    return f"{source_format}:{path}@sha256:{digest}"
+
+
+def checkpoint_label(path: str | Path) -> str:
+    """How rows name the weights at ``path`` without loading them into a model: mubench's own files by
+    their path, other sources by format, path and sha256 (as :func:`load_weights` labels them)."""
+    from mubench.sources import ddp_trainer, diffusers_folder
+
+    path = Path(path)
+    if path.is_dir():
+        return _label(
+            "diffusers", path, sha256_of(diffusers_folder.weights_file(diffusers_folder.locate(path)))
+        )
+    if _is_own_file(path):
+        return str(path)
+    content = read_tensor_file(path)
+    if ddp_trainer.is_trainer_checkpoint(content):
+        return _label("ddp-trainer", path, sha256_of(path))
+    network = network_of(content) if isinstance(content, dict) else None
+    if network is None or network.startswith("mubench"):
+        return str(path)
+    return _label("cunet" if network == "cunet" else "state-dict", path, sha256_of(path))
+
+
+def _is_own_file(path: Path) -> bool:
+    """mubench's own checkpoint: a .safetensors file with its JSON sidecar (or a suffix only it reads)."""
+    from mubench.checkpoints import read_meta
+
+    if path.suffix == ".safetensors":
+        return bool(read_meta(path))
+    return path.suffix not in TORCH_SUFFIXES
 
 
 def _own(meta: dict[str, Any], path: Path, prediction: str | None) -> dict[str, Any]:

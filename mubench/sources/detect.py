@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-# Network -> tensor names that only it has (all must be present).
+# Network -> tensor names that only it has.
 SIGNATURES: dict[str, tuple[str, ...]] = {
     "diffusers-unet2d": ("conv_in.weight", "time_embedding.linear_1.weight", "conv_norm_out.weight"),
     "ddp-unet": ("init_conv.weight", "time_mlp.1.weight", "final_conv.weight"),
@@ -32,10 +32,10 @@ def network_of(names: Iterable[str]) -> str | None:
     names = set(names)
     if any(".transformer_blocks." in n for n in names) and "conv_in.weight" in names:
         return "diffusers-unet2d-condition"
-    for network, signature in SIGNATURES.items():
-        if all(n in names for n in signature):
-            return network
-    return None
+    # Most of a signature (not all: a damaged file may lack one of them), the network with most found.
+    found = {network: sum(n in names for n in signature) for network, signature in SIGNATURES.items()}
+    best = max(found, key=found.__getitem__)
+    return best if found[best] >= 2 else None
 
 
 def describe(names: Iterable[str]) -> str:

@@ -57,7 +57,7 @@ class Folder:
     """Where a diffusers model's files are."""
 
     config: Path  # the UNet's config.json
-    weights: Path  # its weights file
+    weights: Path | None  # its weights file (None: there is none)
     scheduler: Path | None  # scheduler_config.json, when there is one
 
 
@@ -95,8 +95,6 @@ def locate(path: Path) -> Folder:
             "(nor unet/config.json)"
         )
     weights = next((model_dir / n for n in WEIGHT_FILES if (model_dir / n).is_file()), None)
-    if weights is None:
-        raise UsageError(f"diffusers folder '{model_dir}' has no {' or '.join(WEIGHT_FILES)}")
     candidates = [model_dir / "scheduler_config.json", root / "scheduler" / "scheduler_config.json",
                   model_dir.parent / "scheduler" / "scheduler_config.json"]  # fmt: skip
     scheduler = next((c for c in candidates if c.is_file()), None)
@@ -113,9 +111,16 @@ def _json(path: Path) -> dict[str, Any]:
     return value
 
 
+def weights_file(folder: Folder) -> Path:
+    if folder.weights is None:
+        raise UsageError(f"diffusers folder '{folder.config.parent}' has no {' or '.join(WEIGHT_FILES)}")
+    return folder.weights
+
+
 def read_weights(folder: Folder) -> dict[str, torch.Tensor]:
     from mubench.sources.files import flat_tensors
 
+    weights_file(folder)
     if folder.weights.suffix == ".safetensors":
         return read_safetensors(folder.weights)
     return flat_tensors(read_torch(folder.weights), folder.weights)
@@ -353,4 +358,4 @@ def read(path: Path, model: nn.Module, model_name: str) -> tuple[Renamer, dict[s
         )
     check_config(_json(folder.config), folder.config, model, model_name)
     renamed = to_mubench(read_weights(folder), model)
-    return renamed, read_schedule(folder.scheduler), folder.weights
+    return renamed, read_schedule(folder.scheduler), weights_file(folder)
