@@ -153,6 +153,50 @@ def test_a_model_folder_and_a_hugging_face_cache_folder_are_read(pipeline_folder
     assert checkpoint_label(repo) == meta["label"]
 
 
+# The DDPM paper's CIFAR-10 model as diffusers publishes it (google/ddpm-cifar10-32's config.json).
+DDPM_CIFAR10 = dict(
+    sample_size=32, block_out_channels=(128, 256, 256, 256), layers_per_block=2,
+    down_block_types=("DownBlock2D", "AttnDownBlock2D", "DownBlock2D", "DownBlock2D"),
+    up_block_types=("UpBlock2D", "UpBlock2D", "AttnUpBlock2D", "UpBlock2D"),
+    attention_head_dim=None, norm_eps=1e-6, downsample_padding=0, freq_shift=1, flip_sin_to_cos=False,
+    act_fn="silu", center_input_sample=False, mid_block_scale_factor=1, norm_num_groups=32,
+    time_embedding_type="positional",
+)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_the_ddpm_cifar10_configuration_maps_onto_ddpm_unet(tmp_path):
+    unet = diffusers.UNet2DModel(**DDPM_CIFAR10)
+    _randomise(unet, 5)
+    unet.save_pretrained(tmp_path)
+    model = get_model("ddpm-unet").double()
+    load_weights(tmp_path, model, "ddpm-unet")
+    x, t = _inputs(16)
+    with torch.no_grad():
+        assert _relative_error(unet.double().eval()(x, t).sample, model(x, t)) < RTOL
+
+
+def test_attention_weights_under_diffusers_older_names_are_read(pipeline_folder, tmp_path):
+    """Early diffusers releases saved attention as query / key / value / proj_attn."""
+    from safetensors.torch import load_file, save_file
+
+    folder, unet = pipeline_folder
+    old = {"to_q": "query", "to_k": "key", "to_v": "value", "to_out.0": "proj_attn"}
+    tensors = {}
+    for name, tensor in load_file(folder / "unet" / "diffusion_pytorch_model.safetensors").items():
+        for new, was in old.items():
+            name = name.replace(f".{new}.", f".{was}.")
+        tensors[name] = tensor
+    assert any(".query." in name for name in tensors)
+    save_file(tensors, tmp_path / "diffusion_pytorch_model.safetensors")
+    (tmp_path / "config.json").write_text((folder / "unet" / "config.json").read_text())
+    model = get_model("ddpm-unet-tiny").double()
+    load_weights(tmp_path, model, "ddpm-unet-tiny")
+    x, t = _inputs()
+    with torch.no_grad():
+        assert _relative_error(unet(x, t).sample, model(x, t)) < RTOL
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [

@@ -260,13 +260,13 @@ def to_mubench(source: dict[str, torch.Tensor], model: nn.Module) -> Renamer:
             r.module(f"{dst}.skip", f"{resnet}.conv_shortcut")
         if attention is not None:
             r.module(f"{dst}.norm2", f"{attention}.group_norm")
-            qkv = [r.name(f"{attention}.to_{n}.{{}}", f"{attention}.{old}.{{}}")
-                   for n, old in (("q", "query"), ("k", "key"), ("v", "value"))]  # fmt: skip
-            r.take(f"{dst}.qkv.weight", *(q.format("weight") for q in qkv), transform=_conv1x1_cat)
-            r.take(f"{dst}.qkv.bias", *(q.format("bias") for q in qkv), transform=torch.cat)
-            out = r.name(f"{attention}.to_out.0.{{}}", f"{attention}.proj_attn.{{}}")
-            r.take(f"{dst}.proj.weight", out.format("weight"), transform=_conv1x1_cat)
-            r.take(f"{dst}.proj.bias", out.format("bias"))
+            qkv = [_spelling(r, attention, new, old) for new, old in (("to_q", "query"), ("to_k", "key"),
+                                                                        ("to_v", "value"))]  # fmt: skip
+            r.take(f"{dst}.qkv.weight", *(f"{q}.weight" for q in qkv), transform=_conv1x1_cat)
+            r.take(f"{dst}.qkv.bias", *(f"{q}.bias" for q in qkv), transform=torch.cat)
+            out = _spelling(r, attention, "to_out.0", "proj_attn")
+            r.take(f"{dst}.proj.weight", f"{out}.weight", transform=_conv1x1_cat)
+            r.take(f"{dst}.proj.bias", f"{out}.bias")
 
     level, index = 0, 0
     for name, module in model.enc.items():
@@ -293,6 +293,11 @@ def to_mubench(source: dict[str, torch.Tensor], model: nn.Module) -> Renamer:
     r.module("norm_out", "conv_norm_out")
     r.module("conv_out", "conv_out")
     return r
+
+
+def _spelling(r: Renamer, attention: str, new: str, old: str) -> str:
+    """The attention layer's module name as the file spells it: current diffusers, or before 0.15."""
+    return r.name(f"{attention}.{new}.weight", f"{attention}.{old}.weight").rsplit(".", 1)[0]
 
 
 def _conv1x1_cat(tensors: list[torch.Tensor]) -> torch.Tensor:
