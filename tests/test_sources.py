@@ -260,6 +260,46 @@ def test_the_objective_is_read_from_the_loss_weight(objective, min_snr):
     assert read_objective(diffusion.loss_weight, diffusion.alphas_cumprod.double()) == expected
 
 
+def test_a_prediction_that_contradicts_the_checkpoint_is_refused(trainer_checkpoint):
+    path, _ = trainer_checkpoint
+    with pytest.raises(UsageError, match="trained to predict v, not eps"):
+        load_weights(path, get_model("lucid-unet-tiny"), "lucid-unet-tiny", prediction="eps")
+
+
+def test_robustness_asks_for_the_objective_when_the_checkpoint_cannot_tell(
+    trainer_checkpoint, runner, tmp_path, clean_exit
+):
+    data = torch.load(trainer_checkpoint[0], weights_only=True)
+    del data["model"]["loss_weight"]
+    torch.save(data, tmp_path / "model-5.pt")
+    given = f"lucid-unet-tiny={tmp_path / 'model-5.pt'}"
+    args = ["robustness", "-m", "lucid-unet-tiny", "--checkpoint", given, "--num-images", "2", "--quiet"]
+    result = runner.invoke(app, args)
+    clean_exit(result, 2)
+    assert "does not say what its network predicts; pass --prediction" in result.output
+    meta = load_weights(
+        tmp_path / "model-5.pt", get_model("lucid-unet-tiny"), "lucid-unet-tiny", prediction="x0"
+    )
+    assert meta["prediction"] == "x0"
+
+
+def test_a_trainer_checkpoint_of_the_authors_cunet_is_read_onto_ode_u_ref(trainer_checkpoint, tmp_path):
+    """The authors trained with their copy of denoising-diffusion-pytorch: GaussianDiffusion around
+    their ConvSODEUNet, saved by its Trainer."""
+    source = get_model("ode-u-ref-tiny")
+    _randomise(source, 6)
+    data = torch.load(trainer_checkpoint[0], weights_only=True)
+    unet = _authors_names(source.state_dict(), levels=3)
+    buffers = {k: v for k, v in data["model"].items() if not k.startswith("model.")}
+    data["model"] = {**{f"model.{k}": v for k, v in unet.items()}, **buffers}
+    data["ema"] = {**{f"ema_model.model.{k}": v for k, v in unet.items()}, "initted": torch.tensor(True)}
+    torch.save(data, tmp_path / "model-5.pt")
+    model = get_model("ode-u-ref-tiny")
+    meta = load_weights(tmp_path / "model-5.pt", model, "ode-u-ref-tiny")
+    assert meta["source_format"] == "ddp-trainer" and meta["prediction"] == "v"
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in source.state_dict().items())
+
+
 @pytest.mark.slow
 def test_a_full_size_trainer_unet_maps_onto_lucid_unet(tmp_path):
     unet = ddp.Unet(dim=64, dim_mults=(1, 2, 4, 8))
@@ -282,19 +322,21 @@ def test_a_trainer_checkpoint_of_another_size_says_which_model_it_fits(trainer_c
 # -- the authors' cU-Net
 
 
-def _authors_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """ode-u-ref's tensors under the names of the authors' ConvSODEUNet (their cUNet.py), written out."""
+def _authors_names(state: dict[str, torch.Tensor], levels: int = 4) -> dict[str, torch.Tensor]:
+    """ode-u-ref's tensors under the names of the authors' ConvSODEUNet (their cUNet.py), written out;
+    ``levels`` 3 names ode-u-ref-tiny's alike (their code has 4)."""
     modules = {"time_table": "time_embed", "initial_velocity.1": "initial_velocity.conv1",
                "initial_velocity.4": "initial_velocity.conv2", "middle.func": "odeblock_embedding.odefunc",
-               "head": "classifier", "down_attention.3": "attention_encoder4",
-               "up_attention.3": "attention_decoder1", "down_transitions.0.0": "conv_down1_2",
-               "down_transitions.1.0": "conv_down2_3", "down_transitions.2.0": "conv_down3_4",
-               "down_transitions.3.0": "conv_down4_embed", "up_transitions.0.0": "conv_up_embed_1",
-               "up_transitions.1.0": "conv_up1_2", "up_transitions.2.0": "conv_up2_3",
-               "up_transitions.3.0": "conv_up3_4"}  # fmt: skip
-    for i in range(4):
+               "head": "classifier", f"down_attention.{levels - 1}": f"attention_encoder{levels}",
+               f"up_attention.{levels - 1}": "attention_decoder1",
+               f"down_transitions.{levels - 1}.0": f"conv_down{levels}_embed",
+               "up_transitions.0.0": "conv_up_embed_1"}  # fmt: skip
+    for i in range(levels):
         modules[f"down_blocks.{i}.func"] = f"odeblock_down{i + 1}.odefunc"
         modules[f"up_blocks.{i}.func"] = f"odeblock_up{i + 1}.odefunc"
+        if i < levels - 1:
+            modules[f"down_transitions.{i}.0"] = f"conv_down{i + 1}_{i + 2}"
+            modules[f"up_transitions.{i + 1}.0"] = f"conv_up{i + 1}_{i + 2}"
     params = {"norm.gain": "norm.g", "qkv.weight": "to_qkv.weight", "out.weight": "to_out.weight",
               "out.bias": "to_out.bias"}  # fmt: skip
     renamed = {}
