@@ -90,5 +90,7 @@ def load_checkpoint(path: Path, model: nn.Module, model_name: str) -> dict[str, 
 
 def shipped_checkpoint(model_name: str) -> Path | None:
     """The file of the default weights the registry lists for ``model_name`` (None: it lists none)."""
-    weights = get_spec(model_name).default_weights
-    return weights.path if weights else None
+    spec = get_spec(model_name)
+    if spec.default_weights is None:
+        return spec.extra.get("weights_path")  # a diffusers:PATH model's own folder
+    return spec.default_weights.path

@@ -487,3 +487,42 @@ def test_convert_never_overwrites(pipeline_folder, runner, tmp_path, clean_exit)
     result = runner.invoke(app, ["convert", str(folder), "-m", "ddpm-unet-tiny", "--out", str(out)])
     clean_exit(result, 2)
     assert "does not overwrite" in result.output and out.read_text() == "mine"
+
+
+# -- diffusers' own UNet2DModel as a model
+
+
+def test_a_diffusers_model_counts_as_its_mubench_twin(pipeline_folder, runner, tmp_path, clean_exit):
+    """diffusers' UNet2DModel and ddpm-unet-tiny are one network: same parameters, same MACs (attention
+    included), and denoising with the same weights gives the same rows."""
+    folder, _ = pipeline_folder
+    ours, theirs = "ddpm-unet-tiny", f"diffusers:{folder}"
+    params, flops, robust = tmp_path / "p.csv", tmp_path / "f.csv", tmp_path / "r.csv"
+    clean_exit(runner.invoke(app, ["params", "-m", theirs, "-m", ours, "--csv", str(params)]), 0)
+    args = ["flops", "-m", theirs, "-m", ours, "--resolution", "32", "-q", "--csv", str(flops)]
+    clean_exit(runner.invoke(app, args), 0)
+    clean_exit(_robustness(runner, ["-m", theirs, "-m", ours, "--checkpoint", f"{ours}={folder}"], robust), 0)
+    p = pd.read_csv(params).set_index("model")
+    assert p.loc[theirs, "params_total"] == p.loc[ours, "params_total"] == 1_113_955
+    f = pd.read_csv(flops).query("counter == 'fvcore'").set_index("model")
+    assert f.loc[theirs, "macs"] == f.loc[ours, "macs"]
+    r = pd.read_csv(robust).set_index("model")
+    assert r.loc[theirs, "checkpoint"] == r.loc[ours, "checkpoint"] == checkpoint_label(folder)
+    assert r.loc[theirs, "psnr_db_mean"] == pytest.approx(r.loc[ours, "psnr_db_mean"], abs=1e-3)
+    assert r.loc[theirs, "t_start"] == r.loc[ours, "t_start"]
+
+
+def test_a_diffusers_model_without_diffusers_installed_says_how_to_add_it(
+    pipeline_folder, runner, monkeypatch, clean_exit
+):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "diffusers" else real(name, *a)
+    )
+    result = runner.invoke(app, ["params", "-m", f"diffusers:{pipeline_folder[0]}"])
+    clean_exit(result, 2)
+    assert (
+        "pip install 'mubench[diffusers]'" in result.output and len(result.output.strip().splitlines()) == 1
+    )

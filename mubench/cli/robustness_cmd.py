@@ -26,6 +26,7 @@ from mubench.cli.render import Column, table
 from mubench.cli.weights_options import CheckpointOpt, PredictionOpt, WeightsOpt
 from mubench.defaults import BUILTIN_DATASETS, REFERENCES, SHIPPED_PAIR
 from mubench.formatting import fixed, integer, text
+from mubench.formatting import weights as weights_cell
 
 
 @friendly_errors
@@ -116,7 +117,7 @@ def robustness(
         ("ssim_ci95", "±95%", fixed(4)),
         ("psnr_db_diff_mean", "Δ PSNR", fixed(2)),
         ("psnr_db_diff_ci95", "±95%", fixed(2)),
-        ("checkpoint", "weights", text),
+        ("checkpoint", "weights", weights_cell),
     ]
     caption = (
         f"{len(frame) and frame['n_images'].iloc[0]} test images of {dataset}; noise in [0, 1] pixel units. "

@@ -267,6 +267,11 @@ def checkpoint_pairs(
     repeated = sorted({name for name in named if named.count(name) > 1})
     if repeated:
         raise UsageError(f"{opt('checkpoint')} for {', '.join(repeated)} given more than once; give one each")
+    own = [name for name in named if name.startswith("diffusers:")]
+    if own:
+        raise UsageError(
+            f"{opt('checkpoint')} for {own[0]}: a diffusers:PATH model runs with its folder's weights"
+        )
     unknown = sorted(set(named) - set(models))
     if unknown:
         raise UsageError(

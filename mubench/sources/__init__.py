@@ -48,6 +48,14 @@ def load_weights(
         raise UsageError(f"{opt('prediction')} must be one of {', '.join(PREDICTIONS)}, got '{prediction}'")
     if not path.exists():
         raise UsageError(f"checkpoint '{path}' does not exist")
+    from mubench.sources.diffusers_model import DiffusersDenoiser, folder_meta
+
+    if isinstance(model, DiffusersDenoiser):
+        if path != model.folder:
+            raise UsageError(
+                f"model '{model_name}' runs with its own folder's weights; give no {opt('checkpoint')} for it"
+            )
+        return folder_meta(model, model_name)
     fields: dict[str, Any] = {}
     if path.is_dir():
         from mubench.sources import diffusers_folder
