@@ -446,8 +446,18 @@ def _bad_sources(root: Path, trainer_path: Path) -> dict[str, tuple[str, str, st
     del data["ema"]
     torch.save(data, root / "no_ema.pt")
     (root / "code.pt").write_bytes(pickle.dumps({"model": _RunsCode()}, protocol=2))
+    truncated_safetensors = root / "truncated.safetensors"
+    from safetensors.torch import save_file
+
+    save_file(get_model("lucid-unet-tiny").state_dict(), truncated_safetensors)
+    truncated_safetensors.write_bytes(truncated_safetensors.read_bytes()[:5000])
     return {
         "truncated": ("lucid-unet-tiny", str(truncated), "not a readable torch file"),
+        "truncated safetensors": (
+            "lucid-unet-tiny",
+            str(truncated_safetensors),
+            "not a readable safetensors",
+        ),
         "no config.json": ("ddpm-unet-tiny", str(root / "no_config"), "has no config.json"),
         "unrepresentable config": ("ddpm-unet-tiny", str(root / "unrepresentable"), "norm_eps = 1e-05"),
         "no ema": ("lucid-unet-tiny", str(root / "no_ema.pt"), "has no 'ema' state; pass --weights raw"),
@@ -455,8 +465,11 @@ def _bad_sources(root: Path, trainer_path: Path) -> dict[str, tuple[str, str, st
     }
 
 
-@pytest.mark.parametrize("case", ["truncated", "no config.json", "unrepresentable config", "no ema",
-                                  "pickle running code"])  # fmt: skip
+BAD = ["truncated", "truncated safetensors", "no config.json", "unrepresentable config", "no ema",
+       "pickle running code"]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", BAD)
 @pytest.mark.parametrize("command", ["robustness", "convert"])
 def test_bad_sources_get_one_line_exit_2_and_nothing_written(
     case, command, trainer_checkpoint, runner, tmp_path, clean_exit, tree_digest
@@ -526,3 +539,18 @@ def test_a_diffusers_model_without_diffusers_installed_says_how_to_add_it(
     assert (
         "pip install 'mubench[diffusers]'" in result.output and len(result.output.strip().splitlines()) == 1
     )
+
+
+def test_a_suite_reads_a_checkpoint_relative_to_its_file(pipeline_folder, runner, tmp_path, clean_exit):
+    import shutil
+
+    shutil.copytree(pipeline_folder[0], tmp_path / "pipeline")
+    suite = tmp_path / "suite.toml"
+    suite.write_text("[[flops]]\nmodels = ['ddpm-unet-tiny']\ncheckpoint = ['ddpm-unet-tiny=pipeline']\n")
+    clean_exit(runner.invoke(app, ["run", str(suite), "--out", str(tmp_path / "out"), "-q"]), 0)
+    rows = pd.read_csv(tmp_path / "out" / "flops.csv")
+    assert set(rows["checkpoint"]) == {checkpoint_label(tmp_path / "pipeline")}
+    suite.write_text("[[flops]]\nmodels = ['ddpm-unet-tiny']\nweights = 'best'\n")
+    result = runner.invoke(app, ["run", str(suite), "--out", str(tmp_path / "out2"), "-q"])
+    clean_exit(result, 2)
+    assert "weights must be one of ema, raw" in result.output and not (tmp_path / "out2").exists()
