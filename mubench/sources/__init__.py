@@ -40,6 +40,7 @@ def load_weights(
     must agree with a known one. Raises :class:`UsageError` naming every problem.
     """
     from mubench.checkpoints import load_checkpoint
+    from mubench.sources.diffusers_model import DiffusersDenoiser, folder_meta
 
     path = Path(path)
     if weights not in WEIGHTS:
@@ -48,53 +49,19 @@ def load_weights(
         raise UsageError(f"{opt('prediction')} must be one of {', '.join(PREDICTIONS)}, got '{prediction}'")
     if not path.exists():
         raise UsageError(f"checkpoint '{path}' does not exist")
-    from mubench.sources.diffusers_model import DiffusersDenoiser, folder_meta
-
     if isinstance(model, DiffusersDenoiser):
         if path != model.folder:
             raise UsageError(
                 f"model '{model_name}' runs with its own folder's weights; give no {opt('checkpoint')} for it"
             )
-        return folder_meta(model, model_name)
-    fields: dict[str, Any] = {}
-    if path.is_dir():
-        from mubench.sources import diffusers_folder
-
-        if not diffusers_folder.is_diffusers_folder(path):
-            raise UsageError(
-                f"folder '{path}' is not a diffusers model or pipeline folder: it has no config.json "
-                "(nor unet/config.json); a mubench checkpoint is a .safetensors file"
-            )
-        renamed, fields, file = diffusers_folder.read(path, model, model_name)
-        source_format = "diffusers"
-    else:
-        file = path
-        if _is_own_file(path):
-            return _own(load_checkpoint(path, model, model_name), path, prediction)
-        content = read_tensor_file(path)
-        from mubench.sources import ddp_trainer
-
-        if ddp_trainer.is_trainer_checkpoint(content):
-            renamed, fields = ddp_trainer.read(content, path, model, model_name, weights)
-            source_format = "ddp-trainer"
-        else:
-            if not isinstance(content, dict) or not all(
-                isinstance(v, torch.Tensor) for v in content.values()
-            ):
-                raise UsageError(
-                    f"checkpoint '{path}' holds neither a name -> tensor state dict nor a "
-                    "denoising-diffusion-pytorch Trainer checkpoint"
-                )
-            renamed, source_format = _state_dict(content, path, model, model_name)
-            if renamed is None:
-                return _own(load_checkpoint(path, model, model_name), path, prediction)
+        return _with_prediction(folder_meta(model, model_name), path, prediction)
+    read = _read(path, model, model_name, weights)
+    if read is None:  # mubench's own names
+        return _with_prediction({**load_checkpoint(path, model, model_name), "label": None}, path, prediction)
+    renamed, fields, file, source_format = read
     _check_fit(renamed, path, model, model_name)
+    meta = _with_prediction({"prediction": fields.get("prediction")}, path, prediction)
     model.load_state_dict(renamed.out)
-    known = fields.get("prediction")
-    if prediction is not None and known is not None and prediction != known:
-        raise UsageError(
-            f"checkpoint '{path}' was trained to predict {known}, not {prediction} ({opt('prediction')})"
-        )
     digest = sha256_of(file)
     return {
         "model": model_name,
@@ -104,10 +71,50 @@ def load_weights(
         "steps": fields.get("step"),
         "schedule": fields.get("schedule"),
         "betas": fields.get("betas"),
-        "prediction": known or prediction,
+        "prediction": meta["prediction"],
         "weights": weights if source_format == "ddp-trainer" else None,
         "label": _label(source_format, path, digest),
     }
+
+
+def _read(
+    path: Path, model: nn.Module, model_name: str, weights: str
+) -> tuple[Renamer, dict[str, Any], Path, str] | None:
+    """(renamed tensors, schedule fields, weights file, format) of another library's weights at ``path``;
+    None when they are mubench's own (a checkpoint with its sidecar, or mubench's tensor names)."""
+    from mubench.sources import ddp_trainer, diffusers_folder
+
+    if path.is_dir():
+        if not diffusers_folder.is_diffusers_folder(path):
+            raise UsageError(
+                f"folder '{path}' is not a diffusers model or pipeline folder: it has no config.json "
+                "(nor unet/config.json); a mubench checkpoint is a .safetensors file"
+            )
+        renamed, fields, file = diffusers_folder.read(path, model, model_name)
+        return renamed, fields, file, "diffusers"
+    if _is_own_file(path):
+        return None
+    content = read_tensor_file(path)
+    if ddp_trainer.is_trainer_checkpoint(content):
+        renamed, fields = ddp_trainer.read(content, path, model, model_name, weights)
+        return renamed, fields, path, "ddp-trainer"
+    if not isinstance(content, dict) or not all(isinstance(v, torch.Tensor) for v in content.values()):
+        raise UsageError(
+            f"checkpoint '{path}' holds neither a name -> tensor state dict nor a "
+            "denoising-diffusion-pytorch Trainer checkpoint"
+        )
+    renamed, source_format = _state_dict(content, path, model, model_name)
+    return None if renamed is None else (renamed, {}, path, source_format)
+
+
+def _with_prediction(meta: dict[str, Any], path: Path, prediction: str | None) -> dict[str, Any]:
+    """``meta`` with the objective: the one it records, checked against the user's, else the user's."""
+    known = meta.get("prediction")
+    if prediction is not None and known is not None and prediction != known:
+        raise UsageError(
+            f"checkpoint '{path}' was trained to predict {known}, not {prediction} ({opt('prediction')})"
+        )
+    return {**meta, "prediction": known or prediction}
 
 
 def _label(source_format: str, path: Path, digest: str) -> str:
@@ -143,16 +150,6 @@ def _is_own_file(path: Path) -> bool:
     if path.suffix == ".safetensors":
         return bool(read_meta(path))
     return path.suffix not in TORCH_SUFFIXES
-
-
-def _own(meta: dict[str, Any], path: Path, prediction: str | None) -> dict[str, Any]:
-    """mubench's own checkpoint: its sidecar, checked against a ``prediction`` the user gave."""
-    known = meta.get("prediction")
-    if prediction is not None and known is not None and prediction != known:
-        raise UsageError(
-            f"checkpoint '{path}' was trained to predict {known}, not {prediction} ({opt('prediction')})"
-        )
-    return {**meta, "prediction": known or prediction, "label": None}
 
 
 def _state_dict(
