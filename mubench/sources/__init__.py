@@ -57,7 +57,8 @@ def load_weights(
         return _with_prediction(folder_meta(model, model_name), path, prediction)
     read = _read(path, model, model_name, weights)
     if read is None:  # mubench's own names
-        return _with_prediction({**load_checkpoint(path, model, model_name), "label": None}, path, prediction)
+        own = {"source_format": "mubench", **load_checkpoint(path, model, model_name), "label": None}
+        return _with_prediction(own, path, prediction)
     renamed, fields, file, source_format = read
     _check_fit(renamed, path, model, model_name)
     meta = _with_prediction({"prediction": fields.get("prediction")}, path, prediction)
