@@ -13,7 +13,7 @@ EXACT_METRICS := params_total params_trainable params_frozen buffers_total macs 
 $(BIN)/mubench: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,test]"
 	touch $@
 
 install: $(BIN)/mubench

@@ -20,6 +20,8 @@ from torch import nn
 from mubench.errors import UsageError
 from mubench.registry import get_spec
 from mubench.results import write_bytes_atomic, write_text_atomic
+from mubench.sources.detect import describe, network_of
+from mubench.sources.files import fit_problems
 
 
 def sidecar(path: Path) -> Path:
@@ -75,28 +77,20 @@ def load_checkpoint(path: Path, model: nn.Module, model_name: str) -> dict[str, 
     if meta.get("model") not in (None, model_name):
         raise UsageError(f"checkpoint '{path}' is for model '{meta['model']}', not '{model_name}'")
     tensors = _read_tensors(path)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(tensors) if tensors[k].shape != expected[k].shape)
-    problems = []
-    if missing:
-        problems.append(f"missing {len(missing)} tensors (e.g. {missing[0]})")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected tensors (e.g. {unexpected[0]})")
-    if wrong:
-        k = wrong[0]
-        problems.append(
-            f"{len(wrong)} shape mismatches (e.g. {k}: file {tuple(tensors[k].shape)}, "
-            f"model {tuple(expected[k].shape)})"
-        )
+    problems = fit_problems(tensors, model.state_dict())
     if problems:
-        raise UsageError(f"checkpoint '{path}' does not fit model '{model_name}': {'; '.join(problems)}")
+        network = network_of(tensors)
+        looks = f" (it holds {describe(tensors)})" if network != network_of(model.state_dict()) else ""
+        raise UsageError(
+            f"checkpoint '{path}' does not fit model '{model_name}'{looks}: {'; '.join(problems)}"
+        )
     model.load_state_dict(tensors)
     return meta
 
 
 def shipped_checkpoint(model_name: str) -> Path | None:
     """The file of the default weights the registry lists for ``model_name`` (None: it lists none)."""
-    weights = get_spec(model_name).default_weights
-    return weights.path if weights else None
+    spec = get_spec(model_name)
+    if spec.default_weights is None:
+        return spec.extra.get("weights_path")  # a diffusers:PATH model's own folder
+    return spec.default_weights.path

@@ -45,3 +45,14 @@ def percent(value: Any) -> str:
 
 def text(value: Any) -> str:
     return "" if missing(value) else str(value)
+
+
+def weights(value: Any) -> str:
+    """A ``checkpoint`` cell in a terminal table: another library's ``FORMAT:PATH@sha256:HEX`` shortened
+    to ``FORMAT:NAME@HEX8`` (the rows keep it whole)."""
+    label = text(value)
+    head, sep, digest = label.partition("@sha256:")
+    if not sep:
+        return label
+    kind, _, path = head.partition(":")
+    return f"{kind}:{path.rstrip('/').rsplit('/', 1)[-1]}@{digest[:8]}"

@@ -223,7 +223,11 @@ def pretrained_pair() -> tuple[str, str]:
 
 
 def get_spec(name: str) -> ModelSpec:
-    """The spec of a registered model, or of ``package.module:factory``."""
+    """The spec of a registered model, of ``package.module:factory``, or of ``diffusers:PATH``."""
+    if name.startswith("diffusers:"):
+        from mubench.sources.diffusers_model import diffusers_spec
+
+        return diffusers_spec(name)
     if ":" in name:
         return _import_user_spec(name)
     _ensure_loaded()

@@ -175,7 +175,14 @@ COLUMNS: tuple[Column, ...] = (
     # -- robustness
     _key("sigma", float, "pixel noise in [0, 1] units", R),
     _key("dataset", str, "test images", R),
-    _info("checkpoint", str, "", R + S, "weights used (file), untrained, or none for references"),
+    _info(
+        "checkpoint",
+        str,
+        "",
+        ("flops", "latency", "robustness", "sample"),
+        "weights used: a mubench file, FORMAT:PATH@sha256:HEX for another library's, untrained, or none "
+        "(references; flops and latency without --checkpoint)",
+    ),
     _key("n_images", int, "test images denoised", R),
     _info("n_sources", int, "", R, "distinct photographs the images come from"),
     _info(

@@ -26,7 +26,6 @@ from torch import nn
 import mubench
 from mubench.checkpoints import load_checkpoint, read_meta, save_checkpoint, sidecar
 from mubench.data import check_dataset_name, load_dataset
-from mubench.diffusion.samplers import PREDICTIONS
 from mubench.diffusion.schedules import NoiseSchedule
 from mubench.errors import MeasurementError, MubenchError, UsageError, opt
 from mubench.measure.setup import build_model, checked_output
@@ -37,6 +36,7 @@ from mubench.results import write_bytes_atomic
 NUMBERS = ("steps", "minutes", "batch_size", "lr", "ema_decay", "grad_clip", "seed", "save_every")
 MAX_LR = 1.0
 # Settings that change what a run computes: a resumed run must keep them (the number of steps may grow).
+TRAIN_PREDICTIONS = ("eps", "v")  # objectives mubench trains (the samplers also read x0-predicting weights)
 RESUMED_AS_BEFORE = ("dataset", "prediction", "lr", "batch_size", "ema_decay", "grad_clip", "seed")
 
 
@@ -69,9 +69,9 @@ class TrainConfig:
                 f"got {self.lr}"
             )
         check_dataset_name(self.dataset)
-        if self.prediction is not None and self.prediction not in PREDICTIONS:
+        if self.prediction is not None and self.prediction not in TRAIN_PREDICTIONS:
             raise UsageError(
-                f"{opt('prediction')} must be one of {', '.join(PREDICTIONS)}, got '{self.prediction}'"
+                f"{opt('prediction')} must be one of {', '.join(TRAIN_PREDICTIONS)}, got '{self.prediction}'"
             )
 
 

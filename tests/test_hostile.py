@@ -156,7 +156,7 @@ def test_a_file_without_result_rows_is_refused(columns, runner, tmp_path):
 
 def test_a_checkpoint_that_is_a_folder_says_so(runner, tmp_path):
     result = runner.invoke(app, ["robustness", *TINY, "--checkpoint", f"ode-u-tiny={tmp_path}", "-q"])
-    assert result.exit_code == 2 and "is a folder" in one_error_line(result)
+    assert result.exit_code == 2 and "is a folder but not a diffusers model" in one_error_line(result)
 
 
 def test_a_sweep_longer_than_the_trajectory_names_the_sweep(runner):

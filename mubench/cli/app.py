@@ -9,6 +9,7 @@ import typer
 
 from mubench.cli.common import err_console
 from mubench.cli.compare_cmd import compare
+from mubench.cli.convert_cmd import convert
 from mubench.cli.flops_cmd import flops
 from mubench.cli.latency_cmd import latency
 from mubench.cli.models_cmd import models
@@ -73,6 +74,7 @@ app.command()(report)
 app.command("train")(train_command)
 app.command()(run)
 app.command()(compare)
+app.command()(convert)
 
 
 def main() -> None:

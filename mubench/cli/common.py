@@ -27,7 +27,8 @@ ModelsOpt = Annotated[
     typer.Option(
         "--model",
         "-m",
-        help="Registry name or package.module:factory; repeat to compare. "
+        help="Registry name, package.module:factory, or diffusers:PATH (a diffusers UNet2DModel folder); "
+        "repeat to compare. "
         f"Default: {' and '.join(DEFAULT_PAIR)}.",
         show_default=False,
     ),

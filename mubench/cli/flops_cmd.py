@@ -30,6 +30,7 @@ from mubench.cli.solver_options import (
     RtolOpt,
     SolverOpt,
 )
+from mubench.cli.weights_options import CheckpointOpt, WeightsOpt
 from mubench.formatting import giga, integer, percent, ratio, text
 from mubench.measure.api import bounds
 
@@ -72,6 +73,8 @@ def flops(
     atol: AtolOpt = None,
     adjoint: AdjointOpt = False,
     ode_backend: OdeBackendOpt = None,
+    checkpoint: CheckpointOpt = None,
+    weights: WeightsOpt = "ema",
     csv: CsvOpt = None,
     json: JsonOpt = None,
     quiet: QuietOpt = False,

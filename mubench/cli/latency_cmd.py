@@ -30,6 +30,7 @@ from mubench.cli.solver_options import (
     RtolOpt,
     SolverOpt,
 )
+from mubench.cli.weights_options import CheckpointOpt, WeightsOpt
 from mubench.formatting import fixed, integer, percent, ratio, text
 from mubench.measure.api import bounds
 
@@ -110,6 +111,8 @@ def latency(
     atol: AtolOpt = None,
     adjoint: AdjointOpt = False,
     ode_backend: OdeBackendOpt = None,
+    checkpoint: CheckpointOpt = None,
+    weights: WeightsOpt = "ema",
     csv: CsvOpt = None,
     json: JsonOpt = None,
     quiet: QuietOpt = False,

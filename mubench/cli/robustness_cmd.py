@@ -23,9 +23,11 @@ from mubench.cli.common import (
     save_partial,
 )
 from mubench.cli.render import Column, table
+from mubench.cli.weights_options import CheckpointOpt, PredictionOpt, WeightsOpt
 from mubench.defaults import BUILTIN_DATASETS, REFERENCES, SHIPPED_PAIR
 from mubench.errors import MubenchError
 from mubench.formatting import fixed, integer, text
+from mubench.formatting import weights as weights_cell
 from mubench.measure.api import bounds
 
 
@@ -61,9 +63,9 @@ def robustness(
     reference: Annotated[
         list[str] | None, typer.Option(help=f"Reference rows (default all): {', '.join(REFERENCES)}.")
     ] = None,
-    checkpoint: Annotated[
-        list[str] | None, typer.Option(help="NAME=PATH: weights for model NAME (.safetensors). Repeatable.")
-    ] = None,
+    checkpoint: CheckpointOpt = None,
+    weights: WeightsOpt = "ema",
+    prediction: PredictionOpt = None,
     allow_untrained: Annotated[
         bool, typer.Option("--allow-untrained", help="Measure models without trained weights (rows marked).")
     ] = False,
@@ -116,10 +118,6 @@ def robustness(
         )
     conds = conditions("robustness", names, options)
     check_outputs(csv, json)
-    _, lpips_note = metric_plan(conds)
-    if lpips_note:  # its option names written as the command line spells them
-        note = MubenchError(lpips_note).render("cli")
-        err_console.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
     run_id = new_run_id()
     total = len(conds.sigmas) * (len(conds.references) + len(names) * max(1, len(conds.steps_sweep)))
     with progress(total, "robustness", quiet) as tick:
@@ -145,7 +143,7 @@ def robustness(
         ("lpips_ci95", "±95%", fixed(4)),
         ("psnr_db_diff_mean", "Δ PSNR", fixed(2)),
         ("psnr_db_diff_ci95", "±95%", fixed(2)),
-        ("checkpoint", "weights", text),
+        ("checkpoint", "weights", weights_cell),
     ]
     caption = (
         f"{len(frame) and frame['n_images'].iloc[0]} test images of {dataset}; noise in [0, 1] pixel units. "
@@ -156,6 +154,10 @@ def robustness(
         caption += f" LPIPS ({conds.lpips_net} backbone): lower is better."
     console.print(table(frame, columns, title="Denoising quality", caption=caption))
     messages = frame.get("message", [])
+    _, lpips_note = metric_plan(conds)
+    if lpips_note:  # after the table, where it is seen; its option names as the command line spells them
+        note = MubenchError(lpips_note).render("cli")
+        err_console.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
     size_notes = sorted({n for m in messages for n in str(m).split("; ") if n.startswith(LPIPS_LEFT_OUT)})
     for note in size_notes[:1]:  # the same on every row: said once
         err_console.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)

@@ -12,7 +12,7 @@ from mubench.errors import UsageError, opt
 from mubench.measure.api import check_numbers
 
 SAMPLERS = ("ddpm", "ddim")
-PREDICTIONS = ("eps", "v")
+PREDICTIONS = ("eps", "v", "x0")
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 # One generator for the batch, or one per image (the image's noise then ignores the rest of the batch).
@@ -25,12 +25,15 @@ def predict_x0_eps(
     """(x_0, eps) implied by the network's ``output`` at a step with cumulative ``alpha_bar``.
 
     eps-prediction: output = eps. v-prediction: output = sqrt(abar) eps - sqrt(1 - abar) x_0.
+    x0-prediction: output = x_0.
     """
     a, s = alpha_bar**0.5, (1 - alpha_bar) ** 0.5
     if prediction == "eps":
         return (x_t - s * output) / a, output
     if prediction == "v":
         return a * x_t - s * output, s * x_t + a * output
+    if prediction == "x0":
+        return output, (x_t - a * output) / s
     raise UsageError(f"unknown prediction '{prediction}'; choose one of {', '.join(PREDICTIONS)}")
 
 

@@ -58,6 +58,11 @@ SOLVER = {
     "adjoint": Option(bool),
     "ode_backend": Option(str),
 }
+# Weights read onto the models (mubench's files, diffusers folders, Trainer checkpoints, the authors' cU-Net).
+WEIGHTS = {
+    "checkpoint": Option(str, is_list=True),  # "NAME=PATH" entries
+    "weights": Option(str),  # a Trainer checkpoint's "ema" or "raw" weights
+}
 # Every measurement's options, besides the models (``--model`` / ``models``) and where rows are written.
 OPTIONS: dict[str, dict[str, Option]] = {
     "params": {},
@@ -70,6 +75,7 @@ OPTIONS: dict[str, dict[str, Option]] = {
         "tier": Option(str),
         "depth": Option(int),
         **SOLVER,
+        **WEIGHTS,
     },
     "latency": {
         "device": Option(str),
@@ -94,6 +100,7 @@ OPTIONS: dict[str, dict[str, Option]] = {
         "processes": Option(int),
         "prefault": Option(bool),
         **SOLVER,
+        **WEIGHTS,
     },
     "robustness": {
         "sigma": Option(float),  # the command takes several; a suite list expands into items
@@ -106,7 +113,8 @@ OPTIONS: dict[str, dict[str, Option]] = {
         "steps_sweep": Option(int, is_list=True),
         "seed": Option(int),
         "reference": Option(str, is_list=True),
-        "checkpoint": Option(str, is_list=True),  # "NAME=PATH" entries
+        **WEIGHTS,
+        "prediction": Option(str),  # what weights whose source does not say were trained to predict
         "allow_untrained": Option(bool),
         "prefault": Option(bool),
         "metric": Option(str, is_list=True, unordered=True),  # psnr, ssim, lpips; absent: all it can
@@ -241,9 +249,10 @@ def _flops(models: Sequence[str], o: dict[str, Any], base: Path | None) -> Any:
         spec = get_spec(name)
         if channels is not None and channels != spec.channels and spec.family == "user":
             raise UsageError(f"{opt('channels')} cannot be changed for user model '{spec.name}'")
-    keys = ("batch_size", "channels", "steps", "seed", "tier", "depth")
+    keys = ("batch_size", "channels", "steps", "seed", "tier", "depth", "weights")
     return FlopConditions(resolution=shared_resolution(models, o.get("resolution")),
-                          solver=solver_config(o), **{k: o[k] for k in keys if k in o})  # fmt: skip
+                          solver=solver_config(o), checkpoints=checkpoint_pairs(models, o, base),
+                          **{k: o[k] for k in keys if k in o})  # fmt: skip
 
 
 def _latency(models: Sequence[str], o: dict[str, Any], base: Path | None) -> Any:
@@ -252,7 +261,8 @@ def _latency(models: Sequence[str], o: dict[str, Any], base: Path | None) -> Any
     from mubench.measure.latency import LatencyConditions, default_steps
 
     keys = ("device", "dtype", "batch_size", "sampler", "eta", "repeats", "trajectory_repeats", "compile",
-            "channels_last", "cuda_graphs", "prepack", "seed", "prefault", "processes")  # fmt: skip
+            "channels_last", "cuda_graphs", "prepack", "seed", "prefault", "processes",
+            "weights")  # fmt: skip
     given = {k: o[k] for k in keys if k in o}
     if "warmup" in o:
         given["warmup_min"] = o["warmup"]
@@ -269,6 +279,7 @@ def _latency(models: Sequence[str], o: dict[str, Any], base: Path | None) -> Any
         resolution=shared_resolution(models, o.get("resolution")),
         flags=flags,
         solver=solver_config(o),
+        checkpoints=checkpoint_pairs(models, o, base),
     )
     resolve_device(conds.device)  # a missing GPU is found before anything runs
     return conds
@@ -295,18 +306,54 @@ def _relative_to(base: Path | None, path: str) -> str:
     return str(path if base is None or Path(path).is_absolute() else base / path)
 
 
-def _robustness(models: Sequence[str], o: dict[str, Any], base: Path | None) -> Any:
-    from mubench.measure.robustness import RobustnessConditions
+def checkpoint_pairs(
+    models: Sequence[str], o: dict[str, Any], base: Path | None
+) -> tuple[tuple[str, str], ...]:
+    """The (model, path) pairs of ``checkpoint`` entries NAME=PATH: each for a model measured, once, and
+    each path there; paths relative to ``base``."""
+    from mubench.sources import WEIGHTS as WEIGHT_KINDS
+    from mubench.sources.diffusers_folder import is_diffusers_folder
 
+    if o.get("weights", "ema") not in WEIGHT_KINDS:
+        raise UsageError(f"{opt('weights')} must be one of {', '.join(WEIGHT_KINDS)}, got '{o['weights']}'")
     pairs = []
     for entry in o.get("checkpoint", ()):
         name, sep, path = entry.partition("=")
         if not sep or not name or not path:
             raise UsageError(f"{opt('checkpoint')} '{entry}': write it as NAME=PATH")
         pairs.append((name, _relative_to(base, path)))
+    named = [name for name, _ in pairs]
+    repeated = sorted({name for name in named if named.count(name) > 1})
+    if repeated:
+        raise UsageError(f"{opt('checkpoint')} for {', '.join(repeated)} given more than once; give one each")
+    own = [name for name in named if name.startswith("diffusers:")]
+    if own:
+        raise UsageError(
+            f"{opt('checkpoint')} for {own[0]}: a diffusers:PATH model runs with its folder's weights"
+        )
+    unknown = sorted(set(named) - set(models))
+    if unknown:
+        raise UsageError(
+            f"{opt('checkpoint')} for {', '.join(unknown)}, which is not among the {opt('model')} names"
+        )
+    for name, path in pairs:
+        if not Path(path).exists():
+            raise UsageError(f"{opt('checkpoint')} {name}={path}: checkpoint '{path}' does not exist")
+        if Path(path).is_dir() and not is_diffusers_folder(Path(path)):
+            raise UsageError(
+                f"{opt('checkpoint')} {name}={path}: '{path}' is a folder but not a diffusers model or "
+                "pipeline folder (it has no config.json, unet/ or snapshots/)"
+            )
+    return tuple(pairs)
+
+
+def _robustness(models: Sequence[str], o: dict[str, Any], base: Path | None) -> Any:
+    from mubench.measure.robustness import RobustnessConditions
+
+    pairs = checkpoint_pairs(models, o, base)
     sigma = o.get("sigma", (0.1,))
     given = {k: o[k] for k in ("dataset", "num_images", "sampler", "steps", "eta", "seed", "allow_untrained",
-                               "prefault") if k in o}  # fmt: skip
+                               "prefault", "weights", "prediction") if k in o}  # fmt: skip
     if "reference" in o:
         given["references"] = tuple(o["reference"])
     if "steps_sweep" in o:
@@ -373,6 +420,17 @@ def conditions(kind: str, models: Sequence[str], options: Mapping[str, Any], bas
     return conds
 
 
+def with_checkpoints(rows: Rows, checkpoints: Sequence[tuple[str, str]]) -> Rows:
+    """``rows`` with the weights each model ran with in ``checkpoint`` (models without any: as they are)."""
+    from mubench.sources import checkpoint_label
+
+    labels = {name: checkpoint_label(path) for name, path in checkpoints}
+    for row in rows:
+        if row.get("model") in labels:
+            row["checkpoint"] = labels[row["model"]]
+    return rows
+
+
 @dataclass
 class Measured:
     """What a measurement gives: its rows, and for flops with a depth each model's per-module MACs."""
@@ -398,7 +456,7 @@ def measure(
     if kind == "latency":
         from mubench.measure.latency import measure_latency
 
-        rows = measure_latency(list(models), conds, run_id, tick)
+        rows = with_checkpoints(measure_latency(list(models), conds, run_id, tick), conds.checkpoints)
         keep(rows)
         return Measured(rows, [])
     if kind == "robustness":
@@ -420,8 +478,9 @@ def measure(
                 breakdowns.append(breakdown)
                 return found
 
-            rows += run_item("flops", run_id, name, count, resolution=conds.resolution,
-                             batch_size=conds.batch_size, steps=conds.steps)  # fmt: skip
+            rows += with_checkpoints(run_item("flops", run_id, name, count, resolution=conds.resolution,
+                                              batch_size=conds.batch_size, steps=conds.steps),
+                                     conds.checkpoints)  # fmt: skip
         keep(rows)
         tick(name)
     return Measured(rows, breakdowns)

@@ -14,7 +14,7 @@ from mubench.errors import MeasurementError, UsageError, opt
 from mubench.measure.api import check_numbers
 from mubench.measure.counters import TIERS, count_fvcore, count_torch
 from mubench.measure.params import count_parameters
-from mubench.measure.setup import NUM_DIFFUSION_STEPS, build_model, example_inputs
+from mubench.measure.setup import NUM_DIFFUSION_STEPS, build_model, example_inputs, load_given_weights
 from mubench.models.ode_block import SolverConfig, has_ode_blocks, nfe_by_block, reset_nfe
 from mubench.registry import get_spec
 from mubench.results import environment, make_row
@@ -35,6 +35,8 @@ class FlopConditions:
     solver: SolverConfig | None = None  # ODE models; None = each model's default
     nfe_samples: int = 8  # inputs/timesteps over which adaptive solvers' NFE is sampled
     depth: int = 0  # per-module breakdown down to this depth (0 = none)
+    checkpoints: tuple[tuple[str, str], ...] = ()  # (model name, path): weights to count with
+    weights: str = "ema"  # a Trainer checkpoint's ema or raw weights
 
     def __post_init__(self) -> None:
         numbers = ("steps", "batch_size", "depth", "channels", "resolution", "seed")
@@ -85,6 +87,7 @@ def measure_flops(
     spec.check_resolution(resolution)
     channels = conds.channels if conds.channels is not None else spec.channels
     model = build_model(spec, channels, conds.solver, conds.seed)
+    load_given_weights(model, model_name, conds.checkpoints, conds.weights)  # adaptive NFE depends on them
     solver_cfg = getattr(model, "solver", None) if has_ode_blocks(model) else None
     x, t = example_inputs(conds.batch_size, channels, resolution, conds.seed)
     snapshot = _state_snapshot(model)

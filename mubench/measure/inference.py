@@ -21,7 +21,7 @@ from torch import nn
 from mubench.measure.counters import count_torch
 from mubench.measure.device import dtype_name
 from mubench.measure.prepack import prepack_convolutions
-from mubench.measure.setup import build_model, example_inputs
+from mubench.measure.setup import build_model, example_inputs, load_given_weights
 from mubench.measure.timing import PeakMemory, Timer, warm_up
 from mubench.models.ode_block import has_ode_blocks, nfe_by_block, reset_nfe
 from mubench.registry import ModelSpec, get_spec
@@ -91,7 +91,9 @@ def prepare(
     """
     spec = get_spec(name)
     channels = conds.channels if conds.channels is not None else spec.channels
-    eager = build_model(spec, channels, conds.solver, conds.seed).to(device)
+    eager = build_model(spec, channels, conds.solver, conds.seed)
+    load_given_weights(eager, name, conds.checkpoints, conds.weights)
+    eager = eager.to(device)
     x, t = example_inputs(conds.batch_size, channels, resolution, conds.seed, str(device))
     with torch.inference_mode(), PeakMemory(device) as first_call:
         output = eager(x, t)

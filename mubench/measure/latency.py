@@ -70,6 +70,8 @@ class LatencyConditions:
     solver: SolverConfig | None = None  # ODE models; None = their defaults
     prefault: bool = True  # make the loaded libraries' pages resident before warm-up and timing
     processes: int = 1  # fresh worker processes, each measuring every model; > 1 gives their spread
+    checkpoints: tuple[tuple[str, str], ...] = ()  # (model name, path): weights to time with
+    weights: str = "ema"  # a Trainer checkpoint's ema or raw weights
 
     def __post_init__(self) -> None:
         numbers = {"batch_size": self.batch_size, "steps": self.steps, "repeats": self.repeats,

@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from mubench.checkpoints import load_checkpoint, shipped_checkpoint
+from mubench.checkpoints import shipped_checkpoint
 from mubench.data import check_dataset_name, load_dataset
 from mubench.defaults import REFERENCES
-from mubench.diffusion.samplers import Sampler
+from mubench.diffusion.samplers import PREDICTIONS, Sampler
 from mubench.diffusion.schedules import NoiseSchedule
 from mubench.errors import UsageError, opt
 from mubench.measure.api import check_numbers
@@ -40,6 +40,7 @@ from mubench.measure.setup import build_model, checked_output
 from mubench.models.ode_block import has_ode_blocks, nfe_by_block, reset_nfe
 from mubench.registry import ModelSpec, get_spec
 from mubench.results import environment, make_row
+from mubench.sources import load_weights, noise_schedule
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class RobustnessConditions:
     metrics: tuple[str, ...] = ()  # asked for explicitly (each required); () = psnr, ssim, lpips if it can
     lpips_net: str = "alex"
     lpips_backbone: str | None = None  # the backbone weights file (default: the torch hub cache's)
+    weights: str = "ema"  # a Trainer checkpoint's ema or raw weights
+    prediction: str | None = None  # eps, v or x0: for weights whose source does not say
 
     def __post_init__(self) -> None:
         if not self.sigmas:
@@ -84,6 +87,10 @@ class RobustnessConditions:
         if self.steps_sweep and self.steps is not None:
             raise UsageError(f"give {opt('steps')} or {opt('steps_sweep')}, not both")
         Sampler(self.sampler, self.steps, self.eta)  # validates
+        if self.prediction is not None and self.prediction not in PREDICTIONS:
+            raise UsageError(
+                f"{opt('prediction')} must be one of {', '.join(PREDICTIONS)}, got '{self.prediction}'"
+            )
         unknown_metrics = sorted(set(self.metrics) - set(METRICS))
         if unknown_metrics:
             raise UsageError(f"{opt('metric')} '{unknown_metrics[0]}': choose from {', '.join(METRICS)}")
@@ -253,11 +260,10 @@ def checkpoint_paths(names: list[str], conds: RobustnessConditions) -> dict[str,
         raise UsageError(
             f"{opt('checkpoint')} for {', '.join(unknown)}, which is not among the {opt('model')} names"
         )
-    absent = [(name, path) for name, path in conds.checkpoints if not Path(path).is_file()]
+    absent = [(name, path) for name, path in conds.checkpoints if not Path(path).exists()]
     if absent:
         name, path = absent[0]
-        what = "is a folder; give the .safetensors file" if Path(path).is_dir() else "does not exist"
-        raise UsageError(f"{opt('checkpoint')} {name}={path}: checkpoint '{path}' {what}")
+        raise UsageError(f"{opt('checkpoint')} {name}={path}: checkpoint '{path}' does not exist")
     paths = {name: Path(given[name]) if name in given else shipped_checkpoint(name) for name in names}
     missing = [name for name, path in paths.items() if path is None]
     if missing and not conds.allow_untrained:
@@ -269,11 +275,19 @@ def checkpoint_paths(names: list[str], conds: RobustnessConditions) -> dict[str,
     return paths
 
 
-def _label(path: Path | None, name: str) -> str:
-    """How a row names its weights: ``shipped:<file>``, the path given, or ``untrained``."""
+def _label(path: Path | None, name: str, trained: dict[str, dict] | None = None) -> str:
+    """How a row names its weights: ``shipped:<file>``, the path given (another library's: its format,
+    path and sha256), or ``untrained``."""
     if path is None:
         return "untrained"
+    if trained and (trained.get(name) or {}).get("label"):
+        return trained[name]["label"]
     return f"shipped:{path.name}" if path == shipped_checkpoint(name) else str(path)
+
+
+def _schedule(spec: ModelSpec, trained: dict[str, dict]) -> NoiseSchedule:
+    """The schedule the weights were trained with (their own betas when the source holds them)."""
+    return noise_schedule(trained.get(spec.name, {}), spec.schedule)
 
 
 def _trained_as(spec: ModelSpec, trained: dict[str, dict], key: str) -> str:
@@ -311,9 +325,17 @@ def measure_robustness(
             unbuilt[spec.name] = exc
             continue
         if weights[spec.name] is not None:
-            trained[spec.name] = load_checkpoint(weights[spec.name], models[spec.name], spec.name)
+            meta = load_weights(
+                weights[spec.name], models[spec.name], spec.name, conds.weights, conds.prediction
+            )
+            if meta.get("source_format") == "ddp-trainer" and meta.get("prediction") is None:
+                raise UsageError(
+                    f"checkpoint '{weights[spec.name]}' does not say what its network predicts; pass "
+                    f"{opt('prediction')} v, eps or x0"
+                )
+            trained[spec.name] = meta
     starts = {  # t* per model and sigma, checked against the sampler before any work
-        (spec.name, sigma): NoiseSchedule.create(_trained_as(spec, trained, "schedule")).step_for_sigma(sigma)
+        (spec.name, sigma): _schedule(spec, trained).step_for_sigma(sigma)
         for spec in specs
         for sigma in conds.sigmas
     }
@@ -367,7 +389,7 @@ def measure_robustness(
                         sampler=sampler.describe(),
                         steps=len(sampler.timesteps(t_star)),
                         sigma=sigma,
-                        checkpoint=_label(weights[spec.name], spec.name),
+                        checkpoint=_label(weights[spec.name], spec.name, trained),
                     )  # the ok row's keys
                     rows.append(failure_row("robustness", run_id, spec.name, exc, **keys,
                                             **{**common, "batch_size": len(clean)}))  # fmt: skip
@@ -393,7 +415,7 @@ def measure_robustness(
                         steps=fields["denoiser_calls"],
                         solver=model.solver.describe() if has_ode_blocks(model) else None,
                         sigma=sigma,
-                        checkpoint=_label(weights[spec.name], spec.name),
+                        checkpoint=_label(weights[spec.name], spec.name, trained),
                         training_steps=trained[spec.name].get("steps") if spec.name in trained else None,
                         **{**common, "batch_size": len(clean)},  # the model denoises all images at once
                         t_start=fields["t_start"],
@@ -442,7 +464,7 @@ def _denoise(
     score: Scores,
 ) -> tuple[dict[str, Any], dict[str, list[float]]]:
     """Run the reverse process from t* on the noisy images in [0, 1]; (row fields, per-image scores)."""
-    schedule = NoiseSchedule.create(_trained_as(spec, trained, "schedule"))
+    schedule = _schedule(spec, trained)
     prediction = _trained_as(spec, trained, "prediction")
     abar = float(schedule.alpha_bar[t_star])
     x_start = math.sqrt(abar) * (2 * noisy - 1)

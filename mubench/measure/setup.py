@@ -35,6 +35,17 @@ def build_model(
         return spec.build(**overrides).eval()
 
 
+def load_given_weights(
+    model: nn.Module, name: str, checkpoints: tuple[tuple[str, str], ...], weights: str
+) -> None:
+    """Read the weights that ``checkpoints`` (model name -> path pairs) name for ``name``, if any."""
+    given = dict(checkpoints)
+    if name in given:
+        from mubench.sources import load_weights
+
+        load_weights(given[name], model, name, weights=weights)
+
+
 def example_inputs(
     batch_size: int, channels: int, resolution: int, seed: int, device: str = "cpu"
 ) -> tuple[torch.Tensor, torch.Tensor]:
