@@ -56,7 +56,7 @@ class TrainConfig:
     data_root: str | None = None  # root of torchvision datasets
 
     def __post_init__(self) -> None:
-        from mubench.measure.api import check_numbers
+        from mubench.ranges import check_numbers
 
         if self.steps is None and self.minutes is None:
             raise UsageError(f"give {opt('steps')} or {opt('minutes')} (or both)")

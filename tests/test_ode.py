@@ -148,8 +148,8 @@ def test_has_ode_blocks():
         ({"steps": -2}, "ode_steps must"),
         ({"step_size": 0.0}, "ode_step_size must"),
         ({"step_size": 1.5}, "ode_step_size must"),
-        ({"rtol": 0.0}, "rtol and atol"),
-        ({"atol": -1.0}, "rtol and atol"),
+        ({"rtol": 0.0}, "rtol must be positive"),
+        ({"atol": -1.0}, "atol must be positive"),
     ],
 )
 def test_solver_config_refuses_bad_settings(kwargs, match):

@@ -13,7 +13,8 @@ import typer.main
 from mubench.cli.app import app
 from mubench.defaults import SHIPPED_PAIR
 from mubench.errors import UsageError
-from mubench.measure.api import KINDS, OPTIONS, RANGES, conditions
+from mubench.measure.api import KINDS, OPTIONS, conditions
+from mubench.ranges import RANGES
 from mubench.suite.kinds import KEYS
 from mubench.suite.spec import load_suite
 
@@ -45,7 +46,7 @@ def test_the_parser_checks_each_numeric_options_declared_range(kind):
     """The range of a numeric option is declared once (RANGES): the command's parser gets it."""
     for name, param in command_params(kind).items():
         if param.type_descriptor.annotation in (int, float, int | None, float | None, list[float]):
-            assert name in RANGES, f"{kind} --{name}: declare its range in mubench.measure.api.RANGES"
+            assert name in RANGES, f"{kind} --{name}: declare its range in mubench.ranges.RANGES"
             low, high = RANGES[name].parser_bounds().values()
             assert _parser_range(param) == (low, high), name
 

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from mubench.cli.common import CsvOpt, check_outputs, console, err_console, friendly_errors
 from mubench.defaults import DEFAULT_METRICS
-from mubench.measure.api import bounds
+from mubench.ranges import bounds
 
 if TYPE_CHECKING:
     from mubench.compare import Comparison
@@ -67,7 +67,7 @@ def compare(
         mubench compare results/cpu/paper /tmp/paper --metric call_ms_median --metric psnr_db_mean
     """
     from mubench.compare import check_metric, compare_frames, parse_fail_on
-    from mubench.measure.api import check_numbers
+    from mubench.ranges import check_numbers
     from mubench.results import read_results, write_csv
 
     check_numbers({"threshold": threshold})  # the parser lets NaN and infinities through

@@ -32,7 +32,7 @@ from mubench.cli.solver_options import (
 )
 from mubench.cli.weights_options import CheckpointOpt, WeightsOpt
 from mubench.formatting import fixed, integer, percent, ratio, text
-from mubench.measure.api import bounds
+from mubench.ranges import bounds
 
 if TYPE_CHECKING:
     import pandas as pd

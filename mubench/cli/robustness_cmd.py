@@ -28,7 +28,7 @@ from mubench.defaults import BUILTIN_DATASETS, REFERENCES, SHIPPED_PAIR
 from mubench.errors import MubenchError
 from mubench.formatting import fixed, integer, text
 from mubench.formatting import weights as weights_cell
-from mubench.measure.api import bounds
+from mubench.ranges import bounds
 
 
 @friendly_errors

@@ -20,7 +20,7 @@ from mubench.cli.common import (
 )
 from mubench.cli.render import Column, table
 from mubench.formatting import fixed, integer, text
-from mubench.measure.api import bounds
+from mubench.ranges import bounds
 
 
 @friendly_errors

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from mubench.measure.api import bounds
+from mubench.ranges import bounds
 
 SolverOpt = Annotated[
     str | None,

@@ -10,7 +10,7 @@ import typer
 from mubench.cli.common import console, friendly_errors, progress
 from mubench.defaults import BUILTIN_DATASETS
 from mubench.errors import UsageError
-from mubench.measure.api import bounds
+from mubench.ranges import bounds
 
 
 @friendly_errors

@@ -9,7 +9,7 @@ import torch
 
 from mubench.diffusion.schedules import NoiseSchedule
 from mubench.errors import UsageError, opt
-from mubench.measure.api import check_numbers
+from mubench.ranges import check_numbers
 
 SAMPLERS = ("ddpm", "ddim")
 PREDICTIONS = ("eps", "v", "x0")

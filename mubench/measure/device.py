@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from mubench.errors import UsageError, opt
-from mubench.measure.api import check_numbers
+from mubench.ranges import check_numbers
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 DTYPE_ALIASES = {"float32": "fp32", "float16": "fp16", "half": "fp16", "bfloat16": "bf16"}

@@ -11,11 +11,11 @@ import torch
 from torch import nn
 
 from mubench.errors import MeasurementError, UsageError, opt
-from mubench.measure.api import check_numbers
 from mubench.measure.counters import TIERS, count_fvcore, count_torch
 from mubench.measure.params import count_parameters
 from mubench.measure.setup import NUM_DIFFUSION_STEPS, build_model, example_inputs, load_given_weights
 from mubench.models.ode_block import SolverConfig, has_ode_blocks, nfe_by_block, reset_nfe
+from mubench.ranges import check_numbers
 from mubench.registry import get_spec
 from mubench.results import environment, make_row
 

@@ -20,7 +20,6 @@ from typing import Any
 
 from mubench.diffusion.samplers import Sampler
 from mubench.errors import UsageError, opt
-from mubench.measure.api import check_numbers
 from mubench.measure.compile_options import CompileOptions, describe_compile_options
 from mubench.measure.device import NumericFlags, check_dtype_name, dtype_name, resolve_device, resolve_dtype
 from mubench.measure.inference import prepare
@@ -33,6 +32,7 @@ from mubench.measure.runner import failure_of, failure_row
 from mubench.measure.setup import NUM_DIFFUSION_STEPS
 from mubench.measure.timing import Timer, matmul_peak_gflops
 from mubench.models.ode_block import SolverConfig
+from mubench.ranges import check_numbers
 from mubench.registry import get_spec
 from mubench.results import environment
 

@@ -32,12 +32,12 @@ from mubench.defaults import REFERENCES
 from mubench.diffusion.samplers import PREDICTIONS, Sampler
 from mubench.diffusion.schedules import NoiseSchedule
 from mubench.errors import UsageError, opt
-from mubench.measure.api import check_numbers
 from mubench.measure.lpips_score import LpipsScorer, check_net, missing_backbone_message
 from mubench.measure.prefault import Prefaulter
 from mubench.measure.runner import failure_row
 from mubench.measure.setup import build_model, checked_output
 from mubench.models.ode_block import has_ode_blocks, nfe_by_block, reset_nfe
+from mubench.ranges import check_numbers
 from mubench.registry import ModelSpec, get_spec
 from mubench.results import environment, make_row
 from mubench.sources import load_weights, noise_schedule

@@ -13,7 +13,7 @@ from torchdiffeq import odeint, odeint_adjoint
 from torchdiffeq._impl.odeint import SOLVERS as _TORCHDIFFEQ_SOLVERS
 
 from mubench.errors import UsageError, opt
-from mubench.measure.api import check_numbers
+from mubench.ranges import check_numbers
 
 # torchdiffeq's fixed-grid solvers: the grid is linspace(0, 1, steps + 1) or the given step size.
 FIXED_STEP_METHODS = (

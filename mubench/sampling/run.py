@@ -39,7 +39,7 @@ class SampleConditions:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        from mubench.measure.api import check_numbers
+        from mubench.ranges import check_numbers
         from mubench.registry import get_spec
 
         get_spec(self.model)
