@@ -61,6 +61,7 @@ RANGES: dict[str, Range] = {
     "repeats": Range(1, 1_000_000), "trajectory_repeats": Range(0, 100_000), "warmup": Range(1, 100_000),
     "processes": Range(1, 64), "num_images": Range(1, 10_000_000), "ode_steps": Range(1, 1_000_000),
     "steps_sweep": Range(1, 1_000_000),
+    "dims": Range(64, 2048), "kid_subsets": Range(1, 100_000), "kid_subset_size": Range(2, 1_000_000),
     "threads": Range(1, THREADS_PER_CPU * (os.cpu_count() or 1), high_varies=True),
     "sigma": Range(0.0, 1.0, low_open=True), "eta": Range(0), "ode_step_size": Range(0.0, 1.0, low_open=True),
     "rtol": Range(0, low_open=True), "atol": Range(0, low_open=True),

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 
 SCHEMA_VERSION = 1
-ALL = ("params", "flops", "latency", "robustness", "sample")
+ALL = ("params", "flops", "latency", "robustness", "sample", "fid")
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,12 @@ def _metric(
     return Column(name, kind, unit, owners, doc, better=better, exact=exact)
 
 
-P, F, L, R, S = ("params",), ("flops",), ("latency",), ("robustness",), ("sample",)
+P, F, L, R, S, Q = ("params",), ("flops",), ("latency",), ("robustness",), ("sample",), ("fid",)
 LR = ("latency", "robustness")
 B = ("benchmark",)
 COLUMNS: tuple[Column, ...] = (
     # -- keys and bookkeeping, in every row, in this order
-    _key("command", str, "params, flops, latency, robustness or sample"),
+    _key("command", str, "params, flops, latency, robustness, sample or fid"),
     _key("model", str, "registry name, package.module:factory, or a reference denoiser"),
     _key("device", str, "cpu, cuda or cuda:N"),
     _key("dtype", str, "fp32, fp16 or bf16 (autocast)"),
@@ -225,6 +225,22 @@ COLUMNS: tuple[Column, ...] = (
         "sample_s_per_image", float, "s", S, "wall time of the reverse process per image (no file writing)"
     ),
     _info("out_dir", str, "", S, "folder of the PNG files (<seed>.png) and grid.png"),
+    # -- fid (pytorch-fid's Inception and Frechet distance; KID with --kid)
+    _key("fid_dims", int, "Inception features compared: 2048 (pool3, the standard), 768, 192 or 64", Q),
+    _metric("fid", float, "", Q, "Frechet Inception distance between A and B"),
+    _metric(
+        "kid_mean", float, "", Q, "kernel Inception distance (unbiased polynomial MMD^2), mean over subsets"
+    ),
+    _info("kid_std", float, "", Q, "its standard deviation over the subsets"),
+    _info("kid_subsets", int, "", Q, "random subset pairs KID averages over"),
+    _info("kid_subset_size", int, "images", Q, "images per subset (at most the smaller set)"),
+    _info("n_a", int, "images", Q, "images of A (empty for an .npz)"),
+    _info("n_b", int, "images", Q, "images of B (empty for an .npz)"),
+    _info("input_a", str, "", Q, "A: an image folder or an .npz of mu and sigma"),
+    _info("input_b", str, "", Q, "B: an image folder or an .npz of mu and sigma"),
+    _info(
+        "inception_weights", str, "", Q, "PATH@sha256:HEX of the Inception weights (empty: two .npz files)"
+    ),
     # -- suites
     _info("suite", str, "", ("suite",), "suite name"),
     _info("suite_item", str, "", ("suite",), "stable id of what the item measures"),

@@ -10,6 +10,7 @@ import typer
 from mubench.cli.common import err_console
 from mubench.cli.compare_cmd import compare
 from mubench.cli.convert_cmd import convert
+from mubench.cli.fid_cmd import fid, fid_ref
 from mubench.cli.flops_cmd import flops
 from mubench.cli.latency_cmd import latency
 from mubench.cli.models_cmd import models
@@ -70,6 +71,8 @@ app.command()(flops)
 app.command()(latency)
 app.command()(robustness)
 app.command()(sample)
+app.command("fid-ref")(fid_ref)
+app.command()(fid)
 app.command()(report)
 app.command("train")(train_command)
 app.command()(run)

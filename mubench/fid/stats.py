@@ -1,0 +1,88 @@
+"""Statistics in pytorch-fid's ``.npz`` layout (``mu`` (d,), ``sigma`` (d, d), float64), written and
+read; the Frechet distance is pytorch-fid's own function."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from mubench.errors import UsageError, opt
+
+
+def statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of (n, d) features, in float64, as pytorch-fid computes them."""
+    features = np.asarray(features, dtype=np.float64)
+    return np.mean(features, axis=0), np.cov(features, rowvar=False)
+
+
+def frechet_distance(mu_a: np.ndarray, sigma_a: np.ndarray, mu_b: np.ndarray, sigma_b: np.ndarray) -> float:
+    """FID: pytorch-fid's ``calculate_frechet_distance`` (its messages about a singular product, which it
+    prints, are kept off stdout)."""
+    import contextlib
+    import io
+
+    from pytorch_fid.fid_score import calculate_frechet_distance
+
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return float(calculate_frechet_distance(mu_a, sigma_a, mu_b, sigma_b))
+    except ValueError as exc:  # a large imaginary part of the matrix square root
+        raise UsageError(f"the Frechet distance cannot be computed: {exc}") from None
+
+
+def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``mu`` and ``sigma`` of a statistics file (pytorch-fid's, EDM's or mubench's), checked."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            keys = set(data.files)
+            if not {"mu", "sigma"} <= keys:
+                found = ", ".join(sorted(keys)) or "none"
+                raise UsageError(
+                    f"'{path}' has no 'mu' and 'sigma' arrays (pytorch-fid's layout); its arrays: {found}"
+                )
+            mu, sigma = np.asarray(data["mu"], np.float64), np.asarray(data["sigma"], np.float64)
+    except UsageError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UsageError(f"cannot read '{path}' as an .npz file: {reason}") from None
+    if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
+        raise UsageError(
+            f"'{path}': mu of shape {mu.shape} and sigma of shape {sigma.shape}; expected (d,) and (d, d)"
+        )
+    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
+        raise UsageError(f"'{path}': mu or sigma holds non-finite values")
+    return mu, sigma
+
+
+def check_out(out: Path) -> None:
+    """Refuse an output that exists, is not an .npz name, or cannot be written: before any work."""
+    from mubench.results import check_writable
+
+    if out.suffix != ".npz":
+        raise UsageError(f"{opt('out')} '{out}': give a file name ending in .npz (pytorch-fid's statistics)")
+    if out.exists() or out.is_symlink():
+        raise UsageError(f"{opt('out')} '{out}' exists; give a new file name (it is never overwritten)")
+    check_writable(out)
+
+
+def write_npz(out: Path, mu: np.ndarray, sigma: np.ndarray) -> None:
+    """Write ``mu`` and ``sigma`` whole, or nothing: through a temporary file linked to ``out``, so that an
+    existing file, even one made meanwhile, is never replaced."""
+    from mubench.results import default_file_mode
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, mu=mu, sigma=sigma)
+        os.chmod(tmp, default_file_mode())
+        try:
+            os.link(tmp, out)
+        except FileExistsError:
+            raise UsageError(f"{opt('out')} '{out}' appeared while computing; it was left as it is") from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
