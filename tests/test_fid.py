@@ -251,11 +251,20 @@ def _bad_inputs(root: Path, a: Path) -> dict[str, tuple[list[str], str]]:
     Image.new("RGB", (16, 16)).save(mixed / "odd.png")
     single = write_pngs(root / "single", 1, seed=3)
     (root / "exists.npz").write_text("mine")
+    truncated = write_pngs(root / "truncated", 2, seed=4)
+    data = (truncated / "000001.png").read_bytes()
+    (truncated / "000001.png").write_bytes(data[: len(data) // 2])  # its header still reads
+    torch.save({"conv.weight": torch.zeros(1)}, root / "other.pth")
     return {
         "no mu/sigma": (["fid", str(root / "nostats.npz"), str(a)], "has no 'mu' and 'sigma' arrays"),
         "not an npz": (["fid", str(root / "garbage.npz"), str(a)], "cannot read"),
         "mixed sizes": (["fid", str(mixed), str(a)], "images of mixed sizes"),
         "one image": (["fid", str(single), str(a)], "1 image; statistics need at least 2"),
+        "truncated": (["fid", str(truncated), str(a), "--dims", "64"], "cannot read"),
+        "other weights": (
+            ["fid", str(a), str(a), "--inception-weights", str(root / "other.pth")],
+            "are not pytorch-fid's network",
+        ),
         "kid on npz": (["fid", str(root / "nostats.npz"), str(a), "--kid"], "has no 'mu'"),
         "missing side": (["fid", str(root / "nope"), str(a)], "does not exist"),
         "dims": (["fid", str(a), str(a), "--dims", "100"], "--dims 100"),
@@ -276,16 +285,20 @@ def _bad_inputs(root: Path, a: Path) -> dict[str, tuple[list[str], str]]:
     }
 
 
-@pytest.mark.parametrize(
-    "case",
-    ["no mu/sigma", "not an npz", "mixed sizes", "one image", "kid on npz", "missing side", "dims",
-     "ref exists", "ref not npz", "ref one image", "ref mixed", "ref dataset"],
+BAD_CASES = (
+    "no mu/sigma", "not an npz", "mixed sizes", "one image", "truncated", "other weights", "kid on npz",
+    "missing side", "dims", "ref exists", "ref not npz", "ref one image", "ref mixed", "ref dataset",
 )  # fmt: skip
+
+
+@pytest.mark.parametrize("case", BAD_CASES)
 def test_bad_input_gets_one_line_and_writes_nothing(
     runner, clean_exit, tmp_path, with_inception, folders, tree_digest, case
 ):
     a, _ = folders
-    args, says = _bad_inputs(tmp_path, a)[case]
+    cases = _bad_inputs(tmp_path, a)
+    assert set(cases) == set(BAD_CASES)
+    args, says = cases[case]
     before = tree_digest(tmp_path)
     csv = ["--csv", str(tmp_path / "out.csv")] if args[0] == "fid" else []
     result = runner.invoke(app, [*args, *csv, "-q"])
@@ -301,3 +314,19 @@ def test_kid_needs_image_folders(runner, clean_exit, tmp_path, with_inception, f
     result = runner.invoke(app, ["fid", str(ref), str(a), "--kid", "-q"])
     clean_exit(result, 2)
     assert f"--kid needs the features of every image: '{ref}' holds only mu and sigma" in result.output
+
+
+def test_two_statistics_files_need_no_network(runner, clean_exit, tmp_path, monkeypatch, no_download):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(40, 8)), rng.normal(size=(40, 8)) + 1.0
+    for name, f in (("x.npz", x), ("y.npz", y)):
+        np.savez(tmp_path / name, mu=f.mean(0), sigma=np.cov(f, rowvar=False))
+    row = run_fid(runner, clean_exit, tmp_path, tmp_path / "x.npz", tmp_path / "y.npz")
+    from pytorch_fid.fid_score import calculate_frechet_distance
+
+    expected = calculate_frechet_distance(
+        x.mean(0), np.cov(x, rowvar=False), y.mean(0), np.cov(y, rowvar=False)
+    )
+    assert row["fid"] == pytest.approx(expected, rel=1e-12) and row["fid_dims"] == 8
+    assert pd.isna(row["n_a"]) and pd.isna(row["inception_weights"])

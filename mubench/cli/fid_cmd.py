@@ -143,7 +143,8 @@ def fid(
         ("fid_dims", "features", integer),
     ]
     columns = [c for c in columns if c[0] in frame and frame[c[0]].notna().any()]
-    console.print(table(frame, columns, title="FID", caption=f"A: {a}   B: {b}"))
+    console.print(table(frame, columns, title="FID"))
+    console.print(f"A: {a}\nB: {b}", markup=False, highlight=False, soft_wrap=True)
     if row["message"]:
         err_console.print(f"note: {row['message']}", highlight=False, markup=False, soft_wrap=True)
     finish(frame, csv, json, row["device"])

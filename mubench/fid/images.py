@@ -41,8 +41,12 @@ class ImageSet:
 def _rgb(file: Path) -> np.ndarray:
     from PIL import Image
 
-    with Image.open(file) as image:
-        return np.asarray(image.convert("RGB"))
+    try:
+        with Image.open(file) as image:
+            return np.asarray(image.convert("RGB"))
+    except Exception as exc:  # a file whose header reads but whose pixels do not (truncated, corrupt)
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UsageError(f"cannot read '{file}' as an image ({detail})") from None
 
 
 def folder_files(folder: Path) -> list[Path]:

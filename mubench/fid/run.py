@@ -12,7 +12,13 @@ import numpy as np
 
 from mubench.errors import UsageError, opt
 from mubench.fid.images import ImageSet, dataset_images, folder_images
-from mubench.fid.inception import check_dims, load_inception, weights_note, weights_path
+from mubench.fid.inception import (
+    check_dims,
+    load_inception,
+    missing_weights_message,
+    weights_note,
+    weights_path,
+)
 from mubench.fid.kid import kid
 from mubench.fid.stats import check_out, frechet_distance, read_npz, statistics, write_npz
 
@@ -61,6 +67,9 @@ def fid_ref(
     check_dims(dims)
     check_out(out)
     resolved = str(resolve_device(device))
+    missing = missing_weights_message(inception_weights)
+    if missing:  # before reading a dataset, which may take a while
+        raise UsageError(missing)
     images = dataset_images(dataset, split, data_root, num_images)
     net = load_inception(dims, inception_weights, resolved)
     mu, sigma = statistics(features(images, net, batch_size, resolved, tick))

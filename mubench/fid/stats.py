@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mubench.errors import UsageError, opt
+from mubench.errors import MeasurementError, UsageError, opt
 
 
 def statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -31,7 +31,7 @@ def frechet_distance(mu_a: np.ndarray, sigma_a: np.ndarray, mu_b: np.ndarray, si
         with contextlib.redirect_stdout(io.StringIO()):
             return float(calculate_frechet_distance(mu_a, sigma_a, mu_b, sigma_b))
     except ValueError as exc:  # a large imaginary part of the matrix square root
-        raise UsageError(f"the Frechet distance cannot be computed: {exc}") from None
+        raise MeasurementError(f"the Frechet distance cannot be computed: {exc}") from None
 
 
 def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
