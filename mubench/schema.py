@@ -179,7 +179,7 @@ COLUMNS: tuple[Column, ...] = (
         "checkpoint",
         str,
         "",
-        ("flops", "latency", "robustness", "sample"),
+        ("flops", "latency", "robustness", "sample", "fid"),
         "weights used: a mubench file, FORMAT:PATH@sha256:HEX for another library's, untrained, or none "
         "(references; flops and latency without --checkpoint)",
     ),
@@ -236,8 +236,8 @@ COLUMNS: tuple[Column, ...] = (
     _info("kid_subset_size", int, "images", Q, "images per subset (at most the smaller set)"),
     _info("n_a", int, "images", Q, "images of A (empty for an .npz)"),
     _info("n_b", int, "images", Q, "images of B (empty for an .npz)"),
-    _info("input_a", str, "", Q, "A: an image folder or an .npz of mu and sigma"),
-    _info("input_b", str, "", Q, "B: an image folder or an .npz of mu and sigma"),
+    _key("input_a", str, "A: an image folder or an .npz of mu and sigma", Q),
+    _key("input_b", str, "B: an image folder or an .npz of mu and sigma", Q),
     _info(
         "inception_weights", str, "", Q, "PATH@sha256:HEX of the Inception weights (empty: two .npz files)"
     ),

@@ -4,7 +4,6 @@ Inception weights are random, written into a temporary TORCH_HOME."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,8 @@ from mubench.fid.inception import WEIGHTS_FILE, load_inception
 from mubench.fid.kid import kid, polynomial_mmd2
 from mubench.fid.run import features
 from mubench.fid.stats import statistics
-from mubench.sampling.run import GRID, MARKER
+from mubench.sampling.run import GRID
+from mubench.sources.files import sha256_of
 
 N = 12  # images per folder
 DIMS = "64"  # most tests compare pytorch-fid's 64 first-block features: a 2048 x 2048 sqrtm takes ~20 s
@@ -105,7 +105,8 @@ def test_fid_of_a_set_against_itself_is_zero(runner, clean_exit, tmp_path, with_
     _, sigma = statistics(features(folder_images(a), load_inception(64), 5, "cpu"))
     assert abs(row["fid"]) < 1e-6 * np.trace(sigma)  # exact arithmetic gives 0; sqrtm rounds
     assert (row["n_a"], row["n_b"], row["fid_dims"], row["command"]) == (N, N, 64, "fid")
-    assert row["inception_weights"].endswith(f"{WEIGHTS_FILE}@sha256:" + row["inception_weights"][-64:])
+    weights = with_inception / "hub" / "checkpoints" / WEIGHTS_FILE
+    assert row["inception_weights"] == f"{weights}@sha256:{sha256_of(weights)}"
     assert "not pytorch-fid's published file" in row["message"]  # random weights are told apart
 
 
@@ -175,16 +176,21 @@ def test_a_built_in_dataset_counts_as_the_png_files_of_its_images(
         assert abs(row["fid"]) < 1e-6 * np.trace(data["sigma"])
 
 
-def test_a_sample_folders_grid_is_left_out(runner, clean_exit, tmp_path, with_inception, folders):
+def test_a_sample_folder_is_scored_without_its_grid_and_names_its_model(
+    runner, clean_exit, tmp_path, with_inception, folders
+):
     from PIL import Image
 
     a, _ = folders
-    sampled = write_pngs(tmp_path / "sampled", 4, seed=5)
-    (sampled / MARKER).write_text(json.dumps({"conditions": {}}))
-    Image.new("RGB", (64, 64)).save(sampled / GRID)  # another size: read, it would be refused
-    Image.new("RGB", (32, 32)).save(sampled / ".000009.partial.png")  # an unfinished write
+    sampled = tmp_path / "sampled"
+    args = ["sample", "-m", "ode-u-tiny", "--seeds", "0-3", "--steps", "2", "-q", "--out", str(sampled)]
+    clean_exit(runner.invoke(app, args), 0)
+    assert Image.open(sampled / GRID).size != Image.open(sampled / "000000.png").size  # read, it is refused
+    Image.new("RGB", (32, 32)).save(sampled / ".000009.partial.png")  # an unfinished write: left out too
     row = run_fid(runner, clean_exit, tmp_path, sampled, a, "--dims", DIMS)
-    assert row["n_a"] == 4
+    assert row["n_a"] == 4 and row["fid"] > 0
+    assert (row["model"], row["sampler"], row["steps"]) == ("ode-u-tiny", "ddim(eta=0)", 2)
+    assert row["checkpoint"].startswith("shipped:")
 
 
 def test_kid_of_a_set_against_itself_is_near_zero(runner, clean_exit, tmp_path, with_inception, folders):

@@ -98,6 +98,27 @@ def read_side(text: str) -> Side:
     raise UsageError(f"'{text}' {what}; give an image folder or an .npz statistics file")
 
 
+def sampled_by(sides: list[Side]) -> dict[str, Any]:
+    """``model``, ``checkpoint``, ``sampler`` and ``steps`` (DDIM's; empty for ddpm) of the first side that
+    ``mubench sample`` made, from the record it leaves in the folder; nothing for other folders."""
+    import json
+
+    from mubench.sampling.run import MARKER
+
+    for side in sides:
+        marker = Path(side.label) / MARKER
+        if side.images is None or not marker.is_file():
+            continue
+        try:
+            made = json.loads(marker.read_text())["conditions"]
+            sampler = made["sampler"] if made["sampler"] == "ddpm" else f"ddim(eta={float(made['eta']):g})"
+            return {"model": str(made["model"]), "checkpoint": str(made["checkpoint"]), "sampler": sampler,
+                    "steps": made["steps"] if made["sampler"] == "ddim" else None}  # fmt: skip
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a record it cannot read: the row just lacks these
+    return {}
+
+
 def _dims_of(sides: list[Side], dims: int | None) -> int:
     """The feature size: the statistics files', which must agree with each other and with --dims."""
     given = {len(s.stats[0]): s.label for s in sides if s.stats is not None}
@@ -161,7 +182,8 @@ def fid(
         row |= {"kid_mean": mean, "kid_std": std, "kid_subsets": kid_subsets, "kid_subset_size": size}
     counts = [len(s.images) if s.images is not None else None for s in sides]
     return make_row(
-        "fid", run_id, device=resolved, batch_size=batch_size, message=message, fid_dims=d, **row,
+        "fid", run_id, device=resolved, batch_size=batch_size, message=message, **sampled_by(sides),
+        fid_dims=d, **row,
         n_a=counts[0], n_b=counts[1], input_a=a, input_b=b, inception_weights=label,
         **environment(resolved),
     )  # fmt: skip
