@@ -119,6 +119,12 @@ def sampled_by(sides: list[Side]) -> dict[str, Any]:
     return {}
 
 
+def _same_files(x: Side, y: Side) -> bool:
+    if x.images is None or y.images is None or not x.images.files:
+        return False
+    return [f.resolve() for f in x.images.files] == [f.resolve() for f in y.images.files]
+
+
 def _dims_of(sides: list[Side], dims: int | None) -> int:
     """The feature size: the statistics files', which must agree with each other and with --dims."""
     given = {len(s.stats[0]): s.label for s in sides if s.stats is not None}
@@ -171,7 +177,9 @@ def fid(
         label, message = f"{path}@sha256:{digest}", weights_note(path, digest)
         offset = 0
         for i, side in enumerate(sides):
-            if side.images is not None:
+            if i == 1 and _same_files(sides[0], side):
+                feats[1] = feats[0]  # one folder against itself: its features once
+            elif side.images is not None:
                 step = (lambda done, o=offset: tick(o + done)) if tick else None
                 feats[i] = features(side.images, net, batch_size, resolved, step)
                 offset += len(side.images)
@@ -193,4 +201,5 @@ def images_to_read(a: str, b: str) -> int:
     """How many images ``fid`` will run through the network (for a progress bar; 0 if unknown)."""
     from mubench.fid.images import folder_files
 
-    return sum(len(folder_files(Path(p))) for p in (a, b) if Path(p).is_dir())
+    folders = {Path(p).resolve() for p in (a, b) if Path(p).is_dir()}
+    return sum(len(folder_files(folder)) for folder in folders)
