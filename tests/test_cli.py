@@ -366,3 +366,17 @@ def test_flops_failed_model_becomes_a_row_and_the_run_goes_on(runner, user_modul
     failed = frame[frame["model"] == f"{user_module}:mutating"]
     assert failed["status"].tolist() == ["error"]
     assert "changed the state" in failed["message"].iloc[0]
+
+
+def test_a_table_shows_a_caption_holding_brackets_as_written():
+    """A caption may hold a user's path, e.g. DIR/[/b]: plain text, never rich markup."""
+    import pandas as pd
+    from rich.console import Console
+
+    from mubench.cli.render import table
+    from mubench.formatting import text
+
+    console = Console(width=100, record=True)
+    console.print(table(pd.DataFrame({"model": ["m"]}), [("model", "model", text)], "[b]x", "in DIR/[/b]"))
+    shown = " ".join(console.export_text().split())  # the caption wraps at the table's width
+    assert "in DIR/[/b]" in shown and "[b]x" in shown

@@ -21,7 +21,8 @@ def table(
 ) -> Table:
     """A rich table of ``frame`` showing ``columns`` that exist in it; numbers right-aligned."""
     present = [c for c in columns if c[0] in frame.columns]
-    out = Table(title=title, caption=caption, caption_justify="left")
+    # Titles and captions are plain text, which may hold a user's path: never read as rich markup.
+    out = Table(title=title and escape(title), caption=caption and escape(caption), caption_justify="left")
     body = [[fmt(row[name]) for name, _, fmt in present] for _, row in frame.iterrows()]
     for i, (_, header, fmt) in enumerate(present):
         width = max((len(cells[i]) for cells in body), default=1)
