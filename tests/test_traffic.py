@@ -84,6 +84,27 @@ def test_costs_per_module_include_their_submodules():
     assert modules[""].calls == 5  # addmm, relu, addmm and two transposes
 
 
+class Blocks(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList([nn.Linear(4, 4), nn.Linear(4, 4)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x)
+        return x * 2  # in the root module only
+
+
+def test_containers_that_are_never_called_hold_what_their_modules_cost():
+    model, x = Blocks(), torch.randn(2, 4)
+    with torch.no_grad():
+        modules = by_module(op_calls(lambda: model(x), model))
+    linear = OpCost(2, 2 * 2 * 4 * 4, F32 * (2 * 4 + 4 * 4 + 4 + 2 * 4))  # addmm and a free transpose
+    assert modules["blocks.0"] == modules["blocks.1"] == linear
+    assert modules["blocks"] == linear + linear
+    assert modules[""] == linear + linear + OpCost(1, 0, F32 * 2 * 2 * 4)
+
+
 def test_module_hooks_are_removed_even_when_the_call_fails():
     model = nn.Sequential(nn.Linear(4, 8))
     with pytest.raises(RuntimeError):

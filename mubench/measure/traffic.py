@@ -173,11 +173,21 @@ def by_op(calls: Iterable[OpCall]) -> dict[str, OpCost]:
     return dict(sorted(costs.items(), key=lambda kv: -kv[1].bytes))
 
 
+def _enclosing(modules: tuple[str, ...]) -> set[str]:
+    """The modules and every module above them by name: containers (``ModuleList``) are never called,
+    yet ``enc`` holds what ``enc.0.conv`` costs."""
+    names = {""}
+    for name in modules:
+        parts = name.split(".") if name else []
+        names.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return names
+
+
 def by_module(calls: Iterable[OpCall]) -> dict[str, OpCost]:
     """Calls summed per module, inclusive of the modules inside it (``""``: the root)."""
     costs: dict[str, OpCost] = defaultdict(OpCost)
     for c in calls:
-        for name in set(c.modules):
+        for name in _enclosing(c.modules):
             costs[name] += OpCost(1, c.flops, c.bytes)
     return dict(costs)
 
@@ -195,7 +205,7 @@ def module_op_costs(model: nn.Module, fn: Callable[[], Any]) -> dict[str, dict[s
     """:func:`op_costs` per module of ``model`` (inclusive of its submodules; ``""``: the root)."""
     per_module: dict[str, list[OpCall]] = defaultdict(list)
     for c in op_calls(fn, model):
-        for name in set(c.modules):
+        for name in _enclosing(c.modules):
             per_module[name].append(c)
     return {name: by_op(calls) for name, calls in per_module.items()}
 
@@ -204,3 +214,11 @@ def roofline_seconds(calls: Iterable[OpCall], flops_per_s: float, bytes_per_s: f
     """The least time the calls can take, one after another, each bound by arithmetic or by memory:
     the sum over operators of max(FLOPs / peak rate, bytes / bandwidth)."""
     return sum(max(c.flops / flops_per_s, c.bytes / bytes_per_s) for c in calls)
+
+
+def weights_bytes(model: nn.Module) -> int:
+    """Bytes of ``model``'s parameters and buffers, each storage once (tied weights are shared)."""
+    storages: dict[int, int] = {}
+    for t in (*model.parameters(), *model.buffers()):
+        storages[t.untyped_storage()._cdata] = t.untyped_storage().nbytes()
+    return sum(storages.values())
