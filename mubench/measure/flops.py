@@ -199,20 +199,13 @@ def measure_flops(
 class _Traffic:
     calls: list[OpCall]  # every aten operator of one call
     bytes_min: int
+    bytes_unfused: int
     weights_bytes: int
     peak_activation_bytes: int
 
-    @property
-    def bytes_unfused(self) -> int:
-        return total(self.calls).bytes
-
     def intensities(self, flops: int) -> dict[str, float]:
-        return {
-            "arithmetic_intensity_min": flops / self.bytes_min,
-            "arithmetic_intensity_unfused": flops / self.bytes_unfused
-            if self.bytes_unfused
-            else float("nan"),
-        }
+        unfused = flops / self.bytes_unfused if self.bytes_unfused else float("nan")
+        return {"arithmetic_intensity_min": flops / self.bytes_min, "arithmetic_intensity_unfused": unfused}
 
 
 def _traffic(model: nn.Module, x: torch.Tensor, t: torch.Tensor) -> _Traffic:
@@ -228,7 +221,7 @@ def _traffic(model: nn.Module, x: torch.Tensor, t: torch.Tensor) -> _Traffic:
     peak = peak_live_bytes(call)
     weights = weights_bytes(model)
     minimum = weights + tensor_bytes(x) + tensor_bytes(t) + tensor_bytes(found["out"])
-    return _Traffic(found["calls"], minimum, weights, peak)
+    return _Traffic(found["calls"], minimum, total(found["calls"]).bytes, weights, peak)
 
 
 def _breakdown(
