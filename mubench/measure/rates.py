@@ -1,11 +1,12 @@
 """The device's own limits, measured: its peak arithmetic rate in a dtype and its memory bandwidth.
 
 The peak is the best rate over several large dense matrix products and the 3x3 convolutions that
-denoisers run (both memory formats on the CPU, where oneDNN's convolutions can beat its matmul), so that
-no model's achieved rate should exceed it. The bandwidth is the best of a STREAM-style copy
-(``a = b``: 2 bytes moved per byte of array) and triad (``a = b + s * c``: 3), on arrays at least as large as
-the last-level cache each, so that every pass goes to memory. Both are measured once per process and
-configuration and cached; ``seconds`` records what measuring them cost.
+denoisers run (both memory formats, and prepacked on the CPU as ``--prepack`` runs them: oneDNN's
+convolutions can beat its matmul), so that no model's achieved rate should exceed it. The bandwidth is
+the best of a STREAM-style copy (``a = b``: 2 bytes moved per byte of array) and triad
+(``a = b + s * c``: 3), on arrays at least as large as the last-level cache each (a quarter of the
+memory available for the three at most), so that every pass goes to memory. Both are measured once per
+process and configuration and cached; ``seconds`` records what measuring them cost.
 """
 
 from __future__ import annotations
@@ -69,11 +70,17 @@ def _candidates(device: torch.device, dtype: torch.dtype) -> list[tuple[str, int
     batch, channels, side = (64, 256, 64) if device.type == "cuda" else (8, 128, 32)
     weight = torch.randn(channels, channels, 3, 3, device=device).to(dtype)
     flops = 2 * batch * channels * side * side * channels * 9
+    label = f"conv3x3 {batch}x{channels}x{side}x{side}"
     for fmt, suffix in ((torch.contiguous_format, ""), (torch.channels_last, " channels_last")):
         x = torch.randn(batch, channels, side, side, device=device).to(dtype).contiguous(memory_format=fmt)
         w = weight.contiguous(memory_format=fmt)
-        label = f"conv3x3 {batch}x{channels}x{side}x{side}{suffix}"
-        found.append((label, flops, lambda x=x, w=w: torch.nn.functional.conv2d(x, w, padding=1)))
+        found.append((label + suffix, flops, lambda x=x, w=w: torch.nn.functional.conv2d(x, w, padding=1)))
+    if device.type == "cpu" and dtype == torch.float32 and torch.backends.mkldnn.is_available():
+        from mubench.measure.prepack import PrepackedConv2d  # what --prepack runs
+
+        conv = torch.nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        packed = PrepackedConv2d(conv, [batch, channels, side, side])
+        found.append((label + " prepacked", flops, lambda x=x, packed=packed: packed(x)))  # x: channels-last
     return found
 
 
