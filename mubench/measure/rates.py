@@ -23,6 +23,7 @@ from mubench.measure.timing import Timer
 MIN_ARRAY_BYTES = {"cpu": 64 << 20, "cuda": 1 << 30}
 CACHE_MULTIPLE = {"cpu": 1, "cuda": 8}  # a GPU's L2 is small: its arrays are made far larger
 BUDGET_S = {"cpu": 0.25, "cuda": 0.15}  # per kernel: best of the runs that fit in this, at least 2
+PEAK_LIMIT_S = 8.0  # no larger kernel is started after this (kernels are tried smallest first)
 BANDWIDTH_BUDGET_S = 0.1  # its arrays are large: a run or two is already long
 MEMORY_SHARE = 4  # the three arrays take at most 1/4 of the memory available
 
@@ -88,8 +89,13 @@ def peak_gflops(device: torch.device, dtype: torch.dtype) -> tuple[float, str]:
     """The best measured rate over the dense kernels, and which kernel gave it."""
     timer = Timer(device)
     best, label = 0.0, ""
+    deadline = time.perf_counter() + PEAK_LIMIT_S
     with torch.inference_mode():
-        for name, flops, run in _candidates(device, dtype):
+        for name, flops, run in sorted(_candidates(device, dtype), key=lambda c: c[1]):
+            if (
+                best and time.perf_counter() > deadline
+            ):  # a slow dtype here: the larger kernels would take long
+                break
             try:
                 ms = _best_ms(timer, run, BUDGET_S[device.type])
             except RuntimeError:  # a kernel this device has not got in this dtype
