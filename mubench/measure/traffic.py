@@ -27,14 +27,18 @@ from mubench.measure.counters import _torch_sdpa_flops
 
 aten = torch.ops.aten
 
-# Queries of a tensor's metadata: not operators of the model, not counted.
+# Queries of a tensor's metadata: not operators of the model, not counted (looked up by name: older torch
+# versions lack some of them).
 _METADATA = {
-    aten.sym_is_contiguous.default, aten.is_contiguous.default, aten.is_contiguous.memory_format,
-    aten.is_strides_like_format.default, aten.is_non_overlapping_and_dense.default, aten.size.default,
-    aten.sym_size.default, aten.stride.default, aten.sym_stride.default, aten.storage_offset.default,
-    aten.sym_storage_offset.default, aten.numel.default, aten.sym_numel.default, aten.dim.default,
-    torch.ops.prim.layout.default, torch.ops.prim.device.default,
-}  # fmt: skip
+    getattr(getattr(aten, op, None), overload, None)
+    for op, overload in (
+        ("sym_is_contiguous", "default"), ("is_contiguous", "default"), ("is_contiguous", "memory_format"),
+        ("is_strides_like_format", "default"), ("is_non_overlapping_and_dense", "default"),
+        ("size", "default"), ("sym_size", "default"), ("stride", "default"), ("sym_stride", "default"),
+        ("storage_offset", "default"), ("sym_storage_offset", "default"), ("numel", "default"),
+        ("sym_numel", "default"), ("dim", "default"),
+    )
+} | {torch.ops.prim.layout.default, torch.ops.prim.device.default}  # fmt: skip
 # In-place operators that overwrite their destination without reading it.
 _WRITE_ONLY = {"aten.copy_", "aten.fill_", "aten.zero_", "aten.uniform_", "aten.normal_", "aten.random_"}
 _ALLOCATIONS = ("aten.empty", "aten.new_empty", "aten.empty_like", "aten.empty_strided")
