@@ -27,5 +27,5 @@ REFERENCES = ("identity", "tv", "wavelet", "nl-means")
 # `mubench compare` shows these when no --metric is given (each where the rows have it).
 DEFAULT_METRICS = (
     "params_total", "macs", "nfe", "macs_per_trajectory", "call_ms_median", "trajectory_s_median",
-    "peak_mem_mib", "psnr_db_mean", "ssim_mean",
+    "peak_mem_mib", "peak_activation_mib", "psnr_db_mean", "ssim_mean",
 )  # fmt: skip

@@ -116,6 +116,14 @@ def test_two_processes_give_per_process_medians_and_a_summary_row(two_process_ro
     assert second["call_ms_vs_first"] == pytest.approx(second["call_ms_median"] / first["call_ms_median"])
 
 
+def test_the_summary_row_takes_the_median_of_the_workers_rates_and_rooflines(two_process_rows):
+    for row in two_process_rows:
+        assert row["device_matmul_gflops"] > 0 and row["device_bandwidth_gbps"] > 0
+        assert row["latency_over_roofline"] == pytest.approx(row["call_ms_median"] / row["roofline_ms"])
+        assert row["achieved_share"] == pytest.approx(row["achieved_gflops"] / row["device_matmul_gflops"])
+        assert row["achieved_share"] <= 1.0
+
+
 CRASHING_SOURCE = '''
 import os
 import torch

@@ -31,7 +31,7 @@ from mubench.cli.solver_options import (
     SolverOpt,
 )
 from mubench.cli.weights_options import CheckpointOpt, WeightsOpt
-from mubench.formatting import giga, integer, percent, ratio, text
+from mubench.formatting import fixed, giga, integer, missing, percent, ratio, text
 from mubench.ranges import bounds
 
 if TYPE_CHECKING:
@@ -64,7 +64,8 @@ def flops(
         ),
     ] = "matmul",
     depth: Annotated[
-        int, typer.Option(**bounds("depth"), help="Also show MACs per module down to this depth.")
+        int,
+        typer.Option(**bounds("depth"), help="Also show MACs and bytes moved per module down to this depth."),
     ] = 0,
     solver: SolverOpt = None,
     ode_steps: OdeStepsOpt = None,
@@ -117,10 +118,17 @@ def flops(
     for breakdown in measured.breakdowns:
         if not breakdown.empty:
             counted = "MACs" if tier == "matmul" else "MACs + elementwise ops"  # tier all adds those
-            title = f"{counted} per module: {breakdown['model'].iloc[0]} (fvcore, depth <= {depth})"
-            console.print(table(breakdown, [("module", "module", text), ("macs", counted, integer),
-                                            ("share", "share", percent)], title=title))  # fmt: skip
+            model_name = breakdown["model"].iloc[0]
+            title = f"{counted} per module: {model_name} (fvcore, depth <= {depth}), and bytes moved"
+            columns = [("module", "module", text), ("macs", counted, integer), ("share", "share", percent),
+                       ("bytes_unfused", "MiB moved", mib), ("bytes_share", "share", percent)]  # fmt: skip
+            console.print(table(breakdown, columns, title=title))
     finish(frame, csv, json)
+
+
+def mib(value: float | None) -> str:
+    """Bytes as MiB."""
+    return "-" if missing(value) else f"{value / 2**20:,.1f}"
 
 
 def _render(frame: pd.DataFrame, names: list[str], shared: int | None, steps: int) -> None:
@@ -138,6 +146,9 @@ def _render(frame: pd.DataFrame, names: list[str], shared: int | None, steps: in
         *([("macs_per_trajectory", f"MACs x{steps}", giga)] if steps > 1 else []),
         ("xcheck_ratio", "torch/fv", ratio),
         ("coverage", "cov.", percent),
+        ("bytes_unfused", "MiB moved", mib),
+        ("arithmetic_intensity_unfused", "FLOP/B", fixed(1)),
+        ("peak_activation_mib", "act. MiB", fixed(1)),
         *([("status", "status", text)] if (fv["status"] != "ok").any() else []),
     ]
     solvers = sorted({s for s in fv.get("solver", pd.Series(dtype=str)).dropna()})
@@ -150,7 +161,9 @@ def _render(frame: pd.DataFrame, names: list[str], shared: int | None, steps: in
         f"{' + elementwise ops' if tier == 'all' else ''}. vs base: MACs / those of {baseline}. "
         f"Resolution: {where}; batch {fv['batch_size'].iloc[0]}. "
         f"NFE = ODE-function evaluations per call{' (' + ', '.join(solvers) + ')' if solvers else ''}. "
-        "torch/fv = torch FlopCounterMode FLOPs / (2 x fvcore MACs) over the ops both count."
+        "torch/fv = torch FlopCounterMode FLOPs / (2 x fvcore MACs) over the ops both count. "
+        "MiB moved: every aten operator reads its inputs and writes its outputs (unfused); FLOP/B: FLOPs "
+        "per byte of it; act. MiB: peak live tensors of one eager call."
     )
     console.print(table(fv, columns, title="Compute per denoiser call", caption=caption))
     for model, message in dict.fromkeys(zip(frame["model"], frame["message"])):

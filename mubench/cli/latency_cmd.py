@@ -159,9 +159,12 @@ def _render(frame: pd.DataFrame, conds: LatencyConditions) -> None:
         ("call_ms_process_spread", "spread", percent),
         ("call_ms_vs_first", "vs base", ratio),
         ("macs_vs_first", "MACs vs base", ratio),
+        ("roofline_vs_first", "roofline vs base", ratio),
         ("trajectory_s_median", f"traj. s ({conds.steps})", fixed(3)),
         ("achieved_share", "of peak", percent),
-        ("peak_mem_mib", "peak MiB", fixed(1)),
+        ("latency_over_roofline", "x roofline", fixed(2)),
+        ("peak_activation_mib", "act. MiB", fixed(1)),
+        *([("peak_mem_mib", "peak MiB", fixed(1))] if conds.device.startswith("cuda") else []),
         ("nfe", "NFE", integer),
         ("agrees_with_eager_fp32", "agrees", text),
         ("status", "status", text),
@@ -175,7 +178,11 @@ def _render(frame: pd.DataFrame, conds: LatencyConditions) -> None:
         f"{_processes_text(conds)}, libraries {'pre-faulted' if conds.prefault else 'not pre-faulted'}. "
         f"Trajectory: {first['sampler']} x {conds.steps} steps. vs base = median over that of "
         f"{base['model'] if base is not None else '-'}; MACs vs base beside it is what the arithmetic "
-        "alone predicts. of peak = achieved FLOP/s over the device's measured matmul rate."
+        "alone predicts, roofline vs base what memory traffic and arithmetic together allow. of peak = "
+        "achieved FLOP/s over the device's measured peak (best matmul or convolution); x roofline = call "
+        "time over the sum, per aten operator, of max(FLOPs / peak, bytes / measured bandwidth). act. MiB = "
+        "peak live tensors of one eager call."
+        + (" peak MiB = the CUDA allocator's peak." if conds.device.startswith("cuda") else "")
     )
     if conds.processes > 1:
         caption += (

@@ -12,8 +12,10 @@ from torch import nn
 
 from mubench.errors import MeasurementError, UsageError, opt
 from mubench.measure.counters import TIERS, count_fvcore, count_torch
+from mubench.measure.live_memory import peak_live_bytes
 from mubench.measure.params import count_parameters
 from mubench.measure.setup import NUM_DIFFUSION_STEPS, build_model, example_inputs, load_given_weights
+from mubench.measure.traffic import OpCall, by_module, op_calls, tensor_bytes, total, weights_bytes
 from mubench.models.ode_block import SolverConfig, has_ode_blocks, nfe_by_block, reset_nfe
 from mubench.ranges import check_numbers
 from mubench.registry import get_spec
@@ -95,6 +97,7 @@ def measure_flops(
     with torch.no_grad():
         fv = count_fvcore(model, (x, t), conds.tier)
         tc = count_torch(model, (x, t))
+        traffic = _traffic(model, x, t)
     if tc.output_shape != tuple(x.shape):  # not a denoiser of these images: its count means nothing
         got = f"shape {tc.output_shape}" if tc.output_shape is not None else "no tensor"
         raise MeasurementError(f"model '{model_name}' returned {got} for an input of shape {tuple(x.shape)}")
@@ -143,6 +146,10 @@ def measure_flops(
         **environment("cpu"),
         paper_macs=spec.paper_macs,
         xcheck_ratio=ratio,
+        bytes_min=traffic.bytes_min,
+        bytes_unfused=traffic.bytes_unfused,
+        weights_mib=traffic.weights_bytes / 2**20,
+        peak_activation_mib=traffic.peak_activation_bytes / 2**20,
     )
     # MACs are multiply-accumulates only; the 'all' tier's other ops (norms, resampling, elementwise)
     # are counted once each in elementwise_ops and added to flops, never doubled.
@@ -161,6 +168,7 @@ def measure_flops(
         coverage=fv.coverage,
         unsupported_ops="; ".join(f"{op} x{n}" for op, n in sorted(fv.unsupported.items())),
         **common,
+        **traffic.intensities(fv_flops),
     )
     torch_row = make_row(
         "flops",
@@ -175,16 +183,53 @@ def measure_flops(
         coverage=None,
         unsupported_ops=None,
         **{**common, "tier": "matmul"},
+        **traffic.intensities(tc.flops),
     )
-    return [fv_row, torch_row], _breakdown(model_name, fv.by_module, fv.macs, conds.depth)
+    module_bytes = {name: cost.bytes for name, cost in by_module(traffic.calls).items()}
+    return [fv_row, torch_row], _breakdown(model_name, fv.by_module, fv.macs, module_bytes, conds.depth)
 
 
-def _breakdown(model_name: str, by_module: dict[str, int], total: int, depth: int) -> pd.DataFrame:
+@dataclass
+class _Traffic:
+    calls: list[OpCall]  # every aten operator of one call
+    bytes_min: int
+    bytes_unfused: int
+    weights_bytes: int
+    peak_activation_bytes: int
+
+    def intensities(self, flops: int) -> dict[str, float]:
+        unfused = flops / self.bytes_unfused if self.bytes_unfused else float("nan")
+        return {"arithmetic_intensity_min": flops / self.bytes_min, "arithmetic_intensity_unfused": unfused}
+
+
+def _traffic(model: nn.Module, x: torch.Tensor, t: torch.Tensor) -> _Traffic:
+    """Bytes moved by one call of ``model`` (per aten operator, and at least) and its peak live tensors."""
+    found: dict[str, Any] = {}
+
+    def run() -> None:
+        found["out"] = model(x, t)
+
+    def call() -> None:
+        found["calls"] = op_calls(run, model)
+
+    peak = peak_live_bytes(call)
+    weights = weights_bytes(model)
+    minimum = weights + tensor_bytes(x) + tensor_bytes(t) + tensor_bytes(found["out"])
+    return _Traffic(found["calls"], minimum, total(found["calls"]).bytes, weights, peak)
+
+
+def _breakdown(
+    model_name: str, by_module: dict[str, int], total: int, module_bytes: dict[str, int], depth: int
+) -> pd.DataFrame:
+    """MACs (fvcore) and unfused bytes (aten operators) per module down to ``depth``, with their shares."""
     rows = []
-    for name, macs in by_module.items():
+    all_bytes = module_bytes.get("", 0)
+    for name in dict.fromkeys([*by_module, *module_bytes]):
         level = 0 if name == "" else name.count(".") + 1
-        if 0 < level <= depth and macs:
-            rows.append(
-                {"model": model_name, "module": name, "depth": level, "macs": macs, "share": macs / total}
-            )
-    return pd.DataFrame(rows, columns=["model", "module", "depth", "macs", "share"])
+        macs, moved = by_module.get(name, 0), module_bytes.get(name, 0)
+        if 0 < level <= depth and (macs or moved):
+            rows.append({"model": model_name, "module": name, "depth": level, "macs": macs,
+                         "share": macs / total if total else None, "bytes_unfused": moved,
+                         "bytes_share": moved / all_bytes if all_bytes else None})  # fmt: skip
+    return pd.DataFrame(rows, columns=["model", "module", "depth", "macs", "share", "bytes_unfused",
+                                       "bytes_share"])  # fmt: skip

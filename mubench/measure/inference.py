@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from mubench.measure.counters import count_torch
 from mubench.measure.device import dtype_name
+from mubench.measure.live_memory import peak_live_bytes
 from mubench.measure.prepack import prepack_convolutions
 from mubench.measure.setup import build_model, example_inputs, load_given_weights
 from mubench.measure.timing import PeakMemory, Timer, warm_up
+from mubench.measure.traffic import OpCall, op_calls, total, weights_bytes
 from mubench.models.ode_block import has_ode_blocks, nfe_by_block, reset_nfe
 from mubench.registry import ModelSpec, get_spec
 
@@ -47,12 +48,15 @@ class PreparedModel:
     call: Callable[[], torch.Tensor]  # one denoiser call on the example input
     denoise: Denoise  # a denoiser call on any input, under the mode's contexts (used by the samplers)
     x: torch.Tensor  # the example input, in the mode's memory format
-    flops: int  # per call, counted by torch
+    flops: int  # per call, by torch's per-operator formulas
+    op_calls: list[OpCall]  # every aten operator of one eager call, with its FLOPs and bytes
+    weights_bytes: int
+    peak_activation_bytes: int  # live tensors of one eager call, at their peak
     nfe: int | None  # ODE-function evaluations per call; None without ODE blocks
     calls_per_sample: int
     warmup_iters: int
     warmup_stable: bool
-    peak_mem_mib: float | None
+    peak_mem_mib: float | None  # CUDA: the allocator's peak in a warm call; None on the CPU
     solver: str | None  # the ODE solver, described; None without ODE blocks
     max_rel_err: float  # of the first call's output against the eager float32 model's
     eager: nn.Module  # the uncompiled model, whose ODE functions count their evaluations
@@ -95,7 +99,7 @@ def prepare(
     load_given_weights(eager, name, conds.checkpoints, conds.weights)
     eager = eager.to(device)
     x, t = example_inputs(conds.batch_size, channels, resolution, conds.seed, str(device))
-    with torch.inference_mode(), PeakMemory(device) as first_call:
+    with torch.inference_mode():
         output = eager(x, t)
     if not isinstance(output, torch.Tensor) or output.shape != x.shape:  # not a denoiser of these images
         got = f"shape {tuple(output.shape)}" if isinstance(output, torch.Tensor) else type(output).__name__
@@ -108,10 +112,13 @@ def prepare(
         x = x.contiguous(memory_format=torch.channels_last)
     contexts = inference_contexts(device, dtype)
     reset_nfe(eager)
+    calls: list[OpCall] = []
     with contexts():
-        flops = count_torch(eager, (x, t)).flops
+        peak_activation = peak_live_bytes(lambda: calls.extend(op_calls(lambda: eager(x, t))))
+    flops = total(calls).flops
+    weights = weights_bytes(eager)  # before prepacking, whose opaque tensors have no storage to read
     nfe = sum(nfe_by_block(eager).values()) if has_ode_blocks(eager) else None
-    if conds.prepack:  # after counting: the FLOP counter does not know the prepacked operator
+    if conds.prepack:  # after counting: the counters do not know the prepacked operator
         prepack_convolutions(eager, (x, t))
     model = eager
     if conds.compile:
@@ -136,10 +143,11 @@ def prepare(
     warm = warm_up(timer, call, conds.warmup_min, conds.warmup_max_s)
     min_ms = MIN_SAMPLE_MS[device.type]
     per_sample = min(MAX_CALLS_PER_SAMPLE, max(1, math.ceil(min_ms / max(warm.last_ms, 1e-6))))
-    if device.type == "cuda":  # CPU: the first call's growth above; its allocator keeps freed memory
+    peak_mib = None  # the CPU allocator keeps what it freed: peak_activation_bytes says what a call needs
+    if device.type == "cuda":
         with PeakMemory(device) as warm_call:
             call()
-    peak_mib = warm_call.peak_mib if device.type == "cuda" else first_call.peak_mib
+        peak_mib = warm_call.peak_mib
     solver = getattr(eager, "solver", None) if nfe is not None else None
     return PreparedModel(
         name=name,
@@ -149,6 +157,9 @@ def prepare(
         denoise=denoise,
         x=x,
         flops=flops,
+        op_calls=calls,
+        weights_bytes=weights,
+        peak_activation_bytes=peak_activation,
         nfe=nfe,
         calls_per_sample=per_sample,
         warmup_iters=warm.iterations,

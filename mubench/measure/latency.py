@@ -27,10 +27,11 @@ from mubench.measure.latency_rows import add_ratios, latency_rows
 from mubench.measure.machine_state import busy_warning, machine_state
 from mubench.measure.prefault import Prefaulter
 from mubench.measure.prepack import check_prepack_available
+from mubench.measure.rates import device_rates
 from mubench.measure.round_robin import Candidate, active, time_round_robin
 from mubench.measure.runner import failure_of, failure_row
 from mubench.measure.setup import NUM_DIFFUSION_STEPS
-from mubench.measure.timing import Timer, matmul_peak_gflops
+from mubench.measure.timing import Timer
 from mubench.models.ode_block import SolverConfig
 from mubench.ranges import check_numbers
 from mubench.registry import get_spec
@@ -179,12 +180,10 @@ def measure_here(
         candidates, conds.repeats, conds.trajectory_repeats, sampler, conds.seed, timer, tick, fail
     )
 
-    peak_gflops = matmul_peak_gflops(device, dtype) if candidates else None
+    rates = device_rates(device, dtype) if active(candidates) else None  # after timing: it fills memory
     env = {**environment(str(device)), **flag_record, **state}
     busy = busy_warning(state)
-    rows = latency_rows(
-        names, candidates, failures, run_id, common, env, peak_gflops, busy, prefaulter.fields()
-    )
+    rows = latency_rows(names, candidates, failures, run_id, common, env, rates, busy, prefaulter.fields())
     samples = {
         c.prepared.name: {"call_ms": c.call_ms, "trajectory_s": c.trajectory_s} for c in active(candidates)
     }

@@ -6,8 +6,10 @@ from typing import Any
 
 from mubench.measure.device import DTYPES
 from mubench.measure.inference import AGREEMENT_TOLERANCE
+from mubench.measure.rates import DeviceRates
 from mubench.measure.round_robin import Candidate
 from mubench.measure.timing import summarize
+from mubench.measure.traffic import roofline_seconds, total
 from mubench.results import make_row
 
 
@@ -18,7 +20,7 @@ def latency_rows(
     run_id: str,
     common: dict[str, Any],
     env: dict[str, Any],
-    peak_gflops: float | None,
+    rates: DeviceRates | None,
     busy: str | None,
     prefault_fields: dict[str, Any],
 ) -> list[dict[str, Any]]:
@@ -35,7 +37,7 @@ def latency_rows(
             failed = failures.get(name) or c.failure  # type: ignore[union-attr]
             rows.append({**failed, **prefault_fields, **env})
             continue
-        rows.append(_row(c, run_id, common, env, peak_gflops, busy))
+        rows.append(_row(c, run_id, common, env, rates, busy))
     add_ratios(rows)
     return rows
 
@@ -45,7 +47,7 @@ def _row(
     run_id: str,
     common: dict[str, Any],
     env: dict[str, Any],
-    peak_gflops: float | None,
+    rates: DeviceRates | None,
     busy: str | None,
 ) -> dict[str, Any]:
     p = c.prepared
@@ -86,14 +88,39 @@ def _row(
         flops_per_call=p.flops,
         macs_per_call=p.flops // 2,
         achieved_gflops=achieved,
-        device_matmul_gflops=peak_gflops,
-        achieved_share=achieved / peak_gflops if peak_gflops else None,
         peak_mem_mib=p.peak_mem_mib,
+        **_limits(c, call["call_ms_median"], achieved, rates),
         max_rel_err_vs_eager_fp32=p.max_rel_err,
         agrees_with_eager_fp32=agrees,
         agreement_tolerance=tolerance,
         **env,
     )
+
+
+def _limits(
+    c: Candidate, call_ms: float, achieved_gflops: float, rates: DeviceRates | None
+) -> dict[str, Any]:
+    """The model's traffic and memory, and where it stands against the device's measured limits."""
+    p = c.prepared
+    found: dict[str, Any] = {
+        "bytes_unfused": total(p.op_calls).bytes,
+        "weights_mib": p.weights_bytes / 2**20,
+        "peak_activation_mib": p.peak_activation_bytes / 2**20,
+    }
+    if rates is None:
+        return found
+    roofline_ms = 1e3 * roofline_seconds(p.op_calls, rates.peak_gflops * 1e9, rates.bandwidth_gbps * 1e9)
+    return {
+        **found,
+        "device_matmul_gflops": rates.peak_gflops,
+        "achieved_share": achieved_gflops / rates.peak_gflops,
+        "device_bandwidth_gbps": rates.bandwidth_gbps,
+        "bandwidth_array_mib": rates.array_mib,
+        "device_peak_kernel": rates.peak_kernel,
+        "device_rates_s": rates.seconds,
+        "roofline_ms": roofline_ms,
+        "latency_over_roofline": call_ms / roofline_ms if roofline_ms else None,
+    }
 
 
 def _trajectory_nfe(c: Candidate) -> int | None:
@@ -108,7 +135,8 @@ def _trajectory_nfe(c: Candidate) -> int | None:
 
 
 def add_ratios(rows: list[dict[str, Any]]) -> None:
-    """Each model's median call time and MACs over the first model's, and their quotient."""
+    """Each model's median call time, MACs and roofline over the first model's, and the quotient of the
+    first two."""
     ok = [r for r in rows if r["status"] == "ok"]
     if not ok:
         return
@@ -122,3 +150,5 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
         r["latency_over_macs_ratio"] = (
             r["call_ms_vs_first"] / r["macs_vs_first"] if r.get("macs_vs_first") else None
         )
+        if r.get("roofline_ms") and base.get("roofline_ms"):
+            r["roofline_vs_first"] = r["roofline_ms"] / base["roofline_ms"]

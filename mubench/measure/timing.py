@@ -1,13 +1,11 @@
-"""Timing primitives: synchronised timers, warm-up until stable, summary statistics, peak memory."""
+"""Timing primitives: synchronised timers, warm-up until stable, summary statistics, CUDA peak memory."""
 
 from __future__ import annotations
 
 import statistics
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
@@ -92,62 +90,21 @@ def summarize(values: list[float], prefix: str) -> dict[str, float]:
 
 
 class PeakMemory:
-    """Peak memory of the code run inside the context, in MiB.
-
-    CUDA: the peak that torch's caching allocator held (reset on entry; weights and inputs included).
-    CPU: growth of the process's resident set over its size on entry, sampled every millisecond from
-    /proc (Linux; None elsewhere). The CPU allocator keeps freed memory, so this is meaningful for the
-    first call of a freshly built model, which is where mubench measures it.
-    """
+    """Peak memory that torch's CUDA caching allocator held while the code inside ran, in MiB (reset on
+    entry; weights and inputs included). Not measured on the CPU, whose allocator keeps what it freed:
+    :mod:`mubench.measure.live_memory` counts what a call's tensors need on any device."""
 
     def __init__(self, device: torch.device):
         self.device = device
         self.peak_mib: float | None = None
-        self._stop = threading.Event()
-        self._rss_peak = 0
-        self._page = 4096
-
-    @staticmethod
-    def _rss_pages() -> int:
-        return int(Path("/proc/self/statm").read_text().split()[1])
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self._rss_peak = max(self._rss_peak, self._rss_pages())
-            time.sleep(0.001)
 
     def __enter__(self) -> PeakMemory:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
-        elif Path("/proc/self/statm").exists():
-            import resource
-
-            self._page = resource.getpagesize()
-            self._base = self._rss_peak = self._rss_pages()
-            self._thread = threading.Thread(target=self._sample, daemon=True)
-            self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
             self.peak_mib = torch.cuda.max_memory_allocated(self.device) / 2**20
-        elif hasattr(self, "_thread"):
-            self._stop.set()
-            self._thread.join()
-            self._rss_peak = max(self._rss_peak, self._rss_pages())
-            self.peak_mib = (self._rss_peak - self._base) * self._page / 2**20
-
-
-def matmul_peak_gflops(device: torch.device, dtype: torch.dtype, seconds: float = 1.0) -> float:
-    """The device's measured dense matmul rate in GFLOP/s for ``dtype`` (square products, best of runs)."""
-    n = 8192 if device.type == "cuda" else 1024
-    a = torch.randn(n, n, device=device, dtype=dtype)
-    b = torch.randn(n, n, device=device, dtype=dtype)
-    timer = Timer(device)
-    timer(lambda: a @ b)  # warm-up
-    best_ms, begin = float("inf"), time.perf_counter()
-    while time.perf_counter() - begin < seconds:
-        best_ms = min(best_ms, timer(lambda: a @ b, n=3))
-    return 2 * n**3 / (best_ms * 1e-3) / 1e9

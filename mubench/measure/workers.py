@@ -140,14 +140,16 @@ def _summary_row(
     summary["warmup_stable"] = all(bool(row["warmup_stable"]) for row in rows)
     summary["max_rel_err_vs_eager_fp32"] = max(row["max_rel_err_vs_eager_fp32"] for row in rows)
     summary["agrees_with_eager_fp32"] = all(bool(row["agrees_with_eager_fp32"]) for row in rows)
-    for worst in ("peak_mem_mib", "cpu_busy_other_cores", "loadavg_1min", "prefault_s"):
+    for worst in ("peak_mem_mib", "cpu_busy_other_cores", "loadavg_1min", "prefault_s", "device_rates_s"):
         values = [row[worst] for row in rows if row.get(worst) is not None]
         summary[worst] = max(values) if values else None
-    rates = [row["device_matmul_gflops"] for row in rows if row.get("device_matmul_gflops")]
-    summary["device_matmul_gflops"] = statistics.median(rates) if rates else None
+    for measured in ("device_matmul_gflops", "device_bandwidth_gbps", "roofline_ms"):  # each worker's own
+        values = [row[measured] for row in rows if row.get(measured)]
+        summary[measured] = statistics.median(values) if values else None
     summary["achieved_gflops"] = summary["flops_per_call"] / (summary["call_ms_median"] * 1e-3) / 1e9
-    rate = summary["device_matmul_gflops"]
+    rate, roofline = summary["device_matmul_gflops"], summary["roofline_ms"]
     summary["achieved_share"] = summary["achieved_gflops"] / rate if rate else None
+    summary["latency_over_roofline"] = summary["call_ms_median"] / roofline if roofline else None
     notes = {m for row in rows for m in str(row.get("message") or "").split("; ") if m}
     notes = {m for m in notes if not m.startswith("unstable")}  # judged again on the pooled samples
     if summary.get("call_ms_unstable") or summary.get("trajectory_s_unstable"):
