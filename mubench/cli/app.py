@@ -13,6 +13,7 @@ from mubench.cli.flops_cmd import flops
 from mubench.cli.latency_cmd import latency
 from mubench.cli.models_cmd import models
 from mubench.cli.params_cmd import params
+from mubench.cli.profile_cmd import profile
 from mubench.cli.report_cmd import report
 from mubench.cli.robustness_cmd import robustness
 from mubench.cli.run_cmd import run
@@ -49,6 +50,7 @@ app.command()(models)
 app.command()(params)
 app.command()(flops)
 app.command()(latency)
+app.command()(profile)
 app.command()(robustness)
 app.command()(report)
 app.command("train")(train_command)
