@@ -75,14 +75,14 @@ def profile(
     json: JsonOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Where one denoiser call's time goes: time per operator category beside its share of FLOPs and
-    of bytes, from torch.profiler.
+    """Where one denoiser call's time goes: time per operator category beside its share of FLOPs
+    and of bytes, from torch.profiler.
 
-    Each model is prepared as latency prepares it (mode, warm-up, pre-faulting), then --repeats calls are
-    profiled. CPU: self CPU time of each operator; python/framework is the time between operators.
-    CUDA: kernel time by launching operator; python/framework is the time the GPU waited on the host.
-    Compiled: inductor's fused kernels go to the heaviest category their names list. FLOPs and bytes
-    (unfused) are counted on the eager model.
+    Each model is prepared as latency prepares it (mode, warm-up, pre-faulting), then --repeats
+    calls are profiled. CPU: self CPU time of each operator; python/framework is the time between
+    operators. CUDA: kernel time by launching operator; python/framework is the time the GPU
+    waited on the host. Compiled: inductor's fused kernels go to the heaviest category their
+    names list. FLOPs and bytes (unfused) are counted on the eager model.
 
     Examples:
 

@@ -3,8 +3,10 @@
 Names are accepted as the profiler writes them (``aten::convolution``, ``mkldnn::_convolution_pointwise``),
 as dispatch packets (``aten.convolution``, ``aten.add_.Tensor``) and as inductor kernels
 (``graph_3_cpp_fused_native_group_norm_softplus_0``, ``triton_poi_fused_add_silu_2``). A fused kernel
-goes to the heaviest category among the operators its name lists (:data:`PRIORITY`); a kernel whose name
-lists none that is known goes to :data:`OTHER`.
+goes to the heaviest category among the operators its name lists (:data:`PRIORITY`), except that a convolution
+or matmul named by a kernel that is not a template (``triton_tem_``) is only its fused epilogue (bias):
+the convolution itself runs as its own (extern) operator. A kernel whose name lists no known operator
+goes to :data:`OTHER`.
 """
 
 from __future__ import annotations
@@ -159,6 +161,9 @@ def fused_category(kernel: str) -> str | None:
     if ops is None:
         return None
     categories = [_CATEGORY[op] for op in ops]
+    if "_tem_" not in kernel.lower():  # not a template: a convolution or matmul it names is its epilogue
+        light = [c for c in categories if c not in (CONVOLUTION, MATMUL)]
+        categories = light or categories
     for wanted in PRIORITY:
         for category in categories:
             if category == wanted or (wanted == ACTIVATION and is_activation(category)):
