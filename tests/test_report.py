@@ -471,8 +471,9 @@ def test_claims_table_has_the_published_figures_and_the_rules(fixture_rows):
 def test_the_claims_cells_are_short_and_their_groups_are_listed_under_the_table(fixture_rows, tmp_path):
     claims = judged(fixture_rows)
     assert len(claims["latency"].groups) == 2 and "batch 1" in claims["latency"].groups[0]
-    for claim in claims.values():
-        assert len(claim.conditions) < 200, claim.conditions
+    for claim in claims.values():  # a cell named every group in full before
+        assert len(claim.conditions) < 120 or not claim.groups, claim.conditions
+        assert not any(group in claim.conditions for group in claim.groups)
     from mubench.report import make_document
     from mubench.report.document import Paragraph
 
@@ -489,7 +490,8 @@ def test_the_faster_row_names_the_category_that_dominates_the_gap(rows):
     name = (gap if gap.sum() > 0 else -gap).idxmax()
     assert f"most in {name} ({gap[name]:+.1f} ms)" in measured
     softplus = (rows["model"] == CAND) & (rows["category"] == "activation Softplus")
-    rows.loc[softplus & (rows["command"] == "profile"), "category_ms"] += 1000.0  # Softplus makes it slower
+    slower = 2 * abs(gap.sum()) + 1.0  # Softplus now makes the candidate slower than the baseline
+    rows.loc[softplus & (rows["command"] == "profile"), "category_ms"] += slower
     measured = judged(rows)["latency"].measured
     assert "most in activation Softplus (+" in measured.split("; (2)")[0]
     assert measured.count("most in") == 1  # batch 4 was not profiled: nothing named there
