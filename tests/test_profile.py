@@ -88,6 +88,16 @@ def test_eager_categories_sum_to_the_profiled_call_and_count_every_flop():
     assert "activation SiLU" in set(frame[frame["model"] == "lucid-unet-tiny"]["category"])
 
 
+def test_prepacked_convolutions_are_profiled_and_their_flops_counted():
+    frame = profile_rows(["lucid-unet-tiny"], channels_last=True, prepack=True, resolution=32)
+    check_sums(frame)
+    rows = frame.set_index("category")
+    assert "mkldnn::_convolution_pointwise" in rows.loc[cat.CONVOLUTION, "category_top_ops"]
+    spec = get_spec("lucid-unet-tiny")
+    x, t = example_inputs(1, spec.channels, 32, 0)
+    assert rows["category_flops"].sum() == count_torch(build_model(spec), (x, t)).flops
+
+
 def test_compiled_kernels_go_to_the_categories_they_fuse(conv_silu):
     frame = profile_rows([conv_silu], compile=True)
     check_sums(frame)

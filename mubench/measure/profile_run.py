@@ -88,19 +88,14 @@ def _profile_one(
     run_id: str,
     common: dict[str, Any],
 ) -> Rows:
-    from mubench.measure.inference import inference_contexts, prepare
+    from mubench.measure.inference import prepare
     from mubench.measure.op_profile import category_shares, named_cpu_kernels, profile_calls, unattributed
-    from mubench.measure.setup import example_inputs
-    from mubench.measure.traffic import op_costs
     from mubench.results import make_row
 
+    costs = _eager_costs(name, conds.mode, device, dtype, resolution)
     with named_cpu_kernels():  # compilation happens in prepare's first call
         prepared = prepare(name, conds.mode, device, dtype, resolution, prefaulter)
     prefaulter()  # what compiling loaded
-    x = prepared.x  # the example input in the mode's memory format; its steps drawn again alike
-    _, t = example_inputs(x.shape[0], x.shape[1], resolution, conds.mode.seed, str(device))
-    with inference_contexts(device, dtype)():  # FLOPs and bytes of the eager model: unfused
-        costs = op_costs(lambda: prepared.eager(x, t))
     profile = profile_calls(prepared.call, conds.calls, device)
     missing = unattributed(profile)
     shared = dict(
@@ -132,3 +127,24 @@ def _profile_one(
             )
         )
     return rows
+
+
+def _eager_costs(
+    name: str, mode: LatencyConditions, device: torch.device, dtype: torch.dtype, resolution: int
+) -> dict[str, Any]:
+    """FLOPs and unfused bytes per operator of one call of the eager model, built alike (same weights,
+    input and memory format) but apart: the mode's prepacked convolutions have no FLOP formula."""
+    from mubench.measure.inference import inference_contexts
+    from mubench.measure.setup import build_model, example_inputs
+    from mubench.measure.traffic import op_costs
+    from mubench.registry import get_spec
+
+    spec = get_spec(name)
+    channels = mode.channels if mode.channels is not None else spec.channels
+    model = build_model(spec, channels, mode.solver, mode.seed).to(device)
+    x, t = example_inputs(mode.batch_size, channels, resolution, mode.seed, str(device))
+    if mode.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    with inference_contexts(device, dtype)():
+        return op_costs(lambda: model(x, t))
