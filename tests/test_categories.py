@@ -80,7 +80,9 @@ def test_names_that_are_not_fused_kernels():
     [("sm90_xmma_gemm_f32f32_tf32f32_f32_nn_n", cat.MATMUL), ("Memcpy DtoD (Device -> Device)", cat.COPIES),
      ("void cudnn::cnn::conv2d_grouped_direct_kernel", cat.CONVOLUTION),
      ("void at::native::elementwise_kernel<128, 2>", cat.ELEMENTWISE),
-     ("triton_poi_fused_softplus_0", "activation Softplus"), ("mystery", cat.OTHER)],
+     ("triton_poi_fused_softplus_0", "activation Softplus"), ("mystery", cat.OTHER),
+     ("void at::native::vectorized_elementwise_kernel<4, at::native::softplus_kernel(...)>",
+      "activation Softplus")],
 )  # fmt: skip
 def test_gpu_kernels_without_a_known_operator_go_by_their_names(kernel, category):
     assert cat.kernel_category(kernel) == category
@@ -114,3 +116,27 @@ def test_category_shares_sum_time_flops_and_bytes_per_category():
     assert shares[cat.ELEMENTWISE].ms == 0.0 and shares[cat.ELEMENTWISE].bytes_share == 0.5
     assert shares[cat.FRAMEWORK].flops_share == 0.0 and shares[cat.FRAMEWORK].time_share == 0.1
     assert sum(s.time_share for s in shares.values()) == pytest.approx(1.0)
+
+
+def test_gpu_kernels_go_to_the_operator_that_launched_them_and_idle_time_to_the_host():
+    """The CUDA path's attribution, on events shaped as torch.profiler's (no GPU needed)."""
+    from types import SimpleNamespace as Event
+
+    from mubench.measure.op_profile import DEVICE_IDLE, _kernel_times
+
+    def kernel(name: str, us: float) -> Event:
+        return Event(name=name, duration=us)
+
+    call = Event(name="mubench::call", kernels=[], cpu_parent=None)
+    conv = Event(name="aten::cudnn_convolution", kernels=[], cpu_parent=call)
+    launch = Event(name="cudaLaunchKernel", kernels=[kernel("sm90_xmma_fprop", 3000.0)], cpu_parent=conv)
+    softplus = Event(name="aten::softplus", kernels=[kernel("vectorized_elementwise_kernel", 1000.0)],
+                     cpu_parent=call)  # fmt: skip
+    fused = kernel("triton_poi_fused_add_silu_0", 500.0)  # launched from Python, inside a compiled graph
+    graph = Event(name="## Call CompiledFxGraph abc ##", kernels=[fused], cpu_parent=call)
+    prof = Event(events=lambda: [call, conv, launch, softplus, graph])
+    ops = {(op.name, op.category): op for op in _kernel_times(prof, calls=2, wall_ms=5.0)}
+    assert ops["aten::cudnn_convolution", cat.CONVOLUTION].ms == 1.5  # 3 ms over 2 calls
+    assert ops["aten::softplus", "activation Softplus"].ms == 0.5
+    assert ops["triton_poi_fused_add_silu_0", "activation SiLU"].ms == 0.25
+    assert ops[DEVICE_IDLE, cat.FRAMEWORK].ms == 5.0 - 2.25

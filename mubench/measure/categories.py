@@ -178,6 +178,9 @@ def kernel_category(kernel: str) -> str:
     if fused is not None:
         return fused
     lowered = kernel.lower()
+    for op, name in ACTIVATIONS.items():  # at::native's softplus_kernel, silu_kernel...
+        if re.search(rf"\b{op}(_kernel|_forward|\b)", lowered):
+            return f"{ACTIVATION} {name}"
     for words, category in (
         (("memcpy", "memset", "copy", "transpose", "cat"), COPIES),
         (("conv", "implicit_gemm", "winograd", "fft"), CONVOLUTION),

@@ -111,11 +111,7 @@ def _kernel_times(prof: object, calls: int, wall_ms: float) -> list[OpTime]:
     count: dict[tuple[str, str], int] = defaultdict(int)
     for event in prof.events():  # type: ignore[attr-defined]
         for kernel in getattr(event, "kernels", ()):
-            by_op = cat.category_of(event.name)
-            if by_op in (cat.FRAMEWORK, cat.OTHER):
-                key = (kernel.name, cat.kernel_category(kernel.name))
-            else:
-                key = (event.name, by_op)
+            key = _launching_op(event) or (kernel.name, cat.kernel_category(kernel.name))
             ms[key] += kernel.duration / 1e3
             count[key] += 1
     ops = [OpTime(name, category, ms[name, category] / calls, count[name, category] / calls)
@@ -124,6 +120,17 @@ def _kernel_times(prof: object, calls: int, wall_ms: float) -> list[OpTime]:
     if idle > 0:  # streams may overlap: more kernel time than wall time leaves no idle time
         ops.append(OpTime(DEVICE_IDLE, cat.FRAMEWORK, idle, 0.0))
     return ops
+
+
+def _launching_op(event: object) -> tuple[str, str] | None:
+    """(name, category) of the innermost operator around ``event`` (a launch or the operator itself);
+    None when only annotations and runtime calls enclose it."""
+    while event is not None:
+        category = cat.category_of(event.name)  # type: ignore[attr-defined]
+        if category not in (cat.FRAMEWORK, cat.OTHER):
+            return event.name, category  # type: ignore[attr-defined]
+        event = getattr(event, "cpu_parent", None)
+    return None
 
 
 def category_shares(profile: Profile, costs: Mapping[str, OpCost]) -> list[CategoryShare]:
