@@ -4,7 +4,7 @@ baseline's activation) or ReLU in place of every Softplus. Each variant is timed
 lucid-unet in the best CPU mode of issue 6 (compiled with the C++ wrapper, channels-last, prepacked,
 fixed-step ODE loop), then profiled by operator category with `mubench profile`'s own functions.
 
-    python benchmarks/ode_profile.py > results/cpu/ode_profile.txt
+    python benchmarks/ode_profile.py > results/cpu/ode_variants.txt
 
 Where a registered model's time goes needs no script: ``mubench profile -m ode-u -m lucid-unet ...``.
 Every timing runs with the loaded libraries pre-faulted (again after each compilation), as mubench's own.
