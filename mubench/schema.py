@@ -203,7 +203,7 @@ COLUMNS: tuple[Column, ...] = (
     _metric("denoise_s_per_image", float, "s", R, "wall time per image"),
     _info("training_steps", int, "", R, "optimizer steps of the checkpoint"),
     # -- profile: one row per model and operator category
-    _info("category", str, "", PR, "operator category, e.g. convolution, activation Softplus"),
+    _key("category", str, "operator category, e.g. convolution, activation Softplus", PR),
     _info("category_ms", float, "ms", PR, "time per call in its operators (see profile_time_source)"),
     _info("category_time_share", float, "fraction", PR, "category_ms over the sum of the model's categories"),
     _info("category_op_calls", float, "", PR, "operator (or kernel) invocations per call"),
