@@ -495,3 +495,5 @@ def test_the_faster_row_names_the_category_that_dominates_the_gap(rows):
     measured = judged(rows)["latency"].measured
     assert "most in activation Softplus (+" in measured.split("; (2)")[0]
     assert measured.count("most in") == 1  # batch 4 was not profiled: nothing named there
+    rows.loc[rows["command"] == "profile", "num_threads"] = 1  # profiled under other conditions: not named
+    assert "most in" not in judged(rows)["latency"].measured

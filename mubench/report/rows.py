@@ -201,12 +201,12 @@ def sweeps(rows: pd.DataFrame) -> pd.DataFrame:
     return swept.sort_values(["dataset", "sigma", "model", "steps"], kind="stable").reset_index(drop=True)
 
 
-PROFILE_KEYS = ["device", "dtype", "batch_size", "resolution", "mode"]
+PROFILE_KEYS = ["device", "dtype", "batch_size", "resolution", "mode", "num_threads"]
 
 
 def profile_groups(rows: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """Ok profile rows per condition group (device, dtype, batch, resolution, mode), labelled; of each
-    model, its latest profiled run only."""
+    """Ok profile rows per condition group (device, dtype, batch, resolution, mode, threads), labelled;
+    of each model, its latest profiled run only."""
     profile = ok_rows(rows, "profile")
     if profile.empty:
         return []
