@@ -35,6 +35,11 @@ KNOWN = [
     ("aten._to_copy", cat.COPIES),
     ("aten::cat", cat.COPIES),
     ("aten::empty_strided", cat.COPIES),
+    ("aoti_torch_cpu_mkldnn__convolution_pointwise", cat.CONVOLUTION),  # the C++ wrapper's shims
+    ("aoti_torch_cpu_mkldnn__convolution_pointwise_binary_", cat.CONVOLUTION),
+    ("aoti_torch_cpu_bmm_out", cat.MATMUL),
+    ("aoti_torch_cuda_addmm_out", cat.MATMUL),
+    ("aoti_torch_cpu__scaled_dot_product_flash_attention_for_cpu", cat.MATMUL),
     ("mubench::call", cat.FRAMEWORK),
     ("Torch-Compiled Region: 13/0", cat.FRAMEWORK),
     ("TorchDynamo Cache Lookup", cat.FRAMEWORK),
@@ -60,6 +65,8 @@ FUSED = [
     ("triton_tem_fused_convolution_relu_1", ["convolution", "relu"], cat.CONVOLUTION),
     ("graph_0_cpp_fused_convolution_silu_1", ["convolution", "silu"], "activation SiLU"),  # bias epilogue
     ("cpp_fused_addmm_0", ["addmm"], cat.MATMUL),
+    ("graph_0_cpp_fused__softmax_mul_permute_split_view_10", ["softmax", "mul", "permute", "split", "view"],
+     cat.MATMUL),  # a softmax is the attention's own work, not an epilogue
     ("cpp_fused_mystery_thing_7", [], cat.OTHER),
 ]  # fmt: skip
 

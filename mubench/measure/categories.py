@@ -39,8 +39,9 @@ _OPS = {
         "convolution", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
         "conv_transpose3d", "mkldnn_convolution", "slow_conv2d_forward", "thnn_conv2d", "slow_conv3d",
         "slow_conv_dilated2d", "slow_conv_transpose2d", "cudnn_convolution", "cudnn_convolution_transpose",
-        "convolution_pointwise", "convolution_overrideable", "nnpack_spatial_convolution",
-        "miopen_convolution", "conv_depthwise2d", "convolution_transpose_pointwise", "nnpack_available",
+        "convolution_pointwise", "convolution_pointwise_binary", "convolution_overrideable",
+        "nnpack_spatial_convolution", "miopen_convolution", "conv_depthwise2d",
+        "convolution_transpose_pointwise", "nnpack_available",
     ),
     MATMUL: (
         "mm", "addmm", "bmm", "baddbmm", "matmul", "linear", "einsum", "mv", "addmv", "dot", "tensordot",
@@ -102,15 +103,26 @@ _FRAMEWORK = (
     "## enter", "## exit", "inductor", "autograd::", "cudalaunchkernel", "cudastreamsynchronize",
     "cudadevicesynchronize", "cudamemcpyasync", "cudamemsetasync", "cudaeventrecord",
 )  # fmt: skip
+# Operators that inductor runs as their own (extern) kernels unless it generates a template for them.
+_EXTERN = {
+    *_OPS[CONVOLUTION],
+    *("mm", "addmm", "bmm", "baddbmm", "matmul", "linear", "einsum", "mv", "addmv", "dot"),
+}
+# The C++ wrapper's shims (cpp_wrapper) call extern operators as aoti_torch_cpu_mkldnn__convolution_pointwise.
+_SHIM = re.compile(r"^aoti_torch_[a-z]+_(?:(?:aten|mkldnn|quantized)_)?(.*?)(?:_out)?_*$")
 _FUSED = re.compile(r"(?:^|_)(?:cpp|triton_[a-z]+|cuda)_fused_(.*?)(?:_\d+)?$")
 _GRAPH_PREFIX = re.compile(r"^graph_\d+_")
 _LONGEST_OP = max(len(op.split("_")) for op in [*_CATEGORY, *ACTIVATIONS])
 
 
 def base_name(op: str) -> str:
-    """``aten::add_`` / ``aten.add_.Tensor`` / ``mkldnn::_convolution_pointwise`` -> ``add`` /
-    ``convolution_pointwise``: the operator without namespace, overload and in-place or private marks."""
+    """``aten::add_`` / ``aten.add_.Tensor`` / ``mkldnn::_convolution_pointwise`` /
+    ``aoti_torch_cpu_bmm_out`` -> ``add`` / ``convolution_pointwise`` / ``bmm``: the operator without
+    namespace, overload, shim prefix, and in-place, out or private marks."""
     name = op.strip()
+    shim = _SHIM.match(name.lower())
+    if shim is not None:
+        return shim[1].strip("_")
     if "::" in name:
         name = name.split("::", 1)[1]
     elif "." in name:
@@ -162,7 +174,7 @@ def fused_category(kernel: str) -> str | None:
         return None
     categories = [_CATEGORY[op] for op in ops]
     if "_tem_" not in kernel.lower():  # not a template: a convolution or matmul it names is its epilogue
-        light = [c for c in categories if c not in (CONVOLUTION, MATMUL)]
+        light = [_CATEGORY[op] for op in ops if op not in _EXTERN]
         categories = light or categories
     for wanted in PRIORITY:
         for category in categories:
