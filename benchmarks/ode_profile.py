@@ -39,6 +39,7 @@ CASES = {  # label: (ode-u's overrides, or None for the baseline; activation in 
     "ReLU in place of Softplus": ({}, nn.ReLU),
     "lucid-unet (baseline)": (None, None),
 }
+SHORT = ("ode-u", "InstanceNorm", "not conditioned", "SiLU", "ReLU", "lucid-unet")  # column heads
 
 
 def with_activation(model: nn.Module, make: Callable[[], nn.Module]) -> nn.Module:
@@ -103,9 +104,8 @@ def main() -> None:
             profile = profile_calls(lambda model=model: model(x, t), PROFILED_CALLS, torch.device("cpu"))
             shares[label] = {s.category: s for s in category_shares(profile, costs)}
     categories = sorted({c for by in shares.values() for c in by}, key=order_key)
-    short = [label.split(" (")[0].split(",")[0][:14] for label in CASES]
     print(f"\n# ms per call by operator category (torch.profiler, {PROFILED_CALLS} calls; share of bytes)")
-    print(f"{'category':>30}" + "".join(f"{name:>22}" for name in short))
+    print(f"{'category':>30}" + "".join(f"{name:>22}" for name in SHORT))
     for category in categories:
         cells = []
         for label in CASES:
