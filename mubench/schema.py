@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 
 SCHEMA_VERSION = 1
-ALL = ("params", "flops", "latency", "robustness", "sample", "fid")
+ALL = ("params", "flops", "latency", "robustness", "profile", "sample", "fid")
 
 
 @dataclass(frozen=True)
@@ -46,9 +46,11 @@ def _metric(
 P, F, L, R, S, Q = ("params",), ("flops",), ("latency",), ("robustness",), ("sample",), ("fid",)
 LR = ("latency", "robustness")
 B = ("benchmark",)
+PR = ("profile",)
+LP = ("latency", "profile")
 COLUMNS: tuple[Column, ...] = (
     # -- keys and bookkeeping, in every row, in this order
-    _key("command", str, "params, flops, latency, robustness, sample or fid"),
+    _key("command", str, "params, flops, latency, robustness, profile, sample or fid"),
     _key("model", str, "registry name, package.module:factory, or a reference denoiser"),
     _key("device", str, "cpu, cuda or cuda:N"),
     _key("dtype", str, "fp32, fp16 or bf16 (autocast)"),
@@ -108,15 +110,15 @@ COLUMNS: tuple[Column, ...] = (
     _info("paper_macs", int, "MACs", F, "the paper authors' own count, where known"),
     _info("channels", int, "", F, "image channels"),
     # -- latency: mode
-    _key("mode", str, "inference mode, e.g. compile+channels_last", L),
-    _info("compile", bool, "", L, "torch.compile"),
-    _info("compile_options", str, "", L, "inductor settings given"),
-    _info("channels_last", bool, "", L, "channels-last memory format"),
+    _key("mode", str, "inference mode, e.g. compile+channels_last", LP),
+    _info("compile", bool, "", LP, "torch.compile"),
+    _info("compile_options", str, "", LP, "inductor settings given"),
+    _info("channels_last", bool, "", LP, "channels-last memory format"),
     _info("cuda_graphs", bool, "", L, "calls replayed from a CUDA graph"),
-    _info("prepack", bool, "", L, "convolutions prepacked for oneDNN"),
-    _info("tf32", bool, "", L, "TF32 allowed"),
-    _info("cudnn_benchmark", bool, "", L, "cuDNN autotuning"),
-    _info("matmul_precision", str, "", L, "torch float32 matmul precision"),
+    _info("prepack", bool, "", LP, "convolutions prepacked for oneDNN"),
+    _info("tf32", bool, "", LP, "TF32 allowed"),
+    _info("cudnn_benchmark", bool, "", LP, "cuDNN autotuning"),
+    _info("matmul_precision", str, "", LP, "torch float32 matmul precision"),
     # -- latency: per call
     _metric("call_ms_median", float, "ms", L, "median time of one denoiser call"),
     _metric("call_ms_p10", float, "ms", L, "10th percentile"),
@@ -178,10 +180,10 @@ COLUMNS: tuple[Column, ...] = (
     _info("call_ms_process_spread", float, "fraction", L, "(max - min) / median of the workers' medians"),
     _info("trajectory_s_process_medians", str, "s", L, "each worker's median, ;-separated"),
     _info("trajectory_s_process_spread", float, "fraction", L, "(max - min) / median of those medians"),
-    _info("prefault", bool, "", LR, "loaded libraries' pages made resident before timing"),
-    _info("prefault_s", float, "s", LR, "time spent pre-faulting, all passes"),
-    _info("prefault_mib", float, "MiB", L, "library pages made resident"),
-    _info("prefault_method", str, "", L, "madvise or touch"),
+    _info("prefault", bool, "", (*LR, "profile"), "loaded libraries' pages made resident before timing"),
+    _info("prefault_s", float, "s", (*LR, "profile"), "time spent pre-faulting, all passes"),
+    _info("prefault_mib", float, "MiB", LP, "library pages made resident"),
+    _info("prefault_method", str, "", LP, "madvise or touch"),
     _info("cpu_busy_other_cores", float, "cores", L, "CPU used by other processes as timing began"),
     _info("loadavg_1min", float, "", L, "load average as timing began"),
     _info("cpu_governor", str, "", L, "cpufreq governor, where shown"),
@@ -255,6 +257,20 @@ COLUMNS: tuple[Column, ...] = (
     _info(
         "inception_weights", str, "", Q, "PATH@sha256:HEX of the Inception weights (empty: two .npz files)"
     ),
+    # -- profile: one row per model and operator category
+    _key("category", str, "operator category, e.g. convolution, activation Softplus", PR),
+    _info("category_ms", float, "ms", PR, "time per call in its operators (see profile_time_source)"),
+    _info("category_time_share", float, "fraction", PR, "category_ms over the sum of the model's categories"),
+    _info("category_op_calls", float, "", PR, "operator (or kernel) invocations per call"),
+    _info("category_flops", int, "FLOPs", PR, "per call (eager model; convolutions, matmuls)"),
+    _info("category_flops_share", float, "fraction", PR, "of the call's FLOPs"),
+    _info("category_bytes", int, "bytes", PR, "per call, unfused (each op reads inputs, writes outputs)"),
+    _info("category_bytes_share", float, "fraction", PR, "of the call's unfused bytes"),
+    _info("category_top_ops", str, "ms", PR, "the category's operators with most time, ;-separated"),
+    _info("profile_call_ms", float, "ms", PR, "wall-clock time per profiled call (profiler on)"),
+    _info("profile_calls", int, "", PR, "calls profiled after warm-up"),
+    _info("profile_time_source", str, "", PR, "self CPU time of operators, or CUDA kernel time"),
+    _info("profile_unattributed", str, "", PR, "profiled names put in category other"),
     # -- suites
     _info("suite", str, "", ("suite",), "suite name"),
     _info("suite_item", str, "", ("suite",), "stable id of what the item measures"),

@@ -20,7 +20,7 @@ from mubench.suite.spec import load_suite
 
 OUTPUT_ONLY = {"csv", "json", "quiet"}  # where rows go, not what is measured: the command's alone
 MODELS = {"params": ["ode-u-tiny"], "flops": ["ode-u-tiny"], "latency": ["ode-u-tiny"],
-          "robustness": list(SHIPPED_PAIR)}  # fmt: skip
+          "robustness": list(SHIPPED_PAIR), "profile": ["ode-u-tiny"]}  # fmt: skip
 
 
 def command_params(kind: str) -> dict:

@@ -101,6 +101,7 @@ EXPECTED_PLOTS = {
     "flops": ["params_macs"],
     "latency": ["latency"],
     "robustness": ["quality_vs_sigma", "quality_vs_steps", "cost_quality"],
+    "profile": ["profile"],
 }
 
 
@@ -124,6 +125,7 @@ def test_report_of_one_commands_own_csv(runner, tmp_path, clean_exit, rows, comm
             "flops": {"macs"},
             "latency": {"latency"},
             "robustness": {"robustness", "convergence"},
+            "profile": set(),
         }[command]
     )
 
@@ -312,9 +314,12 @@ def test_latency_claim_follows_rows(rows):
 
     batch_one = [(c, b) for c, b in pairs if rows.loc[c, "batch_size"].iloc[0] == 1]
     _set_latency(rows, *batch_one[0], faster=False)
-    verdict = judged(rows)["latency"].verdict
-    assert verdict.startswith(cl.SOME_CONDITIONS) and expected_latency(rows) == cl.SOME_CONDITIONS
-    assert "batch 4" in verdict and "batch 1" not in verdict
+    claim = judged(rows)["latency"]
+    assert claim.verdict.startswith(cl.SOME_CONDITIONS) and expected_latency(rows) == cl.SOME_CONDITIONS
+    held = claim.verdict.split(": ", 1)[1]  # groups are named by number, listed under the table
+    assert [claim.groups[int(n) - 1] for n in re.findall(r"\((\d)\)", held)] == [
+        g for g in claim.groups if "batch 4" in g
+    ]
 
     assert judged(rows[rows["command"] != "latency"])["latency"].verdict == cl.NOT_MEASURED
 
@@ -461,3 +466,34 @@ def test_claims_table_has_the_published_figures_and_the_rules(fixture_rows):
     assert table["paper"].tolist()[:2] == [cl.PAPER_PARAMS, cl.PAPER_MACS]
     assert table["authors' code"].iloc[0] == cl.AUTHORS_PARAMS
     assert table["rule"].str.len().min() > 20
+
+
+def test_the_claims_cells_are_short_and_their_groups_are_listed_under_the_table(fixture_rows, tmp_path):
+    claims = judged(fixture_rows)
+    assert len(claims["latency"].groups) == 2 and "batch 1" in claims["latency"].groups[0]
+    for claim in claims.values():  # a cell named every group in full before
+        assert len(claim.conditions) < 120 or not claim.groups, claim.conditions
+        assert not any(group in claim.conditions for group in claim.groups)
+    from mubench.report import make_document
+    from mubench.report.document import Paragraph
+
+    doc = make_document(fixture_rows, {}, {})
+    listed = [b.text for b in doc.blocks if isinstance(b, Paragraph) and "condition groups: (1)" in b.text]
+    assert any(claims["latency"].groups[1] in text for text in listed)
+
+
+def test_the_faster_row_names_the_category_that_dominates_the_gap(rows):
+    measured = judged(rows)["latency"].measured.split("; (2)")[0]  # batch 1: profiled in the fixture
+    prof = rows[rows["command"] == "profile"]
+    ms = {m: g.set_index("category")["category_ms"] for m, g in prof.groupby("model")}
+    gap = ms[CAND].sub(ms[BASE], fill_value=0.0)
+    name = (gap if gap.sum() > 0 else -gap).idxmax()
+    assert f"most in {name} ({gap[name]:+.1f} ms)" in measured
+    softplus = (rows["model"] == CAND) & (rows["category"] == "activation Softplus")
+    slower = 2 * abs(gap.sum()) + 1.0  # Softplus now makes the candidate slower than the baseline
+    rows.loc[softplus & (rows["command"] == "profile"), "category_ms"] += slower
+    measured = judged(rows)["latency"].measured
+    assert "most in activation Softplus (+" in measured.split("; (2)")[0]
+    assert measured.count("most in") == 1  # batch 4 was not profiled: nothing named there
+    rows.loc[rows["command"] == "profile", "num_threads"] = 1  # profiled under other conditions: not named
+    assert "most in" not in judged(rows)["latency"].measured

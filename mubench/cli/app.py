@@ -15,6 +15,7 @@ from mubench.cli.flops_cmd import flops
 from mubench.cli.latency_cmd import latency
 from mubench.cli.models_cmd import models
 from mubench.cli.params_cmd import params
+from mubench.cli.profile_cmd import profile
 from mubench.cli.report_cmd import report
 from mubench.cli.robustness_cmd import robustness
 from mubench.cli.run_cmd import run
@@ -69,6 +70,7 @@ app.command()(models)
 app.command()(params)
 app.command()(flops)
 app.command()(latency)
+app.command()(profile)
 app.command()(robustness)
 app.command()(sample)
 app.command("fid-ref")(fid_ref)

@@ -121,6 +121,13 @@ OPTIONS: dict[str, dict[str, Option]] = {
         "lpips_backbone": Option(str),  # a path
     },
 }
+# `mubench profile`: the inference modes of latency; repeats = calls profiled after warm-up.
+OPTIONS["profile"] = {
+    name: OPTIONS["latency"][name]
+    for name in ("device", "dtype", "batch_size", "resolution", "repeats", "warmup", "compile",
+                 "compile_option", "channels_last", "prepack", "tf32", "cudnn_benchmark", "threads", "seed",
+                 "prefault", *SOLVER)
+}  # fmt: skip
 KINDS = tuple(OPTIONS)
 # Measurements whose models are measured together (timing round-robin, shared noisy images).
 TOGETHER = {"latency", "robustness"}
@@ -293,10 +300,18 @@ def _robustness(models: Sequence[str], o: dict[str, Any], base: Path | None) -> 
     )
 
 
+def _profile(models: Sequence[str], o: dict[str, Any], base: Path | None) -> Any:
+    from mubench.measure.profile_run import ProfileConditions
+
+    mode = _latency(models, {k: v for k, v in o.items() if k != "repeats"}, base)
+    return ProfileConditions(mode=mode, **({"calls": o["repeats"]} if "repeats" in o else {}))
+
+
 _BUILDERS: dict[str, Callable[[Sequence[str], dict[str, Any], Path | None], Any]] = {
     "flops": _flops,
     "latency": _latency,
     "robustness": _robustness,
+    "profile": _profile,
 }
 
 
@@ -375,6 +390,12 @@ def measure(
         from mubench.measure.latency import measure_latency
 
         rows = with_checkpoints(measure_latency(list(models), conds, run_id, tick), conds.checkpoints)
+        keep(rows)
+        return Measured(rows, [])
+    if kind == "profile":
+        from mubench.measure.profile_run import measure_profile
+
+        rows = measure_profile(list(models), conds, run_id, tick)
         keep(rows)
         return Measured(rows, [])
     if kind == "robustness":

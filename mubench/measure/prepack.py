@@ -4,7 +4,7 @@ PyTorch's CPU convolution reorders the weights into oneDNN's blocked layout on e
 sends small inputs (3x3 or smaller kernels, one group, at most 20,480 input values, e.g. 256 channels
 at 8x8) to an im2col fallback that is up to 1.7x slower than oneDNN there. Inductor's ``freezing`` would
 prepack the weights, but under ``torch.compile`` (PyTorch 2.14) Dynamo passes parameters to the graph
-as inputs, so nothing is frozen and nothing prepacked (``benchmarks/ode_profile.py`` shows it). This
+as inputs, so nothing is frozen and nothing prepacked (``results/cpu/ode_profile.txt`` shows it). This
 mode does it in the model instead, for every model alike; the weights are packed from the model's own,
 so the function computed is the same (checked against eager float32 like every mode). The convolution
 is ``mkldnn::_convolution_pointwise``, the operator inductor emits for prepacked weights, so compiled

@@ -68,6 +68,7 @@ class Claim:
     conditions: str
     verdict: str
     rule: str
+    groups: tuple[str, ...] = ()  # the condition groups (1), (2)... its cells name, listed under the table
 
 
 COLUMNS = {
@@ -113,6 +114,15 @@ def _pm(value: float, ci: float, decimals: int) -> str:
 def _numbers(count: int) -> list[str]:
     """ "(1) ", "(2) ", ... to tell several conditions apart; nothing for one."""
     return [""] if count == 1 else [f"({i}) " for i in range(1, count + 1)]
+
+
+def _grouped(labels: Sequence[str]) -> tuple[list[str], str, tuple[str, ...]]:
+    """How cells name condition groups: (names for verdicts, the conditions cell's part, the groups
+    listed under the table). One group is named in full; several by number, listed under the table."""
+    if len(labels) == 1:
+        return list(labels), labels[0], ()
+    names = [f"({i})" for i in range(1, len(labels) + 1)]
+    return names, f"condition groups (1)–({len(labels)}), listed under the table", tuple(labels)
 
 
 def _sigma(value: float) -> str:
@@ -191,16 +201,17 @@ def macs_claim(rows: pd.DataFrame) -> Claim:
         return _not_measured(
             base, f"needs ok fvcore flops rows of {CANDIDATE} and {BASELINE} at one resolution"
         )
-    results, measured, labels = [], [], []
-    for prefix, (cand, ref) in zip(_numbers(len(pairs)), pairs):
+    names, where, groups = _grouped([_macs_condition(cand) for cand, _ in pairs])
+    results, measured = [], []
+    for prefix, name, (cand, ref) in zip(_numbers(len(pairs)), names, pairs):
         ratio = cand["macs"] / ref["macs"]
-        labels.append(prefix + _macs_condition(cand))
-        results.append((labels[-1], ratio <= MACS_LIMIT))
+        results.append((name, ratio <= MACS_LIMIT))
         measured.append(
             f"{prefix}{percent(ratio)} ({cand['macs'] / 1e9:.3f} G / {ref['macs'] / 1e9:.3f} G MACs)"
         )
-    conditions = f"{CANDIDATE} vs {BASELINE}, fvcore MACs per denoiser call; " + "; ".join(labels)
-    return replace(base, measured="; ".join(measured), conditions=conditions, verdict=_combine(results))
+    conditions = f"{CANDIDATE} vs {BASELINE}, fvcore MACs per denoiser call; {where}"
+    return replace(base, measured="; ".join(measured), conditions=conditions, verdict=_combine(results),
+                   groups=groups)  # fmt: skip
 
 
 def _macs_condition(row: pd.Series) -> str:
@@ -245,7 +256,8 @@ def latency_claim(rows: pd.DataFrame) -> Claim:
         f"per condition group (run, device, dtype, batch, resolution, mode): faster if {CANDIDATE}'s "
         f"call-time p90 < {BASELINE}'s p10, slower if its p10 > the other's p90, else tie; inconclusive "
         "if the medians differ by no more than the between-process spread (where measured); holds if "
-        "faster in every group, does not hold if faster in none",
+        "faster in every group, does not hold if faster in none. Where both models were profiled under a "
+        "group's conditions, the operator category whose time differs most in the gap's direction is named",
     )
     pairs = []
     for label, group in sel.latency_groups(rows):
@@ -253,20 +265,44 @@ def latency_claim(rows: pd.DataFrame) -> Claim:
             pairs.append((label, *found))
     if not pairs:
         return _not_measured(base, f"needs ok latency rows of {CANDIDATE} and {BASELINE} in one run")
-    results, measured, labels = [], [], []
-    for prefix, (label, cand, ref) in zip(_numbers(len(pairs)), pairs):
+    names, where, groups = _grouped([label for label, _, _ in pairs])
+    results, measured = [], []
+    for prefix, name, (_, cand, ref) in zip(_numbers(len(pairs)), names, pairs):
         outcome = latency_outcome(cand, ref)
-        labels.append(prefix + label)
-        results.append((labels[-1], outcome == "faster"))
+        results.append((name, outcome == "faster"))
         ratio = cand["call_ms_median"] / ref["call_ms_median"]
         spread = process_spread(cand, ref)
         across = f", process spread {spread:.0%}" if spread is not None else ""
         measured.append(
             f"{prefix}{ratio:.2f}x call time ({cand['call_ms_median']:.1f} vs "
-            f"{ref['call_ms_median']:.1f} ms median{across}): {outcome}"
+            f"{ref['call_ms_median']:.1f} ms median{across}): {outcome}{_gap_note(rows, cand, ref)}"
         )
-    conditions = f"{CANDIDATE} vs {BASELINE}, one denoiser call; " + "; ".join(labels)
-    return replace(base, measured="; ".join(measured), conditions=conditions, verdict=_combine(results))
+    conditions = f"{CANDIDATE} vs {BASELINE}, one denoiser call; {where}"
+    return replace(base, measured="; ".join(measured), conditions=conditions, verdict=_combine(results),
+                   groups=groups)  # fmt: skip
+
+
+def dominant_gap(rows: pd.DataFrame, cand: pd.Series, ref: pd.Series) -> tuple[str, float, float] | None:
+    """(category, its ms difference, the total ms difference) of the category that contributes most to
+    the candidate's profiled time difference from the baseline, in the direction of that difference;
+    from both models' profile rows under the latency rows' conditions (None without them)."""
+    mine, theirs = (sel.profile_ms(rows, row["model"], row) for row in (cand, ref))
+    if mine is None or theirs is None:
+        return None
+    diff = mine.sub(theirs, fill_value=0.0)
+    total = float(diff.sum())
+    if total == 0:
+        return None
+    category = (diff if total > 0 else -diff).idxmax()
+    return str(category), float(diff[category]), total
+
+
+def _gap_note(rows: pd.DataFrame, cand: pd.Series, ref: pd.Series) -> str:
+    found = dominant_gap(rows, cand, ref)
+    if found is None:
+        return ""
+    category, ms, total = found
+    return f"; profiled gap {total:+.1f} ms, most in {category} ({ms:+.1f} ms)"
 
 
 # ---------------------------------------------------------------- denoising quality

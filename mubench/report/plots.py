@@ -222,6 +222,33 @@ def latency(rows: pd.DataFrame) -> bytes | None:
     return _png(fig)
 
 
+def profile(rows: pd.DataFrame) -> bytes | None:
+    """Milliseconds per call by operator category, stacked, one bar per model and condition group."""
+    from mubench.measure.categories import order_key
+
+    groups = sel.profile_groups(rows)
+    if not groups:
+        return None
+    bars = [(f"{model}\n{textwrap.fill(label, 40)}", frame[frame["model"] == model])
+            for label, frame in groups for model in dict.fromkeys(frame["model"])]  # fmt: skip
+    categories = sorted({c for _, f in bars for c in f["category"]}, key=order_key)
+    palette = plt.get_cmap("tab20").colors
+    fig, axes = _figure(1.2 + 0.55 * len(bars))
+    ax = axes[0]
+    left = np.zeros(len(bars))
+    for i, category in enumerate(categories):
+        ms = np.array([f.set_index("category")["category_ms"].get(category, 0.0) for _, f in bars], float)
+        ax.barh(range(len(bars)), ms, left=left, color=palette[i % len(palette)], label=category)
+        left += ms
+    ax.set_yticks(range(len(bars)), [label for label, _ in bars], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("ms per denoiser call (profiled)")
+    ax.grid(axis="y", visible=False)
+    fig.legend(loc="outside right upper", title="operator category", fontsize=8)
+    fig.suptitle("Where the time goes: time per call by operator category")
+    return _png(fig)
+
+
 # ---------------------------------------------------------------- denoising quality
 
 
@@ -397,6 +424,7 @@ def cost_quality(rows: pd.DataFrame) -> bytes | None:
 PLOTS = {
     "params_macs": params_macs,
     "latency": latency,
+    "profile": profile,
     "quality_vs_sigma": quality_vs_sigma,
     "quality_vs_steps": quality_vs_steps,
     "cost_quality": cost_quality,

@@ -37,6 +37,10 @@ READ_COLUMNS = {
         *("psnr_db_mean", "psnr_db_ci95", "ssim_mean", "ssim_ci95", "denoise_s_per_image", "baseline"),
         *("psnr_db_diff_mean", "psnr_db_diff_ci95", "ssim_diff_mean", "ssim_diff_ci95"),
     ),
+    "profile": (
+        *("mode", "category", "category_ms", "category_time_share", "category_flops_share"),
+        *("category_bytes_share", "category_top_ops", "profile_call_ms", "device_name", "num_threads"),
+    ),
 }
 KEYS = ("command", "model", "device", "dtype", "batch_size", "resolution", "run_id", "timestamp", "status")
 
@@ -195,3 +199,34 @@ def sweeps(rows: pd.DataFrame) -> pd.DataFrame:
     swept = swept.merge(last_run, on=keys, how="inner")
     swept = _latest(swept, [*keys, "steps"], ["n_images", "timestamp"])
     return swept.sort_values(["dataset", "sigma", "model", "steps"], kind="stable").reset_index(drop=True)
+
+
+PROFILE_KEYS = ["device", "dtype", "batch_size", "resolution", "mode", "num_threads"]
+
+
+def profile_groups(rows: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """Ok profile rows per condition group (device, dtype, batch, resolution, mode, threads), labelled;
+    of each model, its latest profiled run only."""
+    profile = ok_rows(rows, "profile")
+    if profile.empty:
+        return []
+    profile = profile.assign(mode=column(profile, "mode", "eager").fillna("eager"))
+    out = []
+    for _, group in profile.groupby(PROFILE_KEYS, dropna=False, sort=False):
+        runs = _latest(group, ["model"], ["timestamp"])[["model", "run_id"]]
+        latest = group.merge(runs, on=["model", "run_id"], how="inner")
+        out.append((condition_label(latest.iloc[0]), latest))
+    return out
+
+
+def profile_ms(rows: pd.DataFrame, model: str, conditions: pd.Series) -> pd.Series | None:
+    """Milliseconds per call of each category in ``model``'s latest profile under the conditions of
+    the row ``conditions`` (a latency row), or None when it has none."""
+    for _, group in profile_groups(rows):
+        first = group.iloc[0]
+        same = all(str(first.get(k)) == str(conditions.get(k, "eager" if k == "mode" else None))
+                   for k in PROFILE_KEYS)  # fmt: skip
+        mine = group[group["model"] == model]
+        if same and not mine.empty:
+            return mine.set_index("category")["category_ms"].astype(float)
+    return None

@@ -33,6 +33,7 @@ def make_document(
         claims_section,
         size_section,
         latency_section,
+        profile_section,
         quality_section,
         convergence_section,
         cost_section,
@@ -116,13 +117,21 @@ def environment_section(rows: pd.DataFrame, env: Mapping[str, Any], images: Mapp
 
 
 def claims_section(rows: pd.DataFrame, env: Mapping[str, Any], images: Mapping[str, bytes]) -> list:
+    claims = evaluate_claims(rows)
+    groups = [
+        Paragraph(f"{claim.claim}, condition groups: " + "; ".join(f"({i}) {g}" for i, g in
+                                                                  enumerate(claim.groups, 1)) + ".")
+        for claim in claims
+        if claim.groups
+    ]  # fmt: skip
     return [
         Heading("Claims of the paper"),
         Paragraph(
             "The paper's figures and those of the authors' released code are quoted (not measured here); "
             "'measured' is computed from the rows of this folder, and each verdict by the rule beside it."
         ),
-        Table(claims_table(evaluate_claims(rows)), table_id="claims"),
+        Table(claims_table(claims), table_id="claims"),
+        *groups,
     ]
 
 
@@ -237,6 +246,37 @@ def _latency_table(frame: pd.DataFrame) -> pd.DataFrame:
     table.insert(1, "call ms median [p10–p90]", _spread(frame, "call_ms", 2))
     table.insert(2, "trajectory s median [p10–p90]", _spread(frame, "trajectory_s", 3))
     return table
+
+
+def profile_section(rows: pd.DataFrame, env: Mapping[str, Any], images: Mapping[str, bytes]) -> list:
+    """Where each model's call time goes, by operator category, per condition group."""
+    groups = sel.profile_groups(rows)
+    if not groups:
+        return []
+    columns = [
+        ("model", "model", text),
+        ("category", "category", text),
+        ("category_ms", "ms per call", fixed(3)),
+        ("category_time_share", "of time", percent),
+        ("category_flops_share", "of FLOPs", percent),
+        ("category_bytes_share", "of bytes (unfused)", percent),
+        ("category_top_ops", "top operators (ms per call)", text),
+    ]
+    blocks: list = [Heading("Where the time goes")]
+    for label, frame in groups:
+        caption = (
+            f"Run {_values(frame, 'run_id')}; {_values(frame, 'profile_time_source')} per call from "
+            "torch.profiler, by operator category; python/framework = time between operators (CPU) or "
+            "the device waiting on the host (CUDA). FLOPs and bytes: counts of the eager model."
+        )
+        blocks += [Heading(label, 3), Table(_format(frame, columns), caption)]
+    blocks += _image(
+        images,
+        "profile",
+        "Time per call by operator category",
+        "Milliseconds per denoiser call of each operator category, stacked, per model and condition group.",
+    )
+    return blocks
 
 
 def _pm(frame: pd.DataFrame, mean: str, ci: str, decimals: int, signed: bool = False) -> list[str]:
