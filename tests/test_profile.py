@@ -134,7 +134,7 @@ def test_the_command_writes_rows_and_prints_the_table(runner, tmp_path, clean_ex
 
 BAD = [
     (["-m", "ode-uu"], "did you mean 'ode-u'"),
-    (["-m", "ode-u-tiny", "--repeats", "0"], "--repeats must be positive"),
+    (["-m", "ode-u-tiny", "--repeats", "0"], "'--repeats'"),
     (["-m", "ode-u-tiny", "--device", "cuda:99"], "--device"),
     (["-m", "ode-u-tiny", "--dtype", "fp64"], "unknown --dtype 'fp64'"),
     (["-m", "ode-u-tiny", "--compile-option", "freezing=true"], "only applies with --compile"),

@@ -30,6 +30,7 @@ from mubench.cli.solver_options import (
     SolverOpt,
 )
 from mubench.formatting import fixed, percent, text
+from mubench.ranges import bounds
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,13 +41,20 @@ def profile(
     model: ModelsOpt = None,
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
     dtype: Annotated[str, typer.Option(help="fp32, or fp16 / bf16 (autocast).")] = "fp32",
-    batch_size: Annotated[int, typer.Option(help="Images per denoiser call.")] = 1,
+    batch_size: Annotated[int, typer.Option(**bounds("batch_size"), help="Images per denoiser call.")] = 1,
     resolution: Annotated[
         int | None,
-        typer.Option(help="Input side in px. Default: 64 for several models, else the model's own."),
+        typer.Option(
+            **bounds("resolution"),
+            help="Input side in px. Default: 64 for several models, else the model's own.",
+        ),
     ] = None,
-    repeats: Annotated[int, typer.Option(help="Calls profiled per model, after warm-up.")] = 10,
-    warmup: Annotated[int, typer.Option(help="Minimum warm-up calls (then until stable).")] = 3,
+    repeats: Annotated[
+        int, typer.Option(**bounds("repeats"), help="Calls profiled per model, after warm-up.")
+    ] = 10,
+    warmup: Annotated[
+        int, typer.Option(**bounds("warmup"), help="Minimum warm-up calls (then until stable).")
+    ] = 3,
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile every model.")] = False,
     compile_option: Annotated[
         list[str] | None,
@@ -61,8 +69,10 @@ def profile(
     ] = False,
     tf32: Annotated[bool, typer.Option("--tf32", help="Allow TF32 for fp32 matmul/conv on GPU.")] = False,
     cudnn_benchmark: Annotated[bool, typer.Option("--cudnn-benchmark", help="cuDNN autotuning.")] = False,
-    threads: Annotated[int | None, typer.Option(help="CPU threads. Default: all cores.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of inputs and initial weights.")] = 0,
+    threads: Annotated[
+        int | None, typer.Option(**bounds("threads"), help="CPU threads. Default: all cores.")
+    ] = None,
+    seed: Annotated[int, typer.Option(**bounds("seed"), help="Seed of inputs and initial weights.")] = 0,
     prefault: PrefaultOpt = True,
     solver: SolverOpt = None,
     ode_steps: OdeStepsOpt = None,
