@@ -128,3 +128,14 @@ def test_roofline_of_one_operator_is_its_bound():
     assert call.op == "aten.mm"
     assert roofline_seconds([call], flops_per_s=1e9, bytes_per_s=1e12) == pytest.approx(call.flops / 1e9)
     assert roofline_seconds([call], flops_per_s=1e15, bytes_per_s=1e6) == pytest.approx(call.bytes / 1e6)
+
+
+@pytest.mark.parametrize("grad_mode", [torch.no_grad, torch.inference_mode])
+def test_composite_operators_count_the_kernel_that_runs_not_a_python_decomposition(grad_mode):
+    upsample = nn.Upsample(scale_factor=2, mode="bilinear")
+    x = torch.randn(1, 2, 4, 4)
+    with grad_mode():
+        costs = op_costs(lambda: upsample(x))
+    assert costs == {
+        "aten.upsample_bilinear2d": OpCost(calls=1, flops=0, bytes=F32 * (2 * 4 * 4 + 2 * 8 * 8))
+    }

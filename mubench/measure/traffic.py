@@ -40,6 +40,7 @@ _METADATA = {
     )
 } | {torch.ops.prim.layout.default, torch.ops.prim.device.default}  # fmt: skip
 # In-place operators that overwrite their destination without reading it.
+_COMPOSITE = torch._C.DispatchKey.CompositeImplicitAutograd
 _WRITE_ONLY = {"aten.copy_", "aten.fill_", "aten.zero_", "aten.uniform_", "aten.normal_", "aten.random_"}
 _ALLOCATIONS = ("aten.empty", "aten.new_empty", "aten.empty_like", "aten.empty_strided")
 
@@ -125,11 +126,14 @@ class _Counter(TorchDispatchMode):
         if func in _METADATA:
             return func(*args, **kwargs)
         packet = func._overloadpacket
-        if packet not in self.formulas:  # as torch's FlopCounterMode: count what it decomposes into
+        if packet not in self.formulas and torch._C._dispatch_has_kernel_for_dispatch_key(
+            func.name(), _COMPOSITE
+        ):
+            # An operator made of others (reaching a dispatch mode under inference mode): count what it is
+            # made of in C++, which is what runs, not torch's Python decomposition (that unfuses, e.g.,
+            # upsample_bilinear2d into index arithmetic), unlike FlopCounterMode's func.decompose.
             with self:
-                decomposed = func.decompose(*args, **kwargs)
-            if decomposed is not NotImplemented:
-                return decomposed
+                return func._op_dk(_COMPOSITE, *args, **kwargs)
         out = func(*args, **kwargs)
         name = str(packet)
         formula = self.formulas.get(packet)
