@@ -237,12 +237,17 @@ def _latency_table(frame: pd.DataFrame) -> pd.DataFrame:
         ("call_ms_vs_first", "call vs first", fixed(3)),
         ("trajectory_s_vs_first", "trajectory vs first", fixed(3)),
         ("macs_vs_first", "MACs vs first", fixed(3)),
+        ("roofline_vs_first", "roofline vs first", fixed(3)),
         ("latency_over_macs_ratio", "latency / MACs", fixed(3)),
-        ("achieved_share", "of device matmul peak", percent),
-        ("peak_mem_mib", "peak MiB", fixed(1)),
+        ("latency_over_roofline", "latency / roofline", fixed(2)),
+        ("achieved_share", "of device peak", percent),
+        ("peak_activation_mib", "peak live MiB", fixed(1)),
+        ("peak_mem_mib", "CUDA peak MiB", fixed(1)),
         ("call_ms_unstable", "unstable", text),
     ]
-    table = _format(frame, columns)
+    # Columns no row fills (results from before they existed; the CUDA peak on a CPU) are left out.
+    filled = [c for c in columns if c[0] in frame and frame[c[0]].notna().any()]
+    table = _format(frame, filled)
     table.insert(1, "call ms median [p10–p90]", _spread(frame, "call_ms", 2))
     table.insert(2, "trajectory s median [p10–p90]", _spread(frame, "trajectory_s", 3))
     return table
