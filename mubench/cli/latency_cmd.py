@@ -20,6 +20,21 @@ from mubench.cli.common import (
     models_or_default,
     progress,
 )
+from mubench.cli.mode_options import (
+    BatchSizeOpt,
+    ChannelsLastOpt,
+    CompileOpt,
+    CompileOptionOpt,
+    CudnnBenchmarkOpt,
+    DeviceOpt,
+    DtypeOpt,
+    PrepackOpt,
+    ResolutionOpt,
+    SeedOpt,
+    Tf32Opt,
+    ThreadsOpt,
+    WarmupOpt,
+)
 from mubench.cli.render import Column, first_ok, table
 from mubench.cli.solver_options import (
     AdjointOpt,
@@ -43,16 +58,10 @@ if TYPE_CHECKING:
 @friendly_errors
 def latency(
     model: ModelsOpt = None,
-    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
-    dtype: Annotated[str, typer.Option(help="fp32, or fp16 / bf16 (autocast).")] = "fp32",
-    batch_size: Annotated[int, typer.Option(**bounds("batch_size"), help="Images per denoiser call.")] = 1,
-    resolution: Annotated[
-        int | None,
-        typer.Option(
-            **bounds("resolution"),
-            help="Input side in px. Default: 64 for several models, else the model's own.",
-        ),
-    ] = None,
+    device: DeviceOpt = "cpu",
+    dtype: DtypeOpt = "fp32",
+    batch_size: BatchSizeOpt = 1,
+    resolution: ResolutionOpt = None,
     steps: Annotated[
         int | None,
         typer.Option(
@@ -65,36 +74,21 @@ def latency(
     trajectory_repeats: Annotated[
         int, typer.Option(**bounds("trajectory_repeats"), help="Timed full trajectories per model (0: skip).")
     ] = 3,
-    warmup: Annotated[
-        int, typer.Option(**bounds("warmup"), help="Minimum warm-up calls (then until stable).")
-    ] = 3,
-    compile: Annotated[bool, typer.Option("--compile", help="torch.compile every model.")] = False,
-    compile_option: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--compile-option",
-            help="With --compile: an inductor setting KEY=VALUE, e.g. cpp_wrapper=true (repeatable).",
-        ),
-    ] = None,
-    channels_last: Annotated[
-        bool, typer.Option("--channels-last", help="Channels-last memory format.")
-    ] = False,
+    warmup: WarmupOpt = 3,
+    compile: CompileOpt = False,
+    compile_option: CompileOptionOpt = None,
+    channels_last: ChannelsLastOpt = False,
     cuda_graphs: Annotated[
         bool,
         typer.Option(
             "--cuda-graphs", help="Capture each call in a CUDA graph (GPU; ODE: --ode-backend fixed)."
         ),
     ] = False,
-    prepack: Annotated[
-        bool,
-        typer.Option("--prepack", help="CPU: convolutions by oneDNN with weights prepacked once (fp32)."),
-    ] = False,
-    tf32: Annotated[bool, typer.Option("--tf32", help="Allow TF32 for fp32 matmul/conv on GPU.")] = False,
-    cudnn_benchmark: Annotated[bool, typer.Option("--cudnn-benchmark", help="cuDNN autotuning.")] = False,
-    threads: Annotated[
-        int | None, typer.Option(**bounds("threads"), help="CPU threads. Default: all cores.")
-    ] = None,
-    seed: Annotated[int, typer.Option(**bounds("seed"), help="Seed of inputs and initial weights.")] = 0,
+    prepack: PrepackOpt = False,
+    tf32: Tf32Opt = False,
+    cudnn_benchmark: CudnnBenchmarkOpt = False,
+    threads: ThreadsOpt = None,
+    seed: SeedOpt = 0,
     processes: Annotated[
         int,
         typer.Option(

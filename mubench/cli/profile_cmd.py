@@ -19,6 +19,21 @@ from mubench.cli.common import (
     models_or_default,
     progress,
 )
+from mubench.cli.mode_options import (
+    BatchSizeOpt,
+    ChannelsLastOpt,
+    CompileOpt,
+    CompileOptionOpt,
+    CudnnBenchmarkOpt,
+    DeviceOpt,
+    DtypeOpt,
+    PrepackOpt,
+    ResolutionOpt,
+    SeedOpt,
+    Tf32Opt,
+    ThreadsOpt,
+    WarmupOpt,
+)
 from mubench.cli.render import Column, table
 from mubench.cli.solver_options import (
     AdjointOpt,
@@ -39,40 +54,22 @@ if TYPE_CHECKING:
 @friendly_errors
 def profile(
     model: ModelsOpt = None,
-    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
-    dtype: Annotated[str, typer.Option(help="fp32, or fp16 / bf16 (autocast).")] = "fp32",
-    batch_size: Annotated[int, typer.Option(**bounds("batch_size"), help="Images per denoiser call.")] = 1,
-    resolution: Annotated[
-        int | None,
-        typer.Option(
-            **bounds("resolution"),
-            help="Input side in px. Default: 64 for several models, else the model's own.",
-        ),
-    ] = None,
+    device: DeviceOpt = "cpu",
+    dtype: DtypeOpt = "fp32",
+    batch_size: BatchSizeOpt = 1,
+    resolution: ResolutionOpt = None,
     repeats: Annotated[
         int, typer.Option(**bounds("repeats"), help="Calls profiled per model, after warm-up.")
     ] = 10,
-    warmup: Annotated[
-        int, typer.Option(**bounds("warmup"), help="Minimum warm-up calls (then until stable).")
-    ] = 3,
-    compile: Annotated[bool, typer.Option("--compile", help="torch.compile every model.")] = False,
-    compile_option: Annotated[
-        list[str] | None,
-        typer.Option("--compile-option", help="With --compile: an inductor setting KEY=VALUE (repeatable)."),
-    ] = None,
-    channels_last: Annotated[
-        bool, typer.Option("--channels-last", help="Channels-last memory format.")
-    ] = False,
-    prepack: Annotated[
-        bool,
-        typer.Option("--prepack", help="CPU: convolutions by oneDNN with weights prepacked once (fp32)."),
-    ] = False,
-    tf32: Annotated[bool, typer.Option("--tf32", help="Allow TF32 for fp32 matmul/conv on GPU.")] = False,
-    cudnn_benchmark: Annotated[bool, typer.Option("--cudnn-benchmark", help="cuDNN autotuning.")] = False,
-    threads: Annotated[
-        int | None, typer.Option(**bounds("threads"), help="CPU threads. Default: all cores.")
-    ] = None,
-    seed: Annotated[int, typer.Option(**bounds("seed"), help="Seed of inputs and initial weights.")] = 0,
+    warmup: WarmupOpt = 3,
+    compile: CompileOpt = False,
+    compile_option: CompileOptionOpt = None,
+    channels_last: ChannelsLastOpt = False,
+    prepack: PrepackOpt = False,
+    tf32: Tf32Opt = False,
+    cudnn_benchmark: CudnnBenchmarkOpt = False,
+    threads: ThreadsOpt = None,
+    seed: SeedOpt = 0,
     prefault: PrefaultOpt = True,
     solver: SolverOpt = None,
     ode_steps: OdeStepsOpt = None,
