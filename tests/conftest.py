@@ -258,3 +258,15 @@ def _clean_exit(result, code: int) -> None:
 def clean_exit():
     """``clean_exit(result, code)``: exit ``code`` through the CLI's own exit, no traceback."""
     return _clean_exit
+
+
+@pytest.fixture
+def no_download(monkeypatch):
+    """Any attempt to fetch weights (torch.hub, which torchvision, lpips and pytorch-fid use) fails the
+    test: mubench reads weights from files only."""
+    import torch
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"tried to download {args[:1]}")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)

@@ -71,14 +71,6 @@ def folders(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def no_download(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"tried to download {args[:1]}")
-
-    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
-
-
-@pytest.fixture
 def with_inception(inception_home, monkeypatch, no_download) -> Path:
     monkeypatch.setenv("TORCH_HOME", str(inception_home))
     return inception_home

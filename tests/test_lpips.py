@@ -53,16 +53,6 @@ def alex_home(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def no_download(monkeypatch):
-    """Any attempt to fetch weights fails the test."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"tried to download {args[:1]}")
-
-    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
-
-
-@pytest.fixture
 def with_alex(alex_home, monkeypatch, no_download) -> Path:
     monkeypatch.setenv("TORCH_HOME", str(alex_home))
     return alex_home
