@@ -9,7 +9,6 @@ import shutil
 
 import pytest
 import torch
-import typer
 from safetensors.torch import load_file
 
 from mubench.checkpoints import read_meta
@@ -21,9 +20,9 @@ HOSTILE_VALUES = ("nan", "inf", "-inf", "-1", "0", "1234567890123456789012345678
 
 
 def _numeric_options() -> list[str]:
-    from mubench.cli.app import app
+    from mubench.cli.app import command
 
-    params = typer.main.get_command(app).commands["train"].params
+    params = command("train").params
     return sorted(p.opts[0] for p in params if p.type_descriptor.annotation in (int, float))
 
 

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import typer.main
 
-from mubench.cli.app import app
+from mubench.cli.app import COMMANDS, app, command
 from mubench.defaults import SHIPPED_PAIR
 from mubench.errors import UsageError
 from mubench.measure.api import KINDS, OPTIONS, conditions
@@ -24,8 +23,8 @@ MODELS = {"params": ["ode-u-tiny"], "flops": ["ode-u-tiny"], "latency": ["ode-u-
 
 
 def command_params(kind: str) -> dict:
-    command = typer.main.get_command(app).commands[kind]
-    return {param.name: param for param in command.params}
+    built = command(kind)
+    return {param.name: param for param in built.params}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -41,7 +40,7 @@ def _parser_range(param) -> tuple:
     return getattr(bounded, "min", None), getattr(bounded, "max", None)
 
 
-@pytest.mark.parametrize("kind", sorted(typer.main.get_command(app).commands))
+@pytest.mark.parametrize("kind", sorted(COMMANDS))
 def test_the_parser_checks_each_numeric_options_declared_range(kind):
     """The range of a numeric option is declared once (RANGES): the command's parser gets it."""
     for name, param in command_params(kind).items():

@@ -69,9 +69,9 @@ HEAVY_MUBENCH = ("measure", "report", "suite", "results", "models", "registry", 
 _HELP_PROBE = """
 import contextlib, io, json, sys
 import typer
-from mubench.cli.app import app, main
+from mubench.cli.app import COMMANDS, app, main
 
-commands = sorted(typer.main.get_command(app).commands)
+commands = sorted(COMMANDS)
 heavy = tuple(sys.argv[1].split(","))
 found = {}
 for args in (["--version"], ["--help"], *([name, "--help"] for name in commands)):
@@ -101,3 +101,32 @@ def test_help_and_version_import_neither_torch_nor_pandas():
     assert len(probe["imported"]) == len(probe["commands"]) + 2
     # Cumulative: the first invocation listed with modules is the one that imported them.
     assert {args: mods for args, mods in probe["imported"].items() if mods} == {}
+
+
+_START_PROBE = """
+import contextlib, io, json, sys
+from mubench.cli.app import main
+
+sys.argv = ["mubench", *sys.argv[1:]]
+with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+    main()
+print(json.dumps(sorted(m for m in sys.modules if m.endswith("_cmd") or m.startswith("pydantic"))))
+"""
+
+
+STARTS = [
+    (["--version"], []),
+    (["latency", "--help"], ["mubench.cli.latency_cmd"]),
+    (["fid", "--help"], ["mubench.cli.fid_cmd"]),
+]
+
+
+@pytest.mark.parametrize(("args", "modules"), STARTS)
+def test_a_start_imports_only_the_command_it_runs_and_not_pydantic(args, modules):
+    """Commands are imported when they run or their help is shown, and typer's pydantic coercion is not
+    reached before a command runs (a structural check of the fast start, not a timing)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _START_PROBE, *args], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.splitlines()[-1]) == modules

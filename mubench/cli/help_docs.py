@@ -37,9 +37,9 @@ def _fixed_terminal() -> Iterator[None]:
 
 def render_help() -> dict[str, str]:
     """``{file name: help text}``: ``mubench.txt`` for the root, ``<command>.txt`` for each command."""
-    from mubench.cli.app import app
+    from mubench.cli.app import COMMANDS, app
 
-    commands = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+    commands = sorted(COMMANDS)
     runner = CliRunner()
     pages = {}
     with _fixed_terminal():
