@@ -150,10 +150,12 @@ def test_a_model_that_fails_at_one_sigma_gets_an_error_row_and_the_rest_run(runn
 
     real = robustness._denoise
 
-    def fails_at_second_sigma(spec, model, sampler, trained, noisy, clean, t_star, seed, *rest):
-        if spec.name == "ode-u-tiny" and seed == robustness.noise_seed(0, 0.1):
+    second = robustness.sampler_seeds(robustness.noise_seed(0, 0.1), 3)
+
+    def fails_at_second_sigma(spec, model, sampler, trained, noisy, clean, t_star, seeds, *rest):
+        if spec.name == "ode-u-tiny" and list(seeds) == list(second):
             raise RuntimeError("boom")
-        return real(spec, model, sampler, trained, noisy, clean, t_star, seed, *rest)
+        return real(spec, model, sampler, trained, noisy, clean, t_star, seeds, *rest)
 
     monkeypatch.setattr(robustness, "_denoise", fails_at_second_sigma)
     out = tmp_path / "rob.csv"
@@ -177,10 +179,12 @@ def test_a_model_that_fails_at_one_sigma_gets_an_error_row_and_the_rest_run(runn
 def test_an_interrupted_robustness_run_keeps_the_finished_sigmas(runner, tmp_path, monkeypatch, clean_exit):
     import mubench.measure.robustness as robustness
 
-    def interrupted_at_second_sigma(spec, model, sampler, trained, noisy, clean, t_star, seed, *rest):
-        if seed == robustness.noise_seed(0, 0.1):
+    second = robustness.sampler_seeds(robustness.noise_seed(0, 0.1), 3)
+
+    def interrupted_at_second_sigma(spec, model, sampler, trained, noisy, clean, t_star, seeds, *rest):
+        if list(seeds) == list(second):
             raise KeyboardInterrupt
-        return real(spec, model, sampler, trained, noisy, clean, t_star, seed, *rest)
+        return real(spec, model, sampler, trained, noisy, clean, t_star, seeds, *rest)
 
     real = robustness._denoise
     monkeypatch.setattr(robustness, "_denoise", interrupted_at_second_sigma)

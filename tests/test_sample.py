@@ -11,9 +11,10 @@ import pytest
 from PIL import Image
 
 from mubench.cli.app import app
+from mubench.distributed import World
 from mubench.errors import UsageError
 from mubench.sampling.run import MARKER, SampleConditions, sample
-from mubench.sampling.seeds import describe_seeds, parse_seeds, shard
+from mubench.sampling.seeds import describe_seeds, parse_seeds
 from mubench.schema import undeclared
 
 
@@ -126,8 +127,8 @@ def test_the_row_records_model_sampler_steps_nfe_and_time(tmp_path):
 def test_seed_ranges():
     assert parse_seeds("0-3,7,9-10") == [0, 1, 2, 3, 7, 9, 10]
     assert describe_seeds([0, 1, 2, 3, 7, 9, 10]) == "0-3,7,9-10"
-    assert shard(list(range(10)), 1, 3) == [1, 4, 7]
-    assert sorted(s for r in range(3) for s in shard(list(range(10)), r, 3)) == list(range(10))
+    assert World(1, 3).share(list(range(10))) == [1, 4, 7]
+    assert sorted(s for r in range(3) for s in World(r, 3).share(list(range(10)))) == list(range(10))
     for bad in ["", "a", "3-1", "1-", "-1", "0-3,2", "1.5", "0 - 3", "0-99999999999"]:
         with pytest.raises(UsageError):
             parse_seeds(bad)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from mubench.cli.common import err_console
+from mubench.distributed import SHARDED_COMMANDS, under_torchrun
 
 # Command name -> "module:function" under mubench.cli, in the order `mubench --help` lists them. A module
 # is imported when its command runs or a help page shows it, so `mubench --version` and
@@ -55,6 +56,18 @@ class _Group(typer.core.TyperGroup):
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         return command(cmd_name)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name, cmd, rest = super().resolve_command(ctx, args)
+        if under_torchrun() and name not in SHARDED_COMMANDS:
+            err_console.print(
+                f"error: mubench {name} does not run under torchrun (its ranks would compete for the device "
+                f"and write the same files); run it as one process. Under torchrun: "
+                f"{', '.join(SHARDED_COMMANDS)}",
+                markup=False, highlight=False, soft_wrap=True,
+            )  # fmt: skip
+            sys.exit(2)
+        return name, cmd, rest
 
     def get_params(self, ctx: Any) -> list[Any]:
         params = super().get_params(ctx)

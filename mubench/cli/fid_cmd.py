@@ -68,13 +68,16 @@ def fid_ref(
 
         mubench fid-ref --dataset folder:photos --out photos.npz
     """
+    from mubench.distributed import is_main
     from mubench.fid.run import fid_ref as write_reference
 
-    with progress(num_images, f"fid-ref {dataset}", quiet) as tick:
+    with progress(num_images, f"fid-ref {dataset}", quiet or not is_main()) as tick:
         done = write_reference(
             dataset, out, split, data_root, num_images, dims, inception_weights, batch_size, device,
             lambda n: tick(f"{n} images", completed=n),
         )  # fmt: skip
+    if not is_main():  # under torchrun, rank 0 reports
+        return
     err_console.print(
         f"wrote the statistics of {done['n']} images of {done['images']} ({done['dims']} features) to {out}",
         highlight=False, markup=False, soft_wrap=True,
@@ -123,16 +126,19 @@ def fid(
 
         mubench fid samples/ode-u-tiny samples/lucid-unet-tiny --kid
     """
+    from mubench.distributed import is_main
     from mubench.fid.run import fid as score
     from mubench.fid.run import images_to_read
     from mubench.results import new_run_id, to_frame
 
     check_outputs(csv, json)
-    with progress(images_to_read(a, b) or None, "Inception features", quiet) as tick:
+    with progress(images_to_read(a, b) or None, "Inception features", quiet or not is_main()) as tick:
         row = score(
             a, b, new_run_id(), kid, kid_subsets, kid_subset_size, dims, inception_weights, batch_size,
             device, lambda n: tick(f"{n} images", completed=n),
         )  # fmt: skip
+    if row is None:  # another rank than 0 under torchrun: rank 0 writes and reports
+        return
     frame = to_frame([row])
     columns: list[Column] = [
         ("fid", "FID", fixed(4)),

@@ -105,14 +105,17 @@ def robustness(
         mubench robustness --sigma 0.05 --sigma 0.1 --sigma 0.2 --reference identity --reference tv
 
         mubench robustness --sigma 0.2 --metric lpips --lpips-backbone alexnet-owt-7be5be79.pth
+
+        torchrun --standalone --nproc-per-node 4 -m mubench robustness --sigma 0.1 --num-images 1000
     """
+    from mubench.distributed import is_main
     from mubench.measure.api import conditions, measure, options_of
     from mubench.measure.robustness import LPIPS_LEFT_OUT, metric_plan
     from mubench.results import new_run_id, to_frame
 
     options = options_of("robustness", locals())
     names = models_or_default(model, SHIPPED_PAIR)
-    if not model:
+    if not model and is_main():
         err_console.print(
             f"models: {' and '.join(SHIPPED_PAIR)} with the checkpoints mubench ships (--model to change)"
         )
@@ -120,7 +123,7 @@ def robustness(
     check_outputs(csv, json)
     run_id = new_run_id()
     total = len(conds.sigmas) * (len(conds.references) + len(names) * max(1, len(conds.steps_sweep)))
-    with progress(total, "robustness", quiet) as tick:
+    with progress(total, "robustness", quiet or not is_main()) as tick:
         rows = measure(
             "robustness",
             names,
@@ -129,6 +132,8 @@ def robustness(
             tick,
             on_rows=lambda rows: save_partial(to_frame(rows), csv, json),
         ).rows
+    if not is_main():  # under torchrun, rank 0 writes and reports
+        return
     frame = to_frame(rows)
     columns: list[Column] = [
         ("sigma", "sigma", text),

@@ -61,12 +61,18 @@ def sample(
     which rarely moves a pixel by one level). The row records the model, sampler, steps, ODE
     evaluations and wall time per image. Without --checkpoint: the model's shipped weights.
 
+    Under torchrun, the seeds are shared over the ranks (the images do not change) and rank 0 writes
+    every file; the folder's record says the run is unfinished until the last image is written.
+
     Examples:
 
         mubench sample -m ode-u-tiny --seeds 0-63 --out samples/ode-u-tiny
 
         mubench sample -m lucid-unet-tiny --seeds 0-49999 --steps 50 --out samples/lucid
+
+        torchrun --standalone --nproc-per-node 4 -m mubench sample -m ode-u-tiny --seeds 0-49999 --out s
     """
+    from mubench.distributed import is_main
     from mubench.results import new_run_id, to_frame
     from mubench.sampling.run import SampleConditions, parse_checkpoint, sample, weights_path
     from mubench.sampling.seeds import parse_seeds
@@ -78,8 +84,10 @@ def sample(
     weights_path(conds)  # refused before any folder is made
     check_outputs(csv, json)
     total = len(parse_seeds(seeds))
-    with progress(total, f"sampling {model}", quiet) as tick:
+    with progress(total, f"sampling {model}", quiet or not is_main()) as tick:
         row = sample(conds, out, new_run_id(), lambda label, done: tick(label, completed=done))
+    if row is None:  # another rank than 0 under torchrun: rank 0 writes and reports
+        return
     frame = to_frame([row])
     columns: list[Column] = [
         ("model", "model", text),

@@ -3,7 +3,7 @@ float32 (N, 3, H, W) in [0, 1], all of one size."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,12 @@ class ImageSet:
 
     def __len__(self) -> int:
         return len(self.files) if self.pixels is None else len(self.pixels)
+
+    def subset(self, indices: Sequence[int]) -> ImageSet:
+        """The images at ``indices``, in that order."""
+        if self.pixels is not None:
+            return ImageSet(self.label, pixels=self.pixels[list(indices)])
+        return ImageSet(self.label, files=tuple(self.files[i] for i in indices))
 
     def batches(self, batch_size: int) -> Iterator:
         """float32 tensors (N, 3, H, W) in [0, 1]: pixel / 255, as torchvision's ToTensor gives."""
@@ -72,9 +78,16 @@ def folder_images(folder: Path, limit: int | None = None) -> ImageSet:
     from PIL import Image
 
     from mubench.data.builtin import evenly_spaced
+    from mubench.sampling.run import unfinished
 
     if not folder.is_dir():
         raise UsageError(f"'{folder}' is not a folder")
+    seeds = unfinished(folder)
+    if seeds is not None:
+        raise UsageError(
+            f"'{folder}' holds an unfinished mubench sample run (seeds {seeds}): run that command again to "
+            "finish it"
+        )
     files = folder_files(folder)
     files = [files[i] for i in evenly_spaced(len(files), limit)]
     check_count(len(files), f"folder '{folder}'")

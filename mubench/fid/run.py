@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from mubench.distributed import World, join
 from mubench.errors import UsageError, opt
 from mubench.fid.images import ImageSet, dataset_images, folder_images
 from mubench.fid.inception import (
@@ -26,25 +27,34 @@ Tick = Callable[[int], None]  # called with the number of images done so far
 
 
 def features(
-    images: ImageSet, net: Any, batch_size: int, device: str, tick: Tick | None = None
+    images: ImageSet,
+    net: Any,
+    batch_size: int,
+    device: str,
+    tick: Tick | None = None,
+    world: World | None = None,
 ) -> np.ndarray:
     """(n, d) float64 Inception features of ``images``, as pytorch-fid's ``get_activations`` gives them
-    (feature maps larger than 1 x 1, for d < 2048, averaged over space)."""
+    (feature maps larger than 1 x 1, for d < 2048, averaged over space). Under torchrun each rank reads
+    its share of the images, and rank 0 gets every image's features in order (the others: none)."""
     import torch
     from torch.nn.functional import adaptive_avg_pool2d
 
+    world = world or World()
+    mine = images.subset(world.share(range(len(images))))
     out: list[np.ndarray] = []
     done = 0
     with torch.inference_mode():
-        for batch in images.batches(batch_size):
+        for batch in mine.batches(batch_size):
             pred = net(batch.to(device))[0]
             if pred.shape[2] != 1 or pred.shape[3] != 1:
                 pred = adaptive_avg_pool2d(pred, output_size=(1, 1))
-            out.append(pred.squeeze(3).squeeze(2).cpu().numpy().astype(np.float64))
+            out.append(pred.squeeze(3).squeeze(2).cpu().numpy())
             done += len(batch)
-            if tick:
-                tick(done)
-    return np.concatenate(out)
+            if tick and world.is_main:  # rank 0's share stands for everyone's
+                tick(min(done * world.world_size, len(images)))
+    rows = world.gather([row for part in out for row in part])
+    return np.stack(rows).astype(np.float64) if rows else np.empty((0, 0))
 
 
 def fid_ref(
@@ -59,21 +69,23 @@ def fid_ref(
     device: str = "cpu",
     tick: Tick | None = None,
 ) -> dict[str, Any]:
-    """Write the statistics of ``dataset``'s images to ``out`` (refused if it exists); say what was done."""
+    """Write the statistics of ``dataset``'s images to ``out`` (refused if it exists); say what was done.
+    Under torchrun the ranks share the images and rank 0 writes the file."""
     from mubench.measure.device import resolve_device
     from mubench.ranges import check_numbers
 
+    world = join(device)
     check_numbers({"num_images": num_images, "batch_size": batch_size})
     check_dims(dims)
     check_out(out)
-    resolved = str(resolve_device(device))
+    resolved = str(resolve_device(world.device(device)))
     missing = missing_weights_message(inception_weights)
     if missing:  # before reading a dataset, which may take a while
         raise UsageError(missing)
     images = dataset_images(dataset, split, data_root, num_images)
     net = load_inception(dims, inception_weights, resolved)
-    mu, sigma = statistics(features(images, net, batch_size, resolved, tick))
-    write_npz(out, mu, sigma)
+    feats = features(images, net, batch_size, resolved, tick, world)
+    world.on_main(lambda: write_npz(out, *statistics(feats)))
     return {"images": images.label, "n": len(images), "dims": dims, "out": str(out)}
 
 
@@ -149,16 +161,18 @@ def fid(
     batch_size: int = 50,
     device: str = "cpu",
     tick: Tick | None = None,
-) -> dict[str, Any]:
-    """The row of FID (and KID) between ``a`` and ``b``, each an image folder or an .npz file."""
+) -> dict[str, Any] | None:
+    """The row of FID (and KID) between ``a`` and ``b``, each an image folder or an .npz file. Under
+    torchrun the ranks share the images, and rank 0 alone returns the row (the others: None)."""
     from mubench.measure.device import resolve_device
     from mubench.ranges import check_numbers
     from mubench.results import environment, make_row
     from mubench.sources.files import sha256_of
 
+    world = join(device)
     check_numbers({"batch_size": batch_size, "kid_subsets": kid_subsets, "kid_subset_size": kid_subset_size,
                    "dims": dims})  # fmt: skip
-    resolved = str(resolve_device(device))
+    resolved = str(resolve_device(world.device(device)))
     sides = [read_side(a), read_side(b)]
     d = _dims_of(sides, dims)
     if with_kid:
@@ -181,8 +195,10 @@ def fid(
                 feats[1] = feats[0]  # one folder against itself: its features once
             elif side.images is not None:
                 step = (lambda done, o=offset: tick(o + done)) if tick else None
-                feats[i] = features(side.images, net, batch_size, resolved, step)
+                feats[i] = features(side.images, net, batch_size, resolved, step, world)
                 offset += len(side.images)
+    if not world.is_main:
+        return None
     stats = [s.stats if s.stats is not None else statistics(f) for s, f in zip(sides, feats)]
     row: dict[str, Any] = {"fid": frechet_distance(*stats[0], *stats[1])}
     if with_kid:
@@ -193,6 +209,7 @@ def fid(
         "fid", run_id, device=resolved, batch_size=batch_size, message=message, **sampled_by(sides),
         fid_dims=d, **row,
         n_a=counts[0], n_b=counts[1], input_a=a, input_b=b, inception_weights=label,
+        world_size=world.world_size,
         **environment(resolved),
     )  # fmt: skip
 

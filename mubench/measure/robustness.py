@@ -31,6 +31,7 @@ from mubench.data import check_dataset_name, load_dataset
 from mubench.defaults import REFERENCES
 from mubench.diffusion.samplers import PREDICTIONS, Sampler
 from mubench.diffusion.schedules import NoiseSchedule
+from mubench.distributed import World, interleave, join
 from mubench.errors import UsageError, opt
 from mubench.measure.lpips_score import LpipsScorer, check_net, missing_backbone_message
 from mubench.measure.prefault import Prefaulter
@@ -312,6 +313,10 @@ def measure_robustness(
     test = load_dataset(conds.dataset, "test", root, limit=conds.num_images)
     clean = test.images
     resolution = clean.shape[-1]
+    world = join("cpu")
+    if len(clean) < world.world_size:
+        raise UsageError(f"{len(clean)} test images for {world.world_size} processes; start fewer processes")
+    mine = world.share(range(len(clean)))  # this process's images: all of them without torchrun
     for spec in specs:
         spec.check_resolution(resolution)
     score, lpips_note = _scores(conds, resolution)
@@ -353,37 +358,40 @@ def measure_robustness(
     for model in models.values():  # one untimed call each: one-time set-up is not charged to the first sigma
         try:
             with torch.inference_mode():
-                model(torch.zeros_like(clean), torch.zeros(len(clean), dtype=torch.long))
+                model(torch.zeros_like(clean[mine]), torch.zeros(len(mine), dtype=torch.long))
         except (Exception, SystemExit):  # the timed calls fail the same way, and their rows say why
             pass
     prefaulter = Prefaulter(conds.prefault)
     prefaulter()  # after the untimed calls, which loaded what the models need
     common = dict(dataset=conds.dataset, n_images=len(clean), n_sources=len(set(test.sources)),
-                  resolution=resolution, seed=conds.seed, **environment("cpu"),
+                  resolution=resolution, seed=conds.seed, world_size=world.world_size, **environment("cpu"),
                   **prefaulter.fields(), lpips_net=conds.lpips_net if score.lpips else None)  # fmt: skip
     rows = []
     for sigma in conds.sigmas:
-        noisy = noisy_images(clean, sigma, noise_seed(conds.seed, sigma))
-        clean_np, noisy_np = clean.numpy(), noisy.numpy()
+        noisy = noisy_images(clean, sigma, noise_seed(conds.seed, sigma))[mine]
+        clean_np, noisy_np = clean[mine].numpy(), noisy.numpy()
         for reference in conds.references:
             begin = time.perf_counter()
             denoise = (lambda image: image) if reference == "identity" else _classical(reference, sigma)
             estimates = [denoise(image) for image in noisy_np]
-            seconds = (time.perf_counter() - begin) / len(clean)
-            rows.append(make_row("robustness", run_id, model=reference, sigma=sigma, checkpoint=None,
-                                 **common, **_scored(score(estimates, clean_np)),
-                                 denoise_s_per_image=seconds))  # fmt: skip
+            outcome = _gather(world, time.perf_counter() - begin, score(estimates, clean_np), None)
+            if outcome is not None:
+                seconds, scores, _ = outcome
+                rows.append(make_row("robustness", run_id, model=reference, sigma=sigma, checkpoint=None,
+                                     **common, **_scored(scores),
+                                     denoise_s_per_image=seconds / len(clean)))  # fmt: skip
             tick(f"sigma {sigma}: {reference}")
         first: dict[int, tuple[str, dict[str, list[float]]]] = {}  # per sampler: first model's scores
         for spec in specs:
             for sampler_index, sampler in enumerate(samplers):
                 model = models.get(spec.name)
+                t_star, seed = starts[spec.name, sigma], noise_seed(conds.seed, sigma)
+                fields, scores, failed = {}, {}, None
                 try:
-                    t_star, seed = starts[spec.name, sigma], noise_seed(conds.seed, sigma)
                     if model is None:
                         raise unbuilt[spec.name]
-                    fields, scores = _denoise(spec, model, sampler, trained, noisy, clean_np, t_star, seed,
-                                              score)  # fmt: skip
+                    fields, scores = _denoise(spec, model, sampler, trained, noisy, clean_np, t_star,
+                                              sampler_seeds(seed, len(clean))[mine], score)  # fmt: skip
                 except (Exception, SystemExit) as exc:  # the others are still measured; the row says why
                     keys = dict(
                         sampler=sampler.describe(),
@@ -391,8 +399,14 @@ def measure_robustness(
                         sigma=sigma,
                         checkpoint=_label(weights[spec.name], spec.name, trained),
                     )  # the ok row's keys
-                    rows.append(failure_row("robustness", run_id, spec.name, exc, **keys,
-                                            **{**common, "batch_size": len(clean)}))  # fmt: skip
+                    failed = failure_row("robustness", run_id, spec.name, exc, **keys,
+                                         **{**common, "batch_size": len(clean)})  # fmt: skip
+                outcome = _gather(world, fields.get("seconds", 0.0), scores, failed)
+                if outcome is None:  # not rank 0
+                    continue
+                seconds, scores, failed = outcome
+                if failed is not None:
+                    rows.append(failed)
                     tick(f"sigma {sigma}: {spec.name} failed")
                     continue
                 base_name, base = first.get(sampler_index, (spec.name, None))
@@ -423,7 +437,7 @@ def measure_robustness(
                         **paired,
                         nfe_total=sum(nfe_by_block(model).values()) if has_ode_blocks(model) else None,
                         denoiser_calls=fields["denoiser_calls"],
-                        denoise_s_per_image=fields["denoise_s_per_image"],
+                        denoise_s_per_image=seconds / len(clean),  # the slowest rank's time
                     )
                 )
                 tick(f"sigma {sigma}: {spec.name}")
@@ -431,7 +445,7 @@ def measure_robustness(
             for row in rows:
                 if lpips_note not in (row.get("message") or ""):
                     row["message"] = "; ".join(m for m in (row.get("message"), lpips_note) if m)
-        if on_rows:
+        if on_rows and world.is_main:
             on_rows(rows)
     return rows
 
@@ -460,10 +474,11 @@ def _denoise(
     noisy: torch.Tensor,
     clean: np.ndarray,
     t_star: int,
-    seed: int,
+    seeds: np.ndarray,
     score: Scores,
 ) -> tuple[dict[str, Any], dict[str, list[float]]]:
-    """Run the reverse process from t* on the noisy images in [0, 1]; (row fields, per-image scores)."""
+    """Run the reverse process from t* on the noisy images in [0, 1], the stochastic steps of image i
+    drawn from a generator seeded with ``seeds[i]``; (row fields, per-image scores)."""
     schedule = _schedule(spec, trained)
     prediction = _trained_as(spec, trained, "prediction")
     abar = float(schedule.alpha_bar[t_star])
@@ -474,10 +489,34 @@ def _denoise(
         return checked_output(spec.name, model(x, t), x)
 
     begin = time.perf_counter()
-    result = sampler.sample(
-        denoiser, schedule, x_start, t_star, prediction, torch.Generator().manual_seed(seed)
-    )
-    seconds = (time.perf_counter() - begin) / len(clean)
+    generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
+    result = sampler.sample(denoiser, schedule, x_start, t_star, prediction, generators)
+    seconds = time.perf_counter() - begin
     scores = score(list(((result.x0 + 1) / 2).clamp(0, 1).numpy()), clean)
-    fields = {"t_start": t_star, "denoiser_calls": result.denoiser_calls, "denoise_s_per_image": seconds}
+    fields = {"t_start": t_star, "denoiser_calls": result.denoiser_calls, "seconds": seconds}
     return fields, scores
+
+
+def sampler_seeds(seed: int, n: int) -> np.ndarray:
+    """Seeds of the stochastic sampler steps of images 0..n-1 at one noise level (independent of the
+    noise that made the images, and of how the images are split over processes)."""
+    return np.random.SeedSequence([seed, 1]).generate_state(n, dtype=np.uint64) >> np.uint64(1)
+
+
+def _gather(
+    world: World, seconds: float, scores: dict[str, list[float]], failed: dict[str, Any] | None
+) -> tuple[float, dict[str, list[float]], dict[str, Any] | None] | None:
+    """On rank 0: the slowest process's seconds, every image's scores in order, and the first failure
+    row (any process failed: the measurement failed); None on the other ranks."""
+    if world.world_size == 1:
+        return seconds, scores, failed
+    parts = world.gather_values((seconds, scores, failed))
+    if not world.is_main:
+        return None
+    failures = [(rank, row) for rank, (_, _, row) in enumerate(parts) if row is not None]
+    if failures:
+        rank, row = failures[0]
+        return 0.0, {}, {**row, "message": f"rank {rank}: {row['message']}"}
+    metrics = parts[0][1]
+    merged = {metric: interleave([part[1][metric] for part in parts]) for metric in metrics}
+    return max(part[0] for part in parts), merged, None

@@ -2,7 +2,7 @@
 
 The image of a seed depends on that seed alone: its initial noise and the noise of every stochastic
 step come from a generator of its own, seeded with it, so any batch size (or split of the seeds over
-processes, :func:`mubench.sampling.seeds.shard`) gives the same image.
+processes under torchrun, :mod:`mubench.distributed`) gives the same image.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from typing import Any
 
 import torch
 
+from mubench.distributed import join
 from mubench.errors import MeasurementError, MubenchError, UsageError, opt
 from mubench.sampling.images import seed_file, to_uint8, write_grid, write_png
-from mubench.sampling.seeds import batches, describe_seeds, parse_seeds, shard
+from mubench.sampling.seeds import batches, describe_seeds, parse_seeds
 
 DEFAULT_DDIM_STEPS = 50
 NUM_DIFFUSION_STEPS = 1000  # T of every built-in model's schedule
@@ -88,9 +89,10 @@ def weights_path(conds: SampleConditions) -> Path | None:
     return path
 
 
-def prepare_out(out: Path, conds: SampleConditions, label: str) -> None:
+def prepare_out(out: Path, conds: SampleConditions, label: str, seeds: list[int]) -> None:
     """Make ``out`` (or reuse one that this command made for the same model, weights and sampler);
-    refuse a file, or a folder with other files, or one holding samples of other conditions."""
+    refuse a file, or a folder with other files, or one holding samples of other conditions. The
+    folder's record says the run is unfinished until :func:`mark_complete`."""
     made = {"model": conds.model, "checkpoint": label, "sampler": conds.sampler, "steps": conds.steps,
             "eta": conds.eta}  # fmt: skip
     marker = out / MARKER
@@ -112,9 +114,34 @@ def prepare_out(out: Path, conds: SampleConditions, label: str) -> None:
             )
     try:
         out.mkdir(parents=True, exist_ok=True)
-        marker.write_text(json.dumps({"conditions": made}, indent=1) + "\n")
+        _write_record(out, made, describe_seeds(seeds), complete=False)
     except OSError as exc:
         raise UsageError(f"{opt('out')} '{out}': cannot write there ({exc.strerror or exc})") from None
+
+
+def _write_record(out: Path, made: dict[str, Any], seeds: str, complete: bool) -> None:
+    from mubench.results import write_text_atomic
+
+    record = {"conditions": made, "seeds": seeds, "complete": complete}
+    write_text_atomic(out / MARKER, json.dumps(record, indent=1) + "\n")
+
+
+def mark_complete(out: Path) -> None:
+    """Record that every seed's image of the run is in ``out``."""
+    record = json.loads((out / MARKER).read_text())
+    _write_record(out, record["conditions"], record["seeds"], complete=True)
+
+
+def unfinished(folder: Path) -> str | None:
+    """The seeds of an unfinished ``mubench sample`` run whose folder this is (stopped or failed before
+    writing every image); None for a finished run or any other folder."""
+    try:
+        record = json.loads((folder / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    if isinstance(record, dict) and record.get("complete") is False:
+        return str(record.get("seeds", "?"))
+    return None
 
 
 def sample(
@@ -122,20 +149,20 @@ def sample(
     out: Path,
     run_id: str,
     tick: Callable[[str, int], None] | None = None,
-    rank: int = 0,
-    world_size: int = 1,
-) -> dict[str, Any]:
-    """Generate and write this rank's share of the seeds, then (rank 0) the grid; return the row."""
+) -> dict[str, Any] | None:
+    """Generate this process's share of the seeds (all of them, or under torchrun every world_size-th);
+    rank 0 writes every image, then the grid, and returns the row (None on the other ranks)."""
     from mubench.checkpoints import load_checkpoint, shipped_checkpoint
     from mubench.diffusion.schedules import NoiseSchedule
     from mubench.measure.device import resolve_device
     from mubench.measure.setup import build_model, checked_output
-    from mubench.models.ode_block import has_ode_blocks, nfe_by_block, reset_nfe
+    from mubench.models.ode_block import has_ode_blocks, nfe_by_block
     from mubench.registry import get_spec
     from mubench.results import environment, make_row
 
+    world = join(conds.device)
     spec = get_spec(conds.model)
-    device = resolve_device(conds.device)
+    device = resolve_device(world.device(conds.device))
     seeds = parse_seeds(conds.seeds)
     path = weights_path(conds)
     label = "untrained" if path is None else (
@@ -151,47 +178,42 @@ def sample(
     sampler = conds.sampler_object()
     t_start = schedule.num_steps - 1
     sampler.timesteps(t_start)
-    prepare_out(out, conds, label)
+    world.on_main(lambda: prepare_out(out, conds, label, seeds))
 
     def denoiser(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return checked_output(spec.name, model(x, t), x)
 
-    mine = shard(seeds, rank, world_size)
-    seconds, calls, nfe_first = 0.0, 0, None
-    for done, batch in enumerate(batches(mine, conds.batch_size), start=1):
-        generators = [torch.Generator().manual_seed(seed) for seed in batch]
-        shape = (spec.channels, resolution, resolution)
-        noise = torch.stack([torch.randn(shape, generator=g) for g in generators]).to(device)
-        reset_nfe(model)
-        begin = time.perf_counter()
-        try:
-            with torch.inference_mode():
-                result = sampler.sample(denoiser, schedule, noise, t_start, prediction, generators)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-        except MubenchError:
-            raise
-        except Exception as exc:  # a user's model may raise anything: one line, the files so far kept
-            raise MeasurementError(
-                f"model '{spec.name}' failed on seeds {describe_seeds(batch)}: {type(exc).__name__}: {exc}"
-            ) from None
-        seconds += time.perf_counter() - begin
-        bad = [seed for seed, x in zip(batch, result.x0) if not bool(torch.isfinite(x).all())]
-        if bad:
-            raise MeasurementError(
-                f"model '{spec.name}' gave non-finite values for seeds {describe_seeds(bad)}; no image "
-                "written for them"
+    mine = batches(world.share(seeds), conds.batch_size)
+    # Every rank takes part in as many rounds as the busiest one has batches: each round ends with the
+    # images gathered to rank 0, which writes them.
+    busiest = -(-len(seeds) // world.world_size)  # rank 0's seeds
+    rounds = -(-busiest // conds.batch_size)
+    seconds, calls, nfe_first, written = 0.0, 0, None, 0
+    for index in range(rounds):
+        batch = mine[index] if index < len(mine) else []
+        images: list[tuple[int, Any]] = []
+        if batch:
+            begin = time.perf_counter()
+            shape = (spec.channels, resolution, resolution)
+            result = _generate(
+                spec.name, model, sampler, schedule, batch, shape, prediction, t_start, denoiser
             )
-        calls = result.denoiser_calls
-        if nfe_first is None and has_ode_blocks(model):
-            nfe_first = sum(nfe_by_block(model).values())
-        for seed, image in zip(batch, to_uint8(result.x0)):
-            write_png(image, seed_file(out, seed))
-        if tick:  # (label, images done)
-            finished = min(done * conds.batch_size, len(mine))
-            tick(f"{finished}/{len(mine)} images", finished)
-    if rank == 0:
-        write_grid(out, seeds, out / GRID)
+            seconds += time.perf_counter() - begin
+            calls = result.denoiser_calls
+            if nfe_first is None and has_ode_blocks(model):
+                nfe_first = sum(nfe_by_block(model).values())
+            images = list(zip(batch, to_uint8(result.x0)))
+        for part in world.gather_values(images):
+            for seed, image in part:
+                write_png(image, seed_file(out, seed))
+            written += len(part)
+        if tick and world.is_main:  # (label, images done)
+            tick(f"{written}/{len(seeds)} images", written)
+    every_seconds = world.gather_values(seconds)
+    if not world.is_main:
+        return None
+    write_grid(out, seeds, out / GRID)
+    mark_complete(out)
     message = "" if trained else "untrained: random weights, not samples of a trained model"
     return make_row(
         "sample",
@@ -209,7 +231,46 @@ def sample(
         checkpoint=label,
         training_steps=trained.get("steps"),
         nfe_per_trajectory=nfe_first,
-        sample_s_per_image=seconds / len(mine),
+        sample_s_per_image=max(every_seconds) / len(seeds),  # the slowest rank's time, over all images
+        world_size=world.world_size,
         out_dir=str(out),
         **environment(str(device)),
     )
+
+
+def _generate(
+    name: str,
+    model: torch.nn.Module,
+    sampler: Any,
+    schedule: Any,
+    batch: list[int],
+    shape: tuple[int, int, int],
+    prediction: str,
+    t_start: int,
+    denoiser: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+) -> Any:
+    """The reverse process for ``batch``'s seeds, each from its own generator; checked finite."""
+    from mubench.models.ode_block import reset_nfe
+
+    device = next(iter(model.parameters()), torch.empty(0)).device
+    generators = [torch.Generator().manual_seed(seed) for seed in batch]
+    noise = torch.stack([torch.randn(shape, generator=g) for g in generators]).to(device)
+    reset_nfe(model)
+    try:
+        with torch.inference_mode():
+            result = sampler.sample(denoiser, schedule, noise, t_start, prediction, generators)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+    except MubenchError:
+        raise
+    except Exception as exc:  # a user's model may raise anything: one line, the files so far kept
+        raise MeasurementError(
+            f"model '{name}' failed on seeds {describe_seeds(batch)}: {type(exc).__name__}: {exc}"
+        ) from None
+    bad = [seed for seed, x in zip(batch, result.x0) if not bool(torch.isfinite(x).all())]
+    if bad:
+        raise MeasurementError(
+            f"model '{name}' gave non-finite values for seeds {describe_seeds(bad)}; no image written for "
+            "them"
+        )
+    return result

@@ -1,4 +1,4 @@
-"""Seed lists: parsed from ``0-49999`` or ``0,5,10-19``, split into batches and over ranks."""
+"""Seed lists: parsed from ``0-49999`` or ``0,5,10-19``, and split into batches."""
 
 from __future__ import annotations
 
@@ -43,12 +43,6 @@ def describe_seeds(seeds: list[int]) -> str:
         if seed is not None:
             start = prev = seed
     return ",".join(parts)
-
-
-def shard(seeds: list[int], rank: int, world_size: int) -> list[int]:
-    """The seeds rank ``rank`` of ``world_size`` generates: every world_size-th, from its rank on (each
-    image depends on its seed alone, so any split gives the same images)."""
-    return seeds[rank::world_size]
 
 
 def batches(seeds: list[int], batch_size: int) -> list[list[int]]:
