@@ -235,15 +235,7 @@ def read_results(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Rows and environment of a result file (CSV, or JSON as written by ``--json``) or of a suite's
     output folder (its combined ``results.csv`` and ``environment.json``). Refuses another schema."""
     if path.is_dir():
-        env_path = path / "environment.json"
-        try:
-            env = json.loads(env_path.read_text()) if env_path.is_file() else {}
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"'{env_path}' is not valid JSON ({exc})") from None
-        except OSError as exc:
-            raise UsageError(f"cannot read '{env_path}': {exc.strerror}") from None
-        if not isinstance(env, dict):
-            raise UsageError(f"'{env_path}' is not an environment object ({{...}})")
+        env = read_environment(path)
         path = path / SUITE_RESULTS
     else:
         env = {}
@@ -282,6 +274,20 @@ def read_results(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     if "command" not in frame or frame.empty:
         raise UsageError(f"'{path}' holds no result rows (no 'command' column); give a file mubench wrote")
     return _checked_numbers(frame, path), env
+
+
+def read_environment(folder: Path) -> dict[str, Any]:
+    """The ``environment.json`` of a results folder ({} when it has none); one line if it is damaged."""
+    env_path = folder / "environment.json"
+    try:
+        env = json.loads(env_path.read_text()) if env_path.is_file() else {}
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"'{env_path}' is not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read '{env_path}': {exc.strerror}") from None
+    if not isinstance(env, dict):
+        raise UsageError(f"'{env_path}' is not an environment object ({{...}})")
+    return env
 
 
 def _checked_numbers(frame: pd.DataFrame, path: Path) -> pd.DataFrame:

@@ -12,8 +12,8 @@ from mubench.cli.common import QuietOpt, err_console, friendly_errors, progress
 ResultsArg = Annotated[
     Path,
     typer.Argument(
-        help="Results folder: results.csv (rows of every command) and environment.json; "
-        "or one result file (.csv, .json).",
+        help="Results folder: results.csv (rows of every command), any other result CSV in it (e.g. "
+        "sample.csv, fid.csv) and environment.json; or one result file (.csv, .json).",
         metavar="DIR",
         show_default=False,
     ),
@@ -33,7 +33,8 @@ def report(results_dir: ResultsArg, out: OutOpt = None, quiet: QuietOpt = False)
 
     The report opens with the paper's claims: the paper's figure, the authors' code's, what the rows
     measured, under which conditions, and a verdict computed from the rows by a stated rule. Then
-    parameters and MACs, latency, denoising quality, convergence, cost against quality, failed rows.
+    parameters and MACs, latency, denoising quality, convergence, sample quality (FID against steps
+    and wall time), cost against quality, failed rows.
     It reads the rows only: nothing is measured again.
 
     Examples:

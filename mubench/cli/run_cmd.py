@@ -50,7 +50,8 @@ def run(
     """
     import pandas as pd
 
-    from mubench.suite.runner import run_suite
+    from mubench.errors import MubenchError
+    from mubench.suite.runner import lpips_notes, run_suite
     from mubench.suite.spec import load_suite
 
     suite = load_suite(suite_file, device, tuple(only or ()))
@@ -86,6 +87,10 @@ def run(
             "(kept from the earlier run: an edited suite, or --only)",
             highlight=False,
             markup=False,
+        )
+    for note in lpips_notes(outcomes):  # option names as a suite file spells them
+        err_console.print(
+            f"note: {MubenchError(note).render('suite')}", highlight=False, markup=False, soft_wrap=True
         )
     failed = rows[rows["status"] != "ok"] if not rows.empty else rows
     for _, row in failed.iterrows():

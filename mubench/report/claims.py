@@ -43,12 +43,16 @@ AUTHORS_ROBUSTNESS = (
 )
 PAPER_CONVERGENCE = "faster convergence"
 AUTHORS_CONVERGENCE = "—"
+PAPER_SAMPLES = "faster convergence (its generative form)"
+AUTHORS_SAMPLES = "—"
 
 # Rules. "About" a figure: the claim plus a fifth of it.
 PARAMS_LIMIT = 0.30
 MACS_LIMIT = 0.36
 HIGH_SIGMA = 0.2  # "high noise" starts here (pixel units in [0, 1])
 CONVERGED_DB = 0.1  # converged = within this much PSNR of the model's best
+FID_TOLERANCE = 0.05  # an FID within 5% of a target reaches it (one figure per set: no CI to go by)
+TIME_TOLERANCE = 0.05  # wall times per image within 5% of each other are the same
 
 HOLDS = "holds"
 FAILS = "does not hold"
@@ -90,6 +94,7 @@ def evaluate_claims(rows: pd.DataFrame) -> list[Claim]:
         latency_claim(rows),
         robustness_claim(rows),
         convergence_claim(rows),
+        sample_quality_claim(rows),
     ]
 
 
@@ -487,3 +492,123 @@ def convergence_claim(rows: pd.DataFrame) -> Claim:
     swept = ", ".join(str(int(s)) for s in sorted(set(frames["steps"])))
     conditions = f"steps to converge of {_pair_note(pair)}; steps swept {swept}; {_robust_conditions(frames)}"
     return replace(base, measured=measured, conditions=conditions, verdict=verdict)
+
+
+# ---------------------------------------------------------------- sample quality (FID)
+
+BETTER, SAME, WORSE, UNMEASURED = "better", "same", "worse", "not measured"
+SAMPLE_KEYS = ["reference_key", "n_images", "sampler", "sample_device"]
+
+
+def fid_pair(scores: pd.DataFrame) -> tuple[str, str] | None:
+    """The (candidate, baseline) pair whose FIDs both score samples of trained weights, or None."""
+    names = set(scores.loc[sel.is_trained(scores), "model"])
+    return next(((c, b) for c, b in QUALITY_PAIRS if c in names and b in names), None)
+
+
+def lower_outcome(cand: float, ref: float, tolerance: float) -> str:
+    """better / worse when the candidate's figure (lower is better) is below / above the baseline's by
+    more than ``tolerance`` of it, else same; not measured when either is missing."""
+    if sel.missing(cand) or sel.missing(ref):
+        return UNMEASURED
+    if cand < ref * (1 - tolerance):
+        return BETTER
+    if cand > ref * (1 + tolerance):
+        return WORSE
+    return SAME
+
+
+def reach(frame: pd.DataFrame, target: float) -> pd.Series | None:
+    """The row of the fewest steps whose FID is at most ``target`` plus FID_TOLERANCE; None when none is."""
+    reached = frame[frame["fid"] <= target * (1 + FID_TOLERANCE)]
+    return None if reached.empty else reached.sort_values("steps").iloc[0]
+
+
+@dataclass(frozen=True)
+class FidOutcome:
+    target: float  # the baseline's lowest FID over the step counts both were scored at
+    cand: pd.Series | None  # the candidate's row that reaches it (None: none does)
+    ref: pd.Series  # the baseline's
+    steps: str  # better / same / worse
+    time: str  # better / same / worse / not measured
+
+
+def fid_outcome(cand: pd.DataFrame, ref: pd.DataFrame) -> FidOutcome | None:
+    """The two models' FIDs in one condition group compared on the step counts both were scored at
+    (None when they share none): who reaches the baseline's best FID in fewer steps and less time."""
+    common = set(cand["steps"].dropna()) & set(ref["steps"].dropna())
+    cand, ref = cand[cand["steps"].isin(common)], ref[ref["steps"].isin(common)]
+    ref = ref[ref["fid"].notna()]
+    if not common or ref.empty:
+        return None
+    target = float(ref["fid"].min())
+    mine, theirs = reach(cand, target), reach(ref, target)
+    if mine is None:  # the candidate never comes within the tolerance: neither in fewer steps nor sooner
+        return FidOutcome(target, None, theirs, WORSE, WORSE)
+    steps = BETTER if mine["steps"] < theirs["steps"] else SAME if mine["steps"] == theirs["steps"] else WORSE
+    time = lower_outcome(mine["sample_s_per_image"], theirs["sample_s_per_image"], TIME_TOLERANCE)
+    return FidOutcome(target, mine, theirs, steps, time)
+
+
+def _fid_condition(row: pd.Series) -> str:
+    device = "" if sel.missing(row.get("sample_device")) else f", sampled on {row['sample_device']}"
+    return f"{row['sampler']}, {sel.int_text(row['n_images'])} images vs {row['reference']}{device}"
+
+
+def _fid_measured(found: FidOutcome) -> str:
+    if found.cand is None:
+        return f"never within {FID_TOLERANCE:.0%} of FID {found.target:.1f} ({found.steps})"
+
+    def seconds(row: pd.Series) -> str:
+        return "?" if sel.missing(row["sample_s_per_image"]) else f"{row['sample_s_per_image']:.3g}"
+
+    steps = [sel.int_text(row["steps"]) for row in (found.cand, found.ref)]
+    return (
+        f"FID {found.target:.1f} at {steps[0]} vs {steps[1]} steps ({found.steps}), "
+        f"{seconds(found.cand)} vs {seconds(found.ref)} s/image ({found.time})"
+    )
+
+
+def _samples_verdict(names: Sequence[str], outcomes: Sequence[FidOutcome]) -> str:
+    """Holds where the candidate is better in steps and in wall time; said apart when it is better in
+    steps everywhere but wall time was not measured (fid rows whose folders have no sample row)."""
+    times = {o.time for o in outcomes}
+    if all(o.steps == BETTER for o in outcomes) and UNMEASURED in times and times <= {BETTER, UNMEASURED}:
+        return "fewer steps; wall time not measured"
+    return _combine([(name, o.steps == BETTER and o.time == BETTER) for name, o in zip(names, outcomes)])
+
+
+def sample_quality_claim(rows: pd.DataFrame) -> Claim:
+    base = _claim(
+        "samples",
+        "Faster convergence, generative form: the baseline's FID in fewer steps and less time",
+        PAPER_SAMPLES,
+        AUTHORS_SAMPLES,
+        "per condition group (reference, images, sampler, device), over the step counts both models were "
+        f"scored at: target = the baseline's lowest FID; a model reaches it at its fewest steps with FID <= "
+        f"target + {FID_TOLERANCE:.0%} (FID has no CI here: closer counts as the same). Steps: better if the "
+        "candidate reaches it in fewer steps, same if as many, worse if more or never; wall time per image "
+        f"at those steps (mubench sample): better or worse beyond {TIME_TOLERANCE:.0%}, else same; holds if "
+        "better in both in every group, does not hold if in none",
+    )
+    scores = sel.sample_scores(rows)
+    pair = fid_pair(scores) if len(scores) else None
+    if pair is None:
+        return _not_measured(
+            base, f"needs fid rows of samples of trained {CANDIDATE} and {BASELINE} (or the tiny pair)"
+        )
+    trained = scores[sel.is_trained(scores) & scores["model"].isin(pair)]
+    found = []
+    for _, group in trained.groupby(SAMPLE_KEYS, dropna=False, sort=False):
+        outcome = fid_outcome(*(group[group["model"] == name] for name in pair))
+        if outcome is not None:
+            found.append((_fid_condition(group.iloc[0]), outcome))
+    if not found:
+        return _not_measured(base, f"needs FIDs of {pair[0]} and {pair[1]} at one step count, same reference")
+    names, where, groups = _grouped([label for label, _ in found])
+    outcomes = [outcome for _, outcome in found]
+    measured = "; ".join(f"{p}{_fid_measured(o)}" for p, (_, o) in zip(_numbers(len(found)), found))
+    verdict = _samples_verdict(names, outcomes)
+    unscored = "" if pair == QUALITY_PAIRS[0] else " (paper's pair: no trained FIDs)"
+    conditions = f"{pair[0]} vs {pair[1]}{unscored}; {where}"
+    return replace(base, measured=measured, conditions=conditions, verdict=verdict, groups=groups)

@@ -421,6 +421,76 @@ def cost_quality(rows: pd.DataFrame) -> bytes | None:
     return _png(fig)
 
 
+# ---------------------------------------------------------------- sample quality (FID)
+
+
+def _fid_panels(scores: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """(title, rows) per reference and number of images: FIDs are comparable within one panel only."""
+    panels = []
+    for _, group in scores.groupby(["reference_key", "n_images"], dropna=False, sort=False):
+        first = group.iloc[0]
+        panels.append((f"{sel.int_text(first['n_images'])} images vs {first['reference']}", group))
+    return panels
+
+
+def _fid_lines(group: pd.DataFrame):
+    """(label, model, rows sorted by steps) per model (and sampler, weights where they differ)."""
+    several = {k: group[k].nunique(dropna=False) > 1 for k in ("sampler", "checkpoint")}
+    for (model, sampler, checkpoint), line in group.groupby(["model", "sampler", "checkpoint"], dropna=False,
+                                                            sort=False):  # fmt: skip
+        label = model if str(checkpoint) != "untrained" else f"{model} (untrained)"
+        extra = [str(v) for v, shown in ((sampler, several["sampler"]), (checkpoint, several["checkpoint"]))
+                 if shown]  # fmt: skip
+        label += f" ({', '.join(extra)})" if extra else ""
+        yield label, model, line.sort_values("steps")
+
+
+def _fid_against(rows: pd.DataFrame, x: str, xlabel: str, title: str) -> bytes | None:
+    """FID against ``x`` (log scale), one line per model, one panel per reference and image count."""
+    scores = sel.sample_scores(rows)
+    scores = scores[pd.to_numeric(scores[x], errors="coerce") > 0] if len(scores) else scores
+    if scores.empty or scores["fid"].notna().sum() == 0:
+        return None
+    colours = model_colours(rows)
+    panels = _fid_panels(scores)
+    ncols = min(len(panels), 2)
+    fig, axes = _figure(4.4 * -(-len(panels) // ncols), ncols=ncols, nrows=-(-len(panels) // ncols))
+    handles: dict[str, object] = {}
+    for ax, (panel_title, group) in zip(axes, panels):
+        for label, model, line in _fid_lines(group):
+            (handle,) = ax.plot(
+                line[x], line["fid"], color=colours.get(model), label=label, **_line_style(model)
+            )
+            handles.setdefault(label, handle)
+        values = group[x].astype(float)
+        _plain_log_axis(ax.xaxis, values.min(), values.max())
+        if x == "steps":
+            ticks = sorted(values.unique())
+            ax.set_xticks(ticks, [f"{int(t)}" for t in ticks])
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_title(textwrap.fill(panel_title, 60))
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("FID (lower is better)")
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    fig.legend(handles=list(handles.values()), loc="outside right upper", title="model")
+    fig.suptitle(title)
+    return _png(fig)
+
+
+def fid_vs_steps(rows: pd.DataFrame) -> bytes | None:
+    """FID against sampling steps (log x), one line per model."""
+    return _fid_against(rows, "steps", "sampling steps (denoiser calls per image, log scale)",
+                        "Sample quality against sampling steps")  # fmt: skip
+
+
+def fid_vs_time(rows: pd.DataFrame) -> bytes | None:
+    """FID against the wall time of sampling per image (log x), one line per model; fid rows whose sample
+    folder has no sample row are left out."""
+    return _fid_against(rows, "sample_s_per_image", "seconds per image (mubench sample, log scale)",
+                        "Sample quality against wall time per image")  # fmt: skip
+
+
 PLOTS = {
     "params_macs": params_macs,
     "latency": latency,
@@ -428,4 +498,6 @@ PLOTS = {
     "quality_vs_sigma": quality_vs_sigma,
     "quality_vs_steps": quality_vs_steps,
     "cost_quality": cost_quality,
+    "fid_vs_steps": fid_vs_steps,
+    "fid_vs_time": fid_vs_time,
 }

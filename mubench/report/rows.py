@@ -5,6 +5,8 @@ Shared by the claims, the tables and the plots, so that all three show the same 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -36,10 +38,24 @@ READ_COLUMNS = {
         *("sigma", "dataset", "checkpoint", "n_images", "steps", "t_start", "sampler"),
         *("psnr_db_mean", "psnr_db_ci95", "ssim_mean", "ssim_ci95", "denoise_s_per_image", "baseline"),
         *("psnr_db_diff_mean", "psnr_db_diff_ci95", "ssim_diff_mean", "ssim_diff_ci95"),
+        *("lpips_mean", "lpips_ci95", "lpips_diff_mean", "lpips_diff_ci95"),
     ),
     "profile": (
         *("mode", "category", "category_ms", "category_time_share", "category_flops_share"),
         *("category_bytes_share", "category_top_ops", "profile_call_ms", "device_name", "num_threads"),
+    ),
+    "sample": (
+        "out_dir",
+        "sample_s_per_image",
+        "steps",
+        "nfe_per_trajectory",
+        "n_seeds",
+        "sampler",
+        "checkpoint",
+    ),
+    "fid": (
+        *("fid", "kid_mean", "kid_std", "n_a", "n_b", "input_a", "input_b", "steps", "sampler"),
+        *("checkpoint", "fid_dims"),
     ),
 }
 KEYS = ("command", "model", "device", "dtype", "batch_size", "resolution", "run_id", "timestamp", "status")
@@ -230,3 +246,90 @@ def profile_ms(rows: pd.DataFrame, model: str, conditions: pd.Series) -> pd.Seri
         if same and not mine.empty:
             return mine.set_index("category")["category_ms"].astype(float)
     return None
+
+
+# ---------------------------------------------------------------- sample quality (sample and fid rows)
+
+SCORE_KEYS = ["reference_key", "model", "checkpoint", "sampler", "steps", "n_images"]
+SCORE_COLUMNS = [
+    *("model", "checkpoint", "sampler", "steps", "nfe_per_trajectory", "fid", "kid_mean", "kid_std"),
+    *(
+        "n_images",
+        "sample_s_per_image",
+        "sample_device",
+        "reference",
+        "reference_key",
+        "out_dir",
+        "timestamp",
+    ),
+]
+
+
+def place(path: Any) -> str | None:
+    """A folder or file a row names, resolved (a relative name against the current folder, as both rows'
+    were when written from one folder), to compare with another row's; None when the row names none."""
+    if missing(path) or not str(path):
+        return None
+    try:
+        return str(Path(str(path)).expanduser().resolve())
+    except (OSError, RuntimeError):  # a loop of links: the name as written
+        return os.path.normpath(str(path))
+
+
+def _first(*values: Any) -> Any:
+    return next((v for v in values if not missing(v)), float("nan"))
+
+
+def _reference_side(sides: list[Any]) -> int:
+    """Which input of an fid row not joined to a sample row is the reference: an .npz, else B."""
+    npz = [str(s).endswith(".npz") for s in sides]
+    return 0 if npz[0] and not npz[1] else 1
+
+
+def sample_scores(rows: pd.DataFrame) -> pd.DataFrame:
+    """The FID of each sample folder scored: ok fid rows with a model, each joined to the latest ok
+    sample row whose ``out_dir`` is one of its two inputs (compared as resolved paths), which gives the
+    wall time per image and the NFE. One row per (reference, model, weights, sampler, steps, images),
+    the latest; sorted by reference, model (first appearance), sampler and steps."""
+    fid = ok_rows(rows, "fid")
+    samples = ok_rows(rows, "sample")
+    samples = samples.assign(_place=[place(p) for p in samples["out_dir"]])
+    samples = _latest(samples[samples["_place"].notna()], ["_place"], ["timestamp"])
+    by_place = {row["_place"]: row for _, row in samples.iterrows()}
+    scores = [_score(row, by_place) for _, row in fid.iterrows()]
+    frame = pd.DataFrame(scores, columns=SCORE_COLUMNS)
+    frame = frame[frame["model"].notna()]
+    if frame.empty:
+        return frame
+    frame = _latest(frame, SCORE_KEYS, ["timestamp"])
+    order = {name: i for i, name in enumerate(dict.fromkeys(frame["model"]))}
+    frame = frame.assign(_order=frame["model"].map(order), _steps=pd.to_numeric(frame["steps"]))
+    frame = frame.sort_values(["reference_key", "_order", "sampler", "_steps"], kind="stable")
+    return frame.drop(columns=["_order", "_steps"]).reset_index(drop=True)
+
+
+def _score(fid: pd.Series, by_place: dict[str, pd.Series]) -> dict[str, Any]:
+    """One fid row with what its sample row adds (NaN where it has none): the SCORE_COLUMNS."""
+    sides = [fid.get("input_a"), fid.get("input_b")]
+    places = [place(s) for s in sides]
+    joined = next((i for i, p in enumerate(places) if p is not None and p in by_place), None)
+    sample = by_place[places[joined]] if joined is not None else pd.Series(dtype=object)
+    ref = 1 - joined if joined is not None else _reference_side(sides)
+    counts = [fid.get("n_a"), fid.get("n_b")]
+    return {
+        "model": _first(fid.get("model"), sample.get("model")),
+        "checkpoint": _first(fid.get("checkpoint"), sample.get("checkpoint")),
+        "sampler": _first(fid.get("sampler"), sample.get("sampler")),
+        "steps": _first(fid.get("steps"), sample.get("steps")),
+        "nfe_per_trajectory": sample.get("nfe_per_trajectory", float("nan")),
+        "fid": fid.get("fid", float("nan")),
+        "kid_mean": fid.get("kid_mean", float("nan")),
+        "kid_std": fid.get("kid_std", float("nan")),
+        "n_images": _first(counts[1 - ref], sample.get("n_seeds")),
+        "sample_s_per_image": sample.get("sample_s_per_image", float("nan")),
+        "sample_device": sample.get("device", float("nan")),
+        "reference": _first(sides[ref]),
+        "reference_key": _first(places[ref], sides[ref]),
+        "out_dir": _first(sides[1 - ref]),
+        "timestamp": fid.get("timestamp", float("nan")),
+    }

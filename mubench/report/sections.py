@@ -1,5 +1,5 @@
-"""The report's document: its nine sections (summary, claims, size, latency, quality, convergence, cost,
-failures, environment), each a list of blocks made from the result rows."""
+"""The report's document: its sections (summary, claims, size, latency, profile, quality, convergence,
+sample quality, cost, failures, environment), each a list of blocks made from the result rows."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ def make_document(
         profile_section,
         quality_section,
         convergence_section,
+        sample_quality_section,
         cost_section,
         failures_section,
         environment_section,
@@ -308,11 +309,29 @@ def _quality_table(frame: pd.DataFrame, with_diffs: bool) -> pd.DataFrame:
         table = table.drop(columns="dataset")
     table.insert(len(table.columns) - 2, "PSNR dB ± 95%", _pm(frame, "psnr_db_mean", "psnr_db_ci95", 2))
     table.insert(len(table.columns) - 2, "SSIM ± 95%", _pm(frame, "ssim_mean", "ssim_ci95", 4))
+    lpips = _has_lpips(frame)
+    if lpips:
+        table.insert(len(table.columns) - 2, "LPIPS ± 95%", _pm(frame, "lpips_mean", "lpips_ci95", 4))
     if with_diffs and "psnr_db_diff_mean" in frame:
         table["vs"] = [text(v) for v in sel.column(frame, "baseline")]
         table["PSNR diff dB ± 95%"] = _pm(frame, "psnr_db_diff_mean", "psnr_db_diff_ci95", 2, signed=True)
         table["SSIM diff ± 95%"] = _pm(frame, "ssim_diff_mean", "ssim_diff_ci95", 4, signed=True)
+        if lpips:
+            table["LPIPS diff ± 95%"] = _pm(frame, "lpips_diff_mean", "lpips_diff_ci95", 4, signed=True)
     return table
+
+
+def _has_lpips(frame: pd.DataFrame) -> bool:
+    return bool(sel.column(frame, "lpips_mean").notna().any())
+
+
+def _lpips_note(frame: pd.DataFrame) -> str:
+    """The caption's sentence on LPIPS, where rows have it."""
+    if not _has_lpips(frame):
+        return ""
+    nets = _values(frame, "lpips_net")
+    backbone = f" ({nets} backbone)" if nets != "—" else ""
+    return f" LPIPS{backbone}: lower is better; '-' where a row has none."
 
 
 def quality_section(rows: pd.DataFrame, env: Mapping[str, Any], images: Mapping[str, bytes]) -> list:
@@ -324,7 +343,7 @@ def quality_section(rows: pd.DataFrame, env: Mapping[str, Any], images: Mapping[
         "Per (model, sigma) the full reverse process (the row with the most steps) from the matched step t*. "
         "Noise sigma in [0, 1] pixel units; 95% confidence intervals over images; diff = paired per-image "
         "difference of the row's model minus 'vs' on the same noisy images. identity = the noisy input; "
-        "tv, wavelet, nl-means = classical references."
+        "tv, wavelet, nl-means = classical references." + _lpips_note(full)
     )
     return [
         *head,
@@ -358,6 +377,62 @@ def convergence_section(rows: pd.DataFrame, env: Mapping[str, Any], images: Mapp
             "95% CI bars.",
         ),
     ]
+
+
+def sample_quality_section(rows: pd.DataFrame, env: Mapping[str, Any], images: Mapping[str, bytes]) -> list:
+    """FID (and KID) of sample folders, with the steps and wall time per image that made them."""
+    scores = sel.sample_scores(rows)
+    if scores.empty:
+        return []
+    columns = [
+        ("model", "model", text),
+        ("checkpoint", "weights", text),
+        ("sampler", "sampler", text),
+        ("steps", "steps", integer),
+        ("nfe_per_trajectory", "NFE", integer),
+        ("fid", "FID", fixed(2)),
+        ("n_images", "images", integer),
+        ("sample_s_per_image", "s per image", fixed(4)),
+        ("reference", "reference", text),
+    ]
+    table = _format(scores, columns)
+    if scores["kid_mean"].notna().any():
+        kid = [_plain_pm(m, sd, 4) for m, sd in zip(scores["kid_mean"], scores["kid_std"])]
+        table.insert(table.columns.get_loc("FID") + 1, "KID ± std", kid)
+    if scores["reference_key"].nunique() <= 1:
+        table = table.drop(columns="reference")
+    references = ", ".join(dict.fromkeys(scores["reference"].astype(str)))
+    caption = (
+        f"FID of each sample folder against {references} (lower is better; no CI: one figure per set). FID "
+        "is biased upward at few images: compare rows of the same images and reference. steps = denoiser "
+        "calls per trajectory; NFE = ODE-function evaluations per trajectory ('-' for a model without "
+        "ODE blocks: one network call per step); s per image = the reverse process's wall time per image "
+        f"as mubench sample timed it (device: {_values(scores, 'sample_device')}), from the sample row "
+        "whose folder the fid row scored ('-' where the folder has none)."
+    )
+    return [
+        Heading("Sample quality"),
+        Table(table, caption, table_id="sample-quality"),
+        *_image(
+            images,
+            "fid_vs_steps",
+            "FID against sampling steps",
+            "FID against the number of sampling steps (log scale), one line per model; lower is better.",
+        ),
+        *_image(
+            images,
+            "fid_vs_time",
+            "FID against wall time per image",
+            "FID against the wall time of the reverse process per image (log scale), one line per model; "
+            "lower and further left is better.",
+        ),
+    ]
+
+
+def _plain_pm(mean: Any, spread: Any, decimals: int) -> str:
+    if sel.missing(mean):
+        return "-"
+    return f"{mean:.{decimals}f}" + ("" if sel.missing(spread) else f" ± {spread:.{decimals}f}")
 
 
 def cost_section(rows: pd.DataFrame, env: Mapping[str, Any], images: Mapping[str, bytes]) -> list:

@@ -135,6 +135,24 @@ def run_suite(
     return combined, outcomes, foreign
 
 
+def lpips_notes(outcomes: list[ItemOutcome]) -> list[str]:
+    """Why the robustness items that ran now left LPIPS out for want of its backbone file: the robustness
+    command's own note (naming the exact path to put the file at), each distinct one once."""
+    from mubench.measure.robustness import metric_plan
+
+    notes: list[str] = []
+    for outcome in outcomes:
+        if outcome.item.kind != "robustness" or outcome.status == "done before":
+            continue
+        try:
+            _, note = metric_plan(outcome.item.conds)
+        except UsageError:  # LPIPS asked for without its file: the item's error rows say so
+            continue
+        if note and note not in notes:
+            notes.append(note)
+    return notes
+
+
 def _write_keeping_previous(path: Path, text: str, same: Callable[[str, str], bool] = str.__eq__) -> None:
     """Write ``text`` to ``path``; a different earlier version (a run resumed with an edited suite or on
     another machine) is kept as ``<stem>.1<suffix>``, ``<stem>.2<suffix>``, ... for the rows it describes."""
