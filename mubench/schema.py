@@ -236,18 +236,22 @@ COLUMNS: tuple[Column, ...] = (
     _info("training_steps", int, "", R + S, "optimizer steps of the checkpoint"),
     # -- sample
     _key("seeds", str, "seeds sampled, one image each, e.g. 0-49999", S),
-    _info("n_seeds", int, "images", S, "images generated"),
+    _info("n_seeds", int, "images", S + B, "images generated"),
     _metric(
         "sample_s_per_image",
         float,
         "s",
-        S,
+        S + B,
         "wall time of the reverse process per image (no file writing); under torchrun the slowest rank's "
         "time over all images",
     ),
     _info("out_dir", str, "", S, "folder of the PNG files (<seed>.png) and grid.png"),
     _info(
-        "world_size", int, "processes", R + S + Q, "processes that shared the work under torchrun (1 without)"
+        "world_size",
+        int,
+        "processes",
+        R + S + Q + B,
+        "processes that shared the work under torchrun (1 without)",
     ),
     # -- fid (pytorch-fid's Inception and Frechet distance; KID with --kid)
     _key("fid_dims", int, "Inception features compared: 2048 (pool3, the standard), 768, 192 or 64", Q),

@@ -14,10 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from test_fid import write_pngs, write_random_inception
+from test_lpips import write_random_alexnet
 
 from mubench.cli.app import app
 from mubench.distributed import World, interleave
 from mubench.fid.inception import WEIGHTS_FILE
+from mubench.measure.lpips_score import BACKBONE_FILES
 from mubench.sampling.run import MARKER
 
 
@@ -46,33 +48,39 @@ def _pixels(folder: Path) -> dict[str, np.ndarray]:
 
 
 def test_sample_on_two_processes_writes_the_same_images(runner, clean_exit, tmp_path):
-    args = ["sample", "-m", "ode-u-tiny", "--seeds", "0-6", "--steps", "3", "--eta", "1", "--batch-size", "2",
-            "-q"]  # fmt: skip
-    clean_exit(runner.invoke(app, [*args, "--out", str(tmp_path / "one")]), 0)
-    proc = torchrun(*args, "--out", str(tmp_path / "two"), "--csv", str(tmp_path / "two.csv"))
+    args = ["sample", "-m", "ode-u-tiny", "--seeds", "0-7", "--steps", "3", "--eta", "1", "-q"]
+    clean_exit(runner.invoke(app, [*args, "--out", str(tmp_path / "one"), "--batch-size", "8"]), 0)
+    proc = torchrun(
+        *args, "--out", str(tmp_path / "two"), "--batch-size", "3", "--csv", str(tmp_path / "two.csv")
+    )
     assert proc.returncode == 0, proc.stderr
     one, two = _pixels(tmp_path / "one"), _pixels(tmp_path / "two")
-    assert sorted(two) == [f"{s:06d}.png" for s in range(7)] + ["grid.png"]
+    assert sorted(two) == [f"{s:06d}.png" for s in range(8)] + ["grid.png"]
     # The same noise and steps per seed; CPU kernels for batches of other sizes may round a pixel of a
     # few to the next 8-bit level (seen: 1 pixel in 21,504), never more.
     diff = np.concatenate([np.abs(one[n].astype(int) - two[n].astype(int)).ravel() for n in one])
     assert diff.max() <= 1 and (diff > 0).mean() < 1e-3
     row = pd.read_csv(tmp_path / "two.csv").iloc[0]
-    assert (row["world_size"], row["n_seeds"], row["seeds"]) == (2, 7, "0-6")
+    assert (row["world_size"], row["n_seeds"], row["seeds"]) == (2, 8, "0-7")
     assert json.loads((tmp_path / "two" / MARKER).read_text())["complete"] is True
 
 
-SCORES = ["psnr_db_mean", "psnr_db_std", "psnr_db_ci95", "ssim_mean", "ssim_ci95", "psnr_db_diff_mean",
-          "psnr_db_diff_ci95", "ssim_diff_mean"]  # fmt: skip
+SCORES = ["psnr_db_mean", "psnr_db_std", "psnr_db_ci95", "ssim_mean", "ssim_ci95", "lpips_mean", "lpips_ci95",
+          "psnr_db_diff_mean", "psnr_db_diff_ci95", "ssim_diff_mean", "lpips_diff_mean"]  # fmt: skip
 
 
-def test_robustness_on_two_processes_gives_the_scores_of_one(runner, clean_exit, tmp_path):
+def test_robustness_on_two_processes_gives_the_scores_of_one(
+    runner, clean_exit, tmp_path, monkeypatch, no_download
+):
+    home = tmp_path / "torch_home"
+    write_random_alexnet(home / "hub" / "checkpoints" / BACKBONE_FILES["alex"])
+    monkeypatch.setenv("TORCH_HOME", str(home))
     # eta 1: stochastic steps, whose noise must not depend on the split of the images either
     args = ["robustness", "-m", "lucid-unet-tiny", "-m", "ode-u-tiny", "--sigma", "0.2", "--num-images",
             "7", "--steps", "3", "--eta", "1", "--reference", "identity", "--reference", "tv",
-            "-q"]  # fmt: skip
+            "--metric", "psnr", "--metric", "ssim", "--metric", "lpips", "-q"]  # fmt: skip
     clean_exit(runner.invoke(app, [*args, "--csv", str(tmp_path / "one.csv")]), 0)
-    proc = torchrun(*args, "--csv", str(tmp_path / "two.csv"))
+    proc = torchrun(*args, "--csv", str(tmp_path / "two.csv"), env={"TORCH_HOME": str(home)})
     assert proc.returncode == 0, proc.stderr
     one, two = pd.read_csv(tmp_path / "one.csv"), pd.read_csv(tmp_path / "two.csv")
     assert list(two["model"]) == list(one["model"]) and (two["status"] == "ok").all()
