@@ -8,8 +8,9 @@ original order, so a result computed per item does not depend on the number of p
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -24,11 +25,6 @@ SHARDED_COMMANDS = ("sample", "fid", "fid-ref", "robustness")
 def under_torchrun() -> bool:
     """True in a process that torchrun (or another launcher setting its variables) started."""
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
-
-
-def is_main() -> bool:
-    """False only in a process of rank 1 or more under torchrun: the one that reports and writes is 0."""
-    return int(os.environ.get("RANK", 0)) == 0
 
 
 @dataclass(frozen=True)
@@ -53,23 +49,30 @@ class World:
 
     def gather(self, mine: list[T]) -> list[T]:
         """Every rank's ``share`` put back in the original order, on rank 0; [] on the other ranks."""
-        if self.world_size == 1:
-            return list(mine)
-        parts = _collective("gather_object", mine, self)
+        parts = self.gather_values(mine)
         return interleave(parts) if self.is_main else []
 
     def gather_values(self, value: T) -> list[T]:
         """One value from each rank, in rank order, on rank 0; [] on the other ranks."""
         if self.world_size == 1:
             return [value]
-        parts = _collective("gather_object", value, self)
-        return list(parts) if self.is_main else []
+        import torch.distributed as dist
+
+        parts: list[Any] = [None] * self.world_size
+        with _peer_errors():
+            dist.gather_object(value, parts if self.is_main else None, dst=0)
+        return parts if self.is_main else []
 
     def broadcast(self, value: T) -> T:
         """Rank 0's ``value`` on every rank."""
         if self.world_size == 1:
             return value
-        return _collective("broadcast_object_list", value, self)
+        import torch.distributed as dist
+
+        box = [value]
+        with _peer_errors():
+            dist.broadcast_object_list(box, src=0)
+        return box[0]
 
     def on_main(self, work: Callable[[], T]) -> T:
         """``work()`` done by rank 0 alone (a folder made, a file written); its result, or the mubench
@@ -87,10 +90,6 @@ class World:
             raise error
         return result
 
-    def barrier(self) -> None:
-        if self.world_size > 1:
-            _collective("barrier", None, self)
-
 
 def interleave(parts: Sequence[Sequence[T]]) -> list[T]:
     """The items that :meth:`World.share` gave to ranks 0, 1, ... back in their original order."""
@@ -98,17 +97,30 @@ def interleave(parts: Sequence[Sequence[T]]) -> list[T]:
     return [parts[i % len(parts)][i // len(parts)] for i in range(total)]
 
 
+def launched() -> World:
+    """This process's place as torchrun's variables give it (a world of one without them); the process
+    group is not started."""
+    if not under_torchrun():
+        return World()
+    env = os.environ
+    return World(int(env["RANK"]), int(env["WORLD_SIZE"]), int(env.get("LOCAL_RANK", 0)))
+
+
+def is_main() -> bool:
+    """False only in a process of rank 1 or more under torchrun: the one that reports and writes is 0."""
+    return launched().is_main
+
+
 def join(device: str = "cpu") -> World:
     """This process's place in the job: under torchrun, the process group is started on the first call
     (NCCL for CUDA, gloo for the CPU) and left when the process exits; without it, a world of one."""
-    if not under_torchrun():
-        return World()
+    world = launched()
+    if world.world_size == 1:
+        return world
     import torch
     import torch.distributed as dist
 
-    env = os.environ
-    world = World(int(env["RANK"]), int(env["WORLD_SIZE"]), int(env.get("LOCAL_RANK", 0)))
-    if world.world_size > 1 and not dist.is_initialized():
+    if not dist.is_initialized():
         cuda = device.startswith("cuda")
         if cuda:
             torch.cuda.set_device(world.local_rank)
@@ -124,21 +136,11 @@ def _leave() -> None:
         dist.destroy_process_group()
 
 
-def _collective(name: str, value: Any, world: World) -> Any:
-    """Run one collective; a peer that died (its own error is printed by it) becomes one line here."""
-    import torch.distributed as dist
-
+@contextlib.contextmanager
+def _peer_errors() -> Iterator[None]:
+    """A collective whose peer died (that rank prints its own error) becomes one line here."""
     try:
-        if name == "gather_object":
-            parts: list[Any] = [None] * world.world_size if world.is_main else []
-            dist.gather_object(value, parts if world.is_main else None, dst=0)
-            return parts
-        if name == "broadcast_object_list":
-            box = [value]
-            dist.broadcast_object_list(box, src=0)
-            return box[0]
-        dist.barrier()
-        return None
+        yield
     except RuntimeError as exc:  # gloo and NCCL report a lost peer as RuntimeError subclasses
         detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise MeasurementError(f"another rank stopped, so this one stops too ({detail})") from None

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from mubench.defaults import DEFAULT_PAIR
+from mubench.distributed import launched
 from mubench.errors import MubenchError, UsageError
 
 if TYPE_CHECKING:  # imported where used: `mubench --help` starts without pandas and torch
@@ -59,8 +60,8 @@ def friendly_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except MubenchError as exc:
-            rank, world_size = _rank()
-            where = f"rank {rank} of {world_size}: " if world_size > 1 else ""  # under torchrun
+            world = launched()
+            where = f"rank {world.rank} of {world.world_size}: " if world.world_size > 1 else ""
             err_console.print(
                 f"[bold red]{where}error:[/] {escape(exc.render('cli'))}{escape(_where_partial_rows())}",
                 highlight=False,
@@ -72,11 +73,6 @@ def friendly_errors(func: F) -> F:
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
-
-
-def _rank() -> tuple[int, int]:
-    """(rank, world size) of this process under torchrun; (0, 1) without it."""
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
 def models_or_default(models: list[str] | None, default: tuple[str, ...] = DEFAULT_PAIR) -> list[str]:

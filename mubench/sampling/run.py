@@ -196,7 +196,7 @@ def sample(
             begin = time.perf_counter()
             shape = (spec.channels, resolution, resolution)
             result = _generate(
-                spec.name, model, sampler, schedule, batch, shape, prediction, t_start, denoiser
+                spec.name, model, sampler, schedule, batch, shape, prediction, t_start, device, denoiser
             )
             seconds += time.perf_counter() - begin
             calls = result.denoiser_calls
@@ -247,12 +247,12 @@ def _generate(
     shape: tuple[int, int, int],
     prediction: str,
     t_start: int,
+    device: torch.device,
     denoiser: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
 ) -> Any:
     """The reverse process for ``batch``'s seeds, each from its own generator; checked finite."""
     from mubench.models.ode_block import reset_nfe
 
-    device = next(iter(model.parameters()), torch.empty(0)).device
     generators = [torch.Generator().manual_seed(seed) for seed in batch]
     noise = torch.stack([torch.randn(shape, generator=g) for g in generators]).to(device)
     reset_nfe(model)
