@@ -20,15 +20,20 @@ import torch
 
 import mubench
 from mubench.errors import UsageError
-from mubench.schema import BY_NAME, ENV_COLUMNS, INTEGER_COLUMNS, KEY_COLUMNS, SCHEMA_VERSION
+from mubench.schema import BOOLEAN_COLUMNS, BY_NAME, ENV_COLUMNS, INTEGER_COLUMNS, KEY_COLUMNS, SCHEMA_VERSION
 
 # Declared in mubench.schema; named here too because every writer of rows uses them.
 __all__ = ["ENV_COLUMNS", "INTEGER_COLUMNS", "KEY_COLUMNS", "SCHEMA_VERSION"]
 
 
-def with_integer_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """The whole-number columns of :data:`INTEGER_COLUMNS` as nullable integers (when every value is
-    whole), so that a table mixing rows of several commands keeps 1000 as 1000."""
+_FLAGS = {True: True, False: False, "True": True, "False": False}  # 1.0 and 0.0 hash as True and False
+
+
+def with_declared_types(frame: pd.DataFrame) -> pd.DataFrame:
+    """Whole-number columns of :data:`INTEGER_COLUMNS` as nullable integers and the flags of
+    :data:`BOOLEAN_COLUMNS` as True/False (when every value fits), so that a table mixing rows of several
+    commands keeps 1000 as 1000 and True as True: pandas turns both into floats when it concatenates
+    them with a column of missing values."""
     converted = {}
     for name in INTEGER_COLUMNS:
         if name not in frame:
@@ -37,6 +42,9 @@ def with_integer_columns(frame: pd.DataFrame) -> pd.DataFrame:
         present = values.dropna()
         if len(present) == frame[name].notna().sum() and (present % 1 == 0).all():
             converted[name] = values.astype("Int64")
+    for name in BOOLEAN_COLUMNS:
+        if name in frame and frame[name].dropna().isin(list(_FLAGS)).all():
+            converted[name] = frame[name].map(_FLAGS, na_action="ignore").astype(object)
     return frame.assign(**converted)
 
 
@@ -149,7 +157,7 @@ def benchmark_row(
 
 def write_benchmark(rows: list[dict[str, Any]], path: Path, device: str = "cpu") -> None:
     """Write a benchmark's rows to ``path`` (``.json``: rows and the environment; else CSV)."""
-    frame = with_integer_columns(to_frame(rows))
+    frame = with_declared_types(to_frame(rows))
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".json":
         write_json(frame, path, full_environment(device))

@@ -310,6 +310,7 @@ KEY_COLUMNS = tuple(c.name for c in COLUMNS[:16])  # every row starts with these
 ENV_COLUMNS = ("torch_version", "cuda_version", "cudnn_version", "driver_version", "device_name",
                "num_threads", "git_commit", "git_dirty")  # fmt: skip
 INTEGER_COLUMNS = tuple(c.name for c in COLUMNS if c.type is int)
+BOOLEAN_COLUMNS = tuple(c.name for c in COLUMNS if c.type is bool)
 JOIN_KEYS = tuple(c.name for c in COLUMNS if c.key)
 EXACT_METRICS = tuple(c.name for c in COLUMNS if c.exact)
 # The metrics compare checks, per command that owns them (a metric may belong to several).

@@ -97,6 +97,23 @@ def test_report_defaults_to_the_results_folder_and_lists_failed_rows(runner, tmp
     assert "batch 512" not in md.split("## Failed measurements")[0]  # failed rows stay out of the figures
 
 
+
+def test_latency_tables_show_the_process_spread_where_rows_have_it(runner, tmp_path, clean_exit, rows):
+    folder = tmp_path / "results"
+    shutil.copytree(FIXTURE, folder)
+    latency = rows["command"] == "latency"
+    rows.loc[latency, "processes"] = 3
+    rows.loc[latency, "call_ms_process_spread"] = [0.012, 0.18, 0.05, 0.3][: int(latency.sum())]
+    write_csv(rows, folder / "results.csv")
+    clean_exit(runner.invoke(app, ["report", str(folder), "-q"]), 0)
+    section = (folder / "report.md").read_text().split("## Latency")[1].split("\n## ")[0]
+    assert "| process spread" in section and "1.2%" in section and "18.0%" in section
+    assert "timed in 3 fresh processes" in section
+    shutil.copytree(FIXTURE, tmp_path / "one-process")  # rows from before workers existed: no such column
+    clean_exit(runner.invoke(app, ["report", str(tmp_path / "one-process"), "-q"]), 0)
+    before = (tmp_path / "one-process" / "report.md").read_text().split("## Latency")[1].split("\n## ")[0]
+    assert "| process spread" not in before and "fresh processes" not in before
+
 EXPECTED_PLOTS = {
     "params": ["params_macs"],
     "flops": ["params_macs"],

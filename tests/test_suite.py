@@ -410,3 +410,21 @@ def test_the_paper_suite_loads_for_a_gpu_run(monkeypatch):
     latency = [i for i in suite.items if i.kind == "latency"]
     assert latency and all(i.conds.device == "cuda" and not i.conds.prepack for i in latency)
     assert len(suite.left_out) == 2  # the two prepacked CPU tables
+
+
+def test_flags_and_counts_keep_their_type_beside_rows_without_them(tmp_path):
+    """A resumed run puts its new rows after the earlier ones, whose flag columns are all missing;
+    pandas then turns True into 1.0 and 1000 into 1000.0 (seen in a resumed paper suite)."""
+    from mubench.suite.runner import write_folder
+
+    nan = float("nan")
+    earlier = pd.DataFrame({"command": ["params"], "call_ms_unstable": [nan], "steps": [nan]})
+    new = pd.DataFrame({"command": ["latency"] * 2, "call_ms_unstable": [True, False], "steps": [1000, 1]})
+    write_folder(tmp_path, pd.concat([earlier, new], ignore_index=True))
+    assert (tmp_path / "latency.csv").read_text().splitlines() == [
+        "command,call_ms_unstable,steps",
+        "latency,True,1000",
+        "latency,False,1",
+    ]
+    combined = (tmp_path / "results.csv").read_text().splitlines()
+    assert combined[1:] == ["params,,", "latency,True,1000", "latency,False,1"]

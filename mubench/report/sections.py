@@ -220,6 +220,11 @@ def latency_section(rows: pd.DataFrame, env: Mapping[str, Any], images: Mapping[
             f"{_values(frame, 'baseline')}; latency / MACs = call-time ratio over MACs ratio (1: time "
             "follows MACs)."
         )
+        if sel.column(frame, "call_ms_process_spread").notna().any():
+            caption += (
+                f" Each model timed in {_values(frame, 'processes')} fresh processes: the median is the "
+                "median of their medians; process spread = (max − min) / that median."
+            )
         blocks += [Heading(label, 3), Table(table, caption)]
     blocks += _image(
         images,
@@ -235,6 +240,7 @@ def _latency_table(frame: pd.DataFrame) -> pd.DataFrame:
     columns = [
         ("model", "model", text),
         ("solver", "ODE solver", text),
+        ("call_ms_process_spread", "process spread", percent),
         ("call_ms_vs_first", "call vs first", fixed(3)),
         ("trajectory_s_vs_first", "trajectory vs first", fixed(3)),
         ("macs_vs_first", "MACs vs first", fixed(3)),

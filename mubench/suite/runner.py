@@ -23,7 +23,7 @@ from mubench.results import (
     full_environment,
     new_run_id,
     read_results,
-    with_integer_columns,
+    with_declared_types,
     write_csv,
     write_text_atomic,
 )
@@ -187,7 +187,7 @@ def _write_breakdowns(out: Path, item_id: str, breakdowns: list[pd.DataFrame]) -
 
 def write_folder(out: Path, combined: pd.DataFrame) -> None:
     """``results.csv`` and one CSV per measurement (only the columns that measurement fills)."""
-    combined = with_integer_columns(combined)
+    combined = with_declared_types(combined)
     write_csv(combined, out / SUITE_RESULTS)
     for kind in KEYS:
         part = combined[combined["command"] == kind]
