@@ -97,7 +97,6 @@ def test_report_defaults_to_the_results_folder_and_lists_failed_rows(runner, tmp
     assert "batch 512" not in md.split("## Failed measurements")[0]  # failed rows stay out of the figures
 
 
-
 def test_latency_tables_show_the_process_spread_where_rows_have_it(runner, tmp_path, clean_exit, rows):
     folder = tmp_path / "results"
     shutil.copytree(FIXTURE, folder)
@@ -113,6 +112,7 @@ def test_latency_tables_show_the_process_spread_where_rows_have_it(runner, tmp_p
     clean_exit(runner.invoke(app, ["report", str(tmp_path / "one-process"), "-q"]), 0)
     before = (tmp_path / "one-process" / "report.md").read_text().split("## Latency")[1].split("\n## ")[0]
     assert "| process spread" not in before and "fresh processes" not in before
+
 
 EXPECTED_PLOTS = {
     "params": ["params_macs"],
