@@ -33,6 +33,7 @@ class Comparison:
     only_current: list[str] = field(default_factory=list)
     failed_now: list[str] = field(default_factory=list)  # ok in the baseline, not ok now
     regressions: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what a reader of the time ratios should know
 
 
 def parse_fail_on(spec: str) -> tuple[str, float]:
@@ -116,7 +117,54 @@ def compare_frames(
         result.regressions.append(f"{len(result.only_baseline)} baseline row(s) missing now")
     result.table = pd.DataFrame(lines, columns=["label", "metric", "baseline", "current", "ratio", "change",
                                                 "limit", "regression"])  # fmt: skip
+    result.notes = rate_shifts(baseline, current)
     return result
+
+
+# Rates each latency run measures on its device (for the roofline): they show how fast the machine ran.
+DEVICE_RATES = (
+    ("device_matmul_gflops", "matmul peak", "GFLOP/s"),
+    ("device_bandwidth_gbps", "bandwidth", "GB/s"),
+)
+RATE_SHIFT = 0.10  # rates that moved by more than this: not the same machine, or not the same host load
+
+
+def rate_shifts(baseline: pd.DataFrame, current: pd.DataFrame) -> list[str]:
+    """One line per device whose measured rates differ by more than :data:`RATE_SHIFT` between the two
+    tables (median over their ok latency rows): time ratios of about that size may be the machine, not
+    the code. The gates do not change."""
+    base, cur = _ok_latency(baseline), _ok_latency(current)
+    notes = []
+    for device in sorted(set(base["device"].dropna()) & set(cur["device"].dropna())):
+        moved = []
+        for column, name, unit in DEVICE_RATES:
+            before, now = (_median(t.loc[t["device"] == device], column) for t in (base, cur))
+            if before and now and abs(now / before - 1) > RATE_SHIFT:
+                moved.append(f"{name} {before:,.1f} -> {now:,.1f} {unit} ({now / before - 1:+.0%})")
+        if moved:
+            notes.append(
+                f"{device}: the machine measured other rates ({'; '.join(moved)}): time ratios of that "
+                "size may be the machine, not the code"
+            )
+    return notes
+
+
+def _ok_latency(frame: pd.DataFrame) -> pd.DataFrame:
+    if "command" not in frame or "device" not in frame:
+        return pd.DataFrame(columns=["device"])
+    ok = frame["command"] == "latency"
+    if "status" in frame:
+        ok &= frame["status"] == "ok"
+    return frame[ok]
+
+
+def _median(frame: pd.DataFrame, column: str) -> float | None:
+    """The median of a numeric column where present and positive, else None."""
+    if column not in frame:
+        return None
+    values = pd.to_numeric(frame[column], errors="coerce")
+    values = values[values > 0]
+    return float(values.median()) if not values.empty else None
 
 
 def _failures_without_keys(

@@ -236,3 +236,26 @@ def test_rows_of_two_suite_tables_are_told_apart_by_their_options(runner, tmp_pa
     text = " ".join(result.output.split())
     assert "latency a [ode-backend=torchdiffeq]: call_ms_median" in text
     assert "latency a [ode-backend=fixed]: call_ms_median" in text
+
+
+def test_a_machine_that_measured_other_rates_is_named_and_the_gates_stay(runner, tmp_path, clean_exit):
+    """Each latency row records the device rates measured in its run; when they moved, a time ratio of
+    that size says as much about the host as about the code."""
+
+    def timed(call_ms: float, gflops: float, gbps: float) -> pd.DataFrame:
+        frame = rows(call_ms=call_ms)
+        latency = frame["command"] == "latency"
+        frame.loc[latency, ["device_matmul_gflops", "device_bandwidth_gbps"]] = [gflops, gbps]
+        return frame
+
+    result = run(runner, tmp_path, timed(10.0, 373.0, 29.1), timed(12.0, 312.0, 28.0),
+                 "--fail-on", "call_ms_median:15%")  # fmt: skip
+    clean_exit(result, 1)  # the gate still decides
+    note = " ".join(result.output.split())
+    assert "note: cpu: the machine measured other rates (matmul peak 373.0 -> 312.0 GFLOP/s (-16%))" in note
+    assert "bandwidth" not in note  # within 10%
+    result = run(runner, tmp_path, timed(10.0, 373.0, 29.1), timed(10.5, 360.0, 28.0))
+    clean_exit(result, 0)
+    assert "note:" not in result.output  # rates within 10%
+    clean_exit(result := run(runner, tmp_path, rows(), rows(call_ms=12.0)), 0)
+    assert "note:" not in result.output  # rows without rates

@@ -56,7 +56,8 @@ def compare(
 
     Ratio = current / baseline. Worse/better follows each metric's direction (time, MACs, parameters:
     lower is better; PSNR, SSIM: higher). Exit code 1 on a regression, 0 otherwise, 2 on bad input
-    (a missing file, or a file of another schema_version).
+    (a missing file, or a file of another schema_version). A note names a device whose measured matmul
+    peak or bandwidth moved by more than 10% between the two sides: their time ratios may be the machine.
 
     Examples:
 
@@ -83,6 +84,8 @@ def compare(
     if csv is not None:
         write_csv(result.table, csv)
     _report_unmatched(result)
+    for line in result.notes:
+        err_console.print(f"note: {line}", style="yellow", highlight=False, markup=False)
     regressed = bool(result.regressions)
     for line in result.regressions:
         err_console.print(f"regression: {line}", style="red", highlight=False, markup=False)
