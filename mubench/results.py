@@ -8,6 +8,7 @@ import json
 import math
 import os
 import platform
+import re
 import subprocess
 import tempfile
 import uuid
@@ -117,9 +118,17 @@ def full_environment(device: str = "cpu") -> dict[str, Any]:
 
 def _nvidia_driver() -> str | None:
     try:
-        return Path("/proc/driver/nvidia/version").read_text().split("Kernel Module")[1].split()[0]
-    except (OSError, IndexError):
+        return driver_in(Path("/proc/driver/nvidia/version").read_text())
+    except OSError:
         return None
+
+
+def driver_in(proc_version: str) -> str | None:
+    """The driver version in the text of /proc/driver/nvidia/version: the first dotted number after
+    "Kernel Module" (the open module's line reads "Open Kernel Module for x86_64  580.159.04")."""
+    after = proc_version.partition("Kernel Module")[2]
+    found = re.search(r"\b\d+(?:\.\d+)+\b", after)
+    return found.group(0) if found else None
 
 
 def make_row(command: str, run_id: str, **fields: Any) -> dict[str, Any]:

@@ -129,21 +129,86 @@ def test_gpu_kernels_go_to_the_operator_that_launched_them_and_idle_time_to_the_
     """The CUDA path's attribution, on events shaped as torch.profiler's (no GPU needed)."""
     from types import SimpleNamespace as Event
 
-    from mubench.measure.op_profile import DEVICE_IDLE, _kernel_times
+    from mubench.measure.op_profile import DEVICE_IDLE, Kernel, attribute_kernels
 
-    def kernel(name: str, us: float) -> Event:
-        return Event(name=name, duration=us)
-
-    call = Event(name="mubench::call", kernels=[], cpu_parent=None)
-    conv = Event(name="aten::cudnn_convolution", kernels=[], cpu_parent=call)
-    launch = Event(name="cudaLaunchKernel", kernels=[kernel("sm90_xmma_fprop", 3000.0)], cpu_parent=conv)
-    softplus = Event(name="aten::softplus", kernels=[kernel("vectorized_elementwise_kernel", 1000.0)],
-                     cpu_parent=call)  # fmt: skip
-    fused = kernel("triton_poi_fused_add_silu_0", 500.0)  # launched from Python, inside a compiled graph
-    graph = Event(name="## Call CompiledFxGraph abc ##", kernels=[fused], cpu_parent=call)
-    prof = Event(events=lambda: [call, conv, launch, softplus, graph])
-    ops = {(op.name, op.category): op for op in _kernel_times(prof, calls=2, wall_ms=5.0)}
+    call = Event(name="mubench::call", cpu_parent=None)
+    conv = Event(name="aten::cudnn_convolution", cpu_parent=call)
+    launch = Event(name="cudaLaunchKernel", cpu_parent=conv)
+    softplus = Event(name="aten::softplus", cpu_parent=call)
+    graph = Event(name="## Call CompiledFxGraph abc ##", cpu_parent=call)
+    ms = 1_000_000  # ns
+    kernels = [
+        Kernel("sm90_xmma_fprop", 0, 3 * ms, launch),
+        Kernel("vectorized_elementwise_kernel", 3 * ms, 4 * ms, softplus),
+        Kernel("triton_poi_fused_add_silu_0", 4 * ms, int(4.5 * ms), graph),  # launched from Python
+    ]
+    ops = {(op.name, op.category): op for op in attribute_kernels(kernels, calls=2, wall_ms=5.0)}
     assert ops["aten::cudnn_convolution", cat.CONVOLUTION].ms == 1.5  # 3 ms over 2 calls
     assert ops["aten::softplus", "activation Softplus"].ms == 0.5
     assert ops["triton_poi_fused_add_silu_0", "activation SiLU"].ms == 0.25
     assert ops[DEVICE_IDLE, cat.FRAMEWORK].ms == 5.0 - 2.25
+
+
+def test_overlapping_gpu_kernels_count_each_moment_once():
+    """A kernel that starts before the one ahead of it ends (programmatic dependent launch, other
+    streams) counts from that end: the categories never sum to more than the device was busy."""
+    from types import SimpleNamespace as Event
+
+    from mubench.measure.op_profile import DEVICE_IDLE, Kernel, attribute_kernels
+
+    conv = Event(name="aten::cudnn_convolution", cpu_parent=None)
+    add = Event(name="aten::add", cpu_parent=None)
+    ms = 1_000_000
+    kernels = [
+        Kernel("implicit_gemm", 0, 4 * ms, conv),
+        Kernel("elementwise_kernel", 1 * ms, 5 * ms, add),  # waited 3 ms inside for the convolution
+        Kernel("elementwise_kernel", 2 * ms, 3 * ms, add),  # wholly inside: nothing of its own
+    ]
+    ops = {op.name: op for op in attribute_kernels(kernels, calls=1, wall_ms=6.0)}
+    assert ops["aten::cudnn_convolution"].ms == 4.0
+    assert ops["aten::add"].ms == 1.0 and ops["aten::add"].calls == 2
+    assert ops[DEVICE_IDLE].ms == 1.0
+    assert sum(op.ms for op in ops.values()) == 6.0
+
+
+def test_device_kernels_are_read_with_their_times_and_launchers():
+    """The raw profiler events give each kernel's times; the operator is the event its launch links to."""
+    from types import SimpleNamespace as Event
+
+    from torch.autograd import DeviceType
+
+    from mubench.measure.op_profile import device_kernels
+
+    def raw(name, device, start, duration, linked, annotation=False):
+        return Event(name=lambda: name, device_type=lambda: device, start_ns=lambda: start,
+                     duration_ns=lambda: duration, linked_correlation_id=lambda: linked,
+                     is_user_annotation=lambda: annotation)  # fmt: skip
+
+    conv = Event(id=7, name="aten::cudnn_convolution", kernels=[("k", 0, 3.0)], cpu_parent=None)
+    full = Event(id=7, name="Command Buffer Full", kernels=[("k", 0, 3.0)], cpu_parent=None)  # same id
+    host = Event(id=9, name="mubench::call", kernels=[], cpu_parent=None)
+    events = [
+        raw("aten::cudnn_convolution", DeviceType.CPU, 0, 10, 0),
+        raw("implicit_gemm", DeviceType.CUDA, 100, 3000, 7),
+        raw("triton_poi_fused_0", DeviceType.CUDA, 3100, 500, 42),  # launcher not among the events
+        raw("mubench::call", DeviceType.CUDA, 0, 9000, 9, annotation=True),
+    ]
+    kineto = Event(kineto_results=Event(events=lambda: events))
+    prof = Event(events=lambda: [conv, full, host], profiler=kineto)
+    found = device_kernels(prof)
+    assert [(k.name, k.start_ns, k.end_ns) for k in found] == [
+        ("implicit_gemm", 100, 3100), ("triton_poi_fused_0", 3100, 3600),
+    ]  # fmt: skip
+    assert found[0].launcher is conv and found[1].launcher is None
+
+
+def test_kernel_names_are_shortened_to_the_function():
+    from mubench.measure.op_profile import short_kernel_name
+
+    signature = ("void at::native::(anonymous namespace)::upsample_bilinear2d_out_frame<float, float>(int, "
+                 "float, float, bool, at::GenericPackedTensorAccessor<float const, 4ul>)")  # fmt: skip
+    assert short_kernel_name(signature) == "at::native::upsample_bilinear2d_out_frame"
+    assert short_kernel_name("triton_poi_fused_add_silu_0") == "triton_poi_fused_add_silu_0"
+    assert short_kernel_name("sm90_xmma_fprop_implicit_gemm_f32f32_tf32f32_f32_nhwckrsc_nhwc") == (
+        "sm90_xmma_fprop_implicit_gemm_f32f32_tf32f32_f32_nhwckrsc_nhwc"
+    )

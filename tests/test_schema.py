@@ -88,3 +88,19 @@ def test_the_committed_benchmark_results_are_result_files(name):
     assert set(frame["command"]) == {"benchmark"} and set(frame["benchmark"]) == {name.removesuffix(".json")}
     assert schema.undeclared(list(frame.columns)) == [] and env
     assert compare.compare_frames(frame, frame).regressions == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.159.04  Release Build  (nixbld@)",
+        "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.159.04  Thu Oct  9 19:26:26 UTC 2025",
+    ],
+)
+def test_the_driver_version_is_read_from_both_kernel_modules(text):
+    """The open kernel module's line has words between "Kernel Module" and the version (a GPU row read
+    "for" as its driver)."""
+    from mubench.results import driver_in
+
+    assert driver_in(text) == "580.159.04"
+    assert driver_in("no version here") is None

@@ -3,12 +3,14 @@ call, summed by category (:mod:`mubench.measure.categories`) beside its share of
 
 CPU: each operator's self CPU time (the time in it, not in the operators it calls); every call runs
 inside a ``mubench::call`` annotation whose self time is the Python and framework work between
-operators. CUDA: each kernel's device time, attributed to the operator that launched it (else named by
-the kernel); the wall time no kernel ran is the device waiting on the host (Python, launches).
+operators. CUDA: each kernel's device time (less any part an earlier kernel was still running),
+attributed to the operator that launched it (else named by the kernel); the wall time no kernel ran is
+the device waiting on the host (Python, launches).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
@@ -105,20 +107,70 @@ def _cpu_times(prof: object, calls: int) -> list[OpTime]:
     ]
 
 
+@dataclass(frozen=True)
+class Kernel:
+    """One kernel (or device copy) of a profile: when it ran on the device and who launched it."""
+
+    name: str
+    start_ns: int
+    end_ns: int
+    launcher: object | None  # the profiler event of the operator that launched it, if known
+
+
 def _kernel_times(prof: object, calls: int, wall_ms: float) -> list[OpTime]:
+    return attribute_kernels(device_kernels(prof), calls, wall_ms)
+
+
+def device_kernels(prof: object) -> list[Kernel]:
+    """The device work of a CUDA profile with start and end times, each with the operator that launched
+    it. Read from the profiler's raw events: ``FunctionEvent.kernels`` keeps durations but not times,
+    and lists a kernel under every host event that shares its correlation id (CUPTI's "Command Buffer
+    Full" among them), so that summing it counts some kernels twice."""
+    launchers: dict[int, object] = {}
+    for event in prof.events():  # type: ignore[attr-defined]
+        if getattr(event, "kernels", None) and _launching_op(launchers.get(event.id)) is None:
+            launchers[event.id] = event  # an operator wins over an event of the same id that is none
+    kernels = []
+    for raw in prof.profiler.kineto_results.events():  # type: ignore[attr-defined]
+        if raw.device_type() != torch.autograd.DeviceType.CUDA or raw.linked_correlation_id() <= 0:
+            continue  # host events; device-side annotations, which are no work of their own
+        if getattr(raw, "is_user_annotation", lambda: False)():
+            continue
+        start = raw.start_ns()
+        launcher = launchers.get(raw.linked_correlation_id())
+        kernels.append(Kernel(raw.name(), start, start + raw.duration_ns(), launcher))
+    return kernels
+
+
+def short_kernel_name(kernel: str) -> str:
+    """A kernel's name without return type, namespaces' noise, template and parameters:
+    ``at::native::upsample_bilinear2d_out_frame`` for the 400-character demangled signature."""
+    name = kernel.removeprefix("void ").replace("(anonymous namespace)::", "")
+    return re.split(r"[<(]", name, maxsplit=1)[0].strip() or kernel
+
+
+def attribute_kernels(kernels: list[Kernel], calls: int, wall_ms: float) -> list[OpTime]:
     """Each kernel's device time under the operator that launched it; a kernel launched from an
-    annotation or from Python (inductor's Triton kernels) goes by its own name."""
+    annotation or from Python (inductor's Triton kernels) goes by its own name.
+
+    A kernel counts only the time no earlier kernel was running: kernels of other streams (cuDNN's FFT
+    convolutions use a second one) may overlap, and the categories must not sum to more than the wall
+    time.
+    """
     ms: dict[tuple[str, str], float] = defaultdict(float)
     count: dict[tuple[str, str], int] = defaultdict(int)
-    for event in prof.events():  # type: ignore[attr-defined]
-        for kernel in getattr(event, "kernels", ()):
-            key = _launching_op(event) or (kernel.name, cat.kernel_category(kernel.name))
-            ms[key] += kernel.duration / 1e3
-            count[key] += 1
+    busy_until = None
+    for kernel in sorted(kernels, key=lambda k: (k.start_ns, k.end_ns)):
+        begins = kernel.start_ns if busy_until is None else max(kernel.start_ns, busy_until)
+        busy_until = kernel.end_ns if busy_until is None else max(busy_until, kernel.end_ns)
+        named = (short_kernel_name(kernel.name), cat.kernel_category(kernel.name))
+        key = _launching_op(kernel.launcher) or named
+        ms[key] += max(0, kernel.end_ns - begins) / 1e6
+        count[key] += 1
     ops = [OpTime(name, category, ms[name, category] / calls, count[name, category] / calls)
            for name, category in ms]  # fmt: skip
     idle = wall_ms - sum(op.ms for op in ops)
-    if idle > 0:  # streams may overlap: more kernel time than wall time leaves no idle time
+    if idle > 0:
         ops.append(OpTime(DEVICE_IDLE, cat.FRAMEWORK, idle, 0.0))
     return ops
 
