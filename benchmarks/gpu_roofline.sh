@@ -3,6 +3,7 @@
 # each step time-boxed against one deadline (DEADLINE_S, default 480 s) so that the run ends in time:
 #   1. the roofline benchmark on CUDA in eager mode (fp32 and bf16, batch 1 and 64);
 #   2. `mubench profile` of lucid-unet and ode-u in eager mode (fp32 and bf16, batch 1 and 64);
+#   2b. benchmarks/gpu_profile_attribution.py (the profile counts each kernel once);
 #   3. the GPU tests (latency, profile);
 #   4. `mubench latency --steps 1000 --device cuda` (the default pair, one 1000-step trajectory each);
 #   5. the roofline compiled and compiled + CUDA graphs (bf16), and a compiled bf16 profile at batch 1.
@@ -36,6 +37,9 @@ for dtype in bf16 fp32; do
       --batch-size "$batch" --ode-backend fixed -q --csv "$OUT/profile_${dtype}_b${batch}_eager.csv"
   done
 done
+
+echo "== 2b. profile attribution check (fp32 batch 64): kernels counted once?"
+box 60 python3 benchmarks/gpu_profile_attribution.py --device cuda --batch-size 64
 
 echo "== 3. GPU tests"
 box 120 python3 -m pytest -q -m gpu -p no:cacheprovider tests/test_latency.py tests/test_profile.py
