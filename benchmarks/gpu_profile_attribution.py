@@ -22,7 +22,7 @@ from torch.profiler import ProfilerActivity, profile, record_function
 
 from mubench.measure.inference import prepare
 from mubench.measure.latency import LatencyConditions
-from mubench.measure.op_profile import CALL_ANNOTATION, DEVICE_IDLE, _kernel_times, device_kernels
+from mubench.measure.op_profile import CALL_ANNOTATION, DEVICE_IDLE, attribute_kernels, device_kernels
 from mubench.models.ode_block import SolverConfig
 
 
@@ -70,7 +70,7 @@ def main() -> int:
         for raw in prof.profiler.kineto_results.events():
             if raw.device_type() == torch.autograd.DeviceType.CUDA and raw.linked_correlation_id() > 0:
                 streams[raw.device_resource_id()] += raw.duration_ns() / per_call
-        ops = _kernel_times(prof, args.calls, wall_ms)
+        ops = attribute_kernels(kernels, args.calls, wall_ms)
         busy = sum(op.ms for op in ops if op.name != DEVICE_IDLE)
         raw_ms = sum(k.end_ns - k.start_ns for k in kernels) / per_call
         print(
