@@ -159,10 +159,10 @@ def attribute_kernels(kernels: list[Kernel], calls: int, wall_ms: float) -> list
     """
     ms: dict[tuple[str, str], float] = defaultdict(float)
     count: dict[tuple[str, str], int] = defaultdict(int)
-    busy_until = None
+    busy_until = 0  # ns: the end of the latest kernel so far
     for kernel in sorted(kernels, key=lambda k: (k.start_ns, k.end_ns)):
-        begins = kernel.start_ns if busy_until is None else max(kernel.start_ns, busy_until)
-        busy_until = kernel.end_ns if busy_until is None else max(busy_until, kernel.end_ns)
+        begins = max(kernel.start_ns, busy_until)
+        busy_until = max(busy_until, kernel.end_ns)
         named = (short_kernel_name(kernel.name), cat.kernel_category(kernel.name))
         key = _launching_op(kernel.launcher) or named
         ms[key] += max(0, kernel.end_ns - begins) / 1e6
