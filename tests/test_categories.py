@@ -150,8 +150,8 @@ def test_gpu_kernels_go_to_the_operator_that_launched_them_and_idle_time_to_the_
 
 
 def test_overlapping_gpu_kernels_count_each_moment_once():
-    """A kernel that starts before the one ahead of it ends (programmatic dependent launch, other
-    streams) counts from that end: the categories never sum to more than the device was busy."""
+    """A kernel that starts before an earlier one ends (another stream: cuDNN's FFT convolutions use
+    a second) counts from that end: the categories never sum to more than the device was busy."""
     from types import SimpleNamespace as Event
 
     from mubench.measure.op_profile import DEVICE_IDLE, Kernel, attribute_kernels
@@ -171,8 +171,10 @@ def test_overlapping_gpu_kernels_count_each_moment_once():
     assert sum(op.ms for op in ops.values()) == 6.0
 
 
-def test_device_kernels_are_read_with_their_times_and_launchers():
-    """The raw profiler events give each kernel's times; the operator is the event its launch links to."""
+@pytest.mark.parametrize("full_first", [False, True])
+def test_device_kernels_are_read_with_their_times_and_launchers(full_first):
+    """The raw profiler events give each kernel's times; the operator is the event its launch links to,
+    whichever comes first of it and a host event that shares its id."""
     from types import SimpleNamespace as Event
 
     from torch.autograd import DeviceType
@@ -194,7 +196,8 @@ def test_device_kernels_are_read_with_their_times_and_launchers():
         raw("mubench::call", DeviceType.CUDA, 0, 9000, 9, annotation=True),
     ]
     kineto = Event(kineto_results=Event(events=lambda: events))
-    prof = Event(events=lambda: [conv, full, host], profiler=kineto)
+    host_events = [full, conv, host] if full_first else [conv, full, host]
+    prof = Event(events=lambda: host_events, profiler=kineto)
     found = device_kernels(prof)
     assert [(k.name, k.start_ns, k.end_ns) for k in found] == [
         ("implicit_gemm", 100, 3100), ("triton_poi_fused_0", 3100, 3600),

@@ -94,7 +94,7 @@ def profile_calls(call: Callable[[], object], calls: int, device: torch.device) 
         if cuda:
             torch.cuda.synchronize(device)
         wall_ms = (time.perf_counter() - begin) * 1e3 / calls
-    ops = _kernel_times(prof, calls, wall_ms) if cuda else _cpu_times(prof, calls)
+    ops = attribute_kernels(device_kernels(prof), calls, wall_ms) if cuda else _cpu_times(prof, calls)
     source = "CUDA kernel time" if cuda else "self CPU time"
     return Profile(wall_ms, calls, source, tuple(sorted(ops, key=lambda op: -op.ms)))
 
@@ -115,10 +115,6 @@ class Kernel:
     start_ns: int
     end_ns: int
     launcher: object | None  # the profiler event of the operator that launched it, if known
-
-
-def _kernel_times(prof: object, calls: int, wall_ms: float) -> list[OpTime]:
-    return attribute_kernels(device_kernels(prof), calls, wall_ms)
 
 
 def device_kernels(prof: object) -> list[Kernel]:
