@@ -4,7 +4,7 @@ For each model, prepared as latency prepares it (mode flags applied: TF32 off by
 calls without the profiler, then profiles ``--calls`` calls and prints per call: the wall time; the sum
 of torch's per-event kernel lists (``FunctionEvent.kernels``, what mubench summed before), with how
 many kernels they list; the raw device kernels from the profiler's own events, their summed durations
-the streams; and what mubench's attribution (``mubench.measure.op_profile``) sums to, kernels alone
+the streams; and what mubench's attribution (``mubench.measure.profile.profiler``) sums to, kernels alone
 (each counting only the time no earlier kernel ran) and with the idle time. The attribution is right
 when the latter equals the wall time and the kernels alone stay within the raw kernels' sum.
 
@@ -20,10 +20,10 @@ from collections import defaultdict
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
-from mubench.measure.inference import prepare
-from mubench.measure.latency import LatencyConditions
-from mubench.measure.op_profile import CALL_ANNOTATION, DEVICE_IDLE, attribute_kernels, device_kernels
-from mubench.models.ode_block import SolverConfig
+from mubench.measure import LatencyConditions
+from mubench.measure.profile.profiler import CALL_ANNOTATION, DEVICE_IDLE, attribute_kernels, device_kernels
+from mubench.measure.runtime.prepare import prepare
+from mubench.models.solver_config import SolverConfig
 
 
 def main() -> int:

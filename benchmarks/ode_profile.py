@@ -19,12 +19,12 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from mubench.measure.categories import order_key
-from mubench.measure.op_profile import category_shares, named_cpu_kernels, profile_calls
-from mubench.measure.prefault import prefault_libraries
-from mubench.measure.prepack import prepack_convolutions
-from mubench.measure.traffic import op_costs
-from mubench.models.ode_block import SolverConfig
+from mubench.measure.counting.traffic import op_costs
+from mubench.measure.profile.categories import order_key
+from mubench.measure.profile.profiler import category_shares, named_cpu_kernels, profile_calls
+from mubench.measure.runtime.prefault import prefault_libraries
+from mubench.measure.runtime.prepack import prepack_convolutions
+from mubench.models.solver_config import SolverConfig
 from mubench.registry import get_model
 from mubench.results import environment
 

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from mubench.measure.compile_options import describe_compile_options
-from mubench.measure.latency import LatencyConditions, measure_latency
-from mubench.models.ode_block import SolverConfig
+from mubench.measure import LatencyConditions, measure_latency
+from mubench.measure.runtime.compile_options import describe_compile_options
+from mubench.models.solver_config import SolverConfig
 from mubench.results import full_environment, new_run_id, write_csv, write_text_atomic
 
 TARGET = 1.25  # latency ratio may exceed the MACs ratio by at most this factor

@@ -25,13 +25,13 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from mubench.measure.device import resolve_device, resolve_dtype
-from mubench.measure.inference import inference_contexts
-from mubench.measure.latency import LatencyConditions, measure_latency
-from mubench.measure.rates import device_rates
-from mubench.measure.setup import build_model, example_inputs
-from mubench.measure.traffic import op_calls
-from mubench.models.ode_block import SolverConfig
+from mubench.measure import LatencyConditions, measure_latency
+from mubench.measure.counting.traffic import op_calls
+from mubench.measure.runtime.build import build_model, example_inputs
+from mubench.measure.runtime.device import resolve_device, resolve_dtype
+from mubench.measure.runtime.prepare import inference_contexts
+from mubench.measure.runtime.rates import device_rates
+from mubench.models.solver_config import SolverConfig
 from mubench.registry import get_spec
 from mubench.results import full_environment, new_run_id, write_csv, write_text_atomic
 

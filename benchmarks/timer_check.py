@@ -17,10 +17,10 @@ from pathlib import Path
 import torch
 import torch.utils.benchmark as tbench
 
-from mubench.measure.device import NumericFlags
-from mubench.measure.inference import prepare
-from mubench.measure.latency import LatencyConditions
-from mubench.measure.timing import Timer
+from mubench.measure import LatencyConditions
+from mubench.measure.runtime.device import NumericFlags
+from mubench.measure.runtime.prepare import prepare
+from mubench.measure.runtime.timing import Timer
 from mubench.results import benchmark_row, new_run_id, write_benchmark
 
 TOLERANCE = 0.05

@@ -25,111 +25,26 @@ import fnmatch
 import importlib
 import inspect
 import warnings
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from importlib import resources
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from importlib.metadata import entry_points
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from torch import nn
+from mubench.errors import UsageError, opt
+from mubench.models.spec import PAPER_ROLES, ModelSpec, Weights, tiny_pair_weights
 
-from mubench.errors import MeasurementError, UsageError, opt
+if TYPE_CHECKING:
+    from torch import nn
+
+__all__ = ["ModelSpec", "Weights", "add_spec", "get_model", "get_spec", "list_models", "paper_pair",
+           "pretrained_pair", "register_model", "tiny_pair_weights"]  # fmt: skip
 
 ENTRY_POINT_GROUP = "mubench.models"
-PAPER_ROLES = ("baseline", "candidate")  # the paper's comparison: its baseline and the model it describes
-
-
-@dataclass(frozen=True)
-class Weights:
-    """Trained weights of a model, shipped in the mubench package: where they are and how they were made.
-
-    The fields repeat what the checkpoint's JSON sidecar records (the tests check that they agree).
-    """
-
-    tag: str  # names these weights among the model's, e.g. "patches32-1200"
-    file: str  # the .safetensors file, relative to the mubench package (its sidecar: the same name, .json)
-    dataset: str  # the training images
-    steps: int  # training steps
-    schedule: str  # beta schedule trained with
-    prediction: str  # what the network was trained to predict: "eps" or "v"
-    resolution: int  # training input side in pixels
-    seed: int  # training seed
-    final_loss: float | None = None  # mean training loss over the last steps, as recorded when trained
-
-    @property
-    def path(self) -> Path:
-        """The weights file inside the installed package."""
-        return Path(str(resources.files("mubench") / self.file))
-
-
-def tiny_pair_weights(file: str, final_loss: float) -> Weights:
-    """Weights of the shipped tiny pair, trained alike: ``mubench train`` for 1,200 steps on patches32
-    at 32 px, v-prediction, sigmoid schedule, seed 0."""
-    return Weights(tag="patches32-1200", file=file, dataset="patches32", steps=1200, schedule="sigmoid",
-                   prediction="v", resolution=32, seed=0, final_loss=final_loss)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What mubench knows about a model before building it."""
-
-    name: str
-    builder: Callable[..., nn.Module]
-    family: str  # "unet" (discrete blocks), "ode-unet" (continuous, ODE blocks) or "user"
-    description: str  # one line
-    source: str = ""  # paper / code the model follows
-    resolution: int = 32  # default input side in pixels
-    channels: int = 3  # image channels in and out
-    resolution_multiple: int = 1  # the input side must be a multiple of this
-    min_resolution: int = 1  # smallest input side the model can take
-    expected_params: int | None = None  # exact total of .parameters(), checked by the tests
-    expected_trainable: int | None = None  # exact count with requires_grad, when it differs
-    solver: Mapping[str, Any] | None = None  # solver defaults of ODE models
-    prediction: str = "eps"  # what the network is trained to predict: "eps" or "v"
-    schedule: str = "linear"  # beta schedule it is trained with
-    paper_macs: int | None = None  # the paper authors' own MAC count (thop, 64x64), for reference
-    paper_role: str | None = None  # "baseline" or "candidate" for the paper's comparison pair, else None
-    weights: tuple[Weights, ...] = ()  # trained weights mubench ships, the default first
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def is_ode(self) -> bool:
-        return self.family == "ode-unet"
-
-    @property
-    def default_weights(self) -> Weights | None:
-        """The weights used when none are named: the first listed, or None without any."""
-        return self.weights[0] if self.weights else None
-
-    def build(self, **overrides: Any) -> nn.Module:
-        """Build the model; ``None`` overrides are dropped so that the model's defaults win."""
-        kwargs = {k: v for k, v in overrides.items() if v is not None}
-        try:
-            model = self.builder(**kwargs)
-        except SystemExit as exc:  # a factory that exits must not end mubench's run (with status 0, even)
-            raise MeasurementError(
-                f"model '{self.name}': its factory raised SystemExit({exc.code!r})"
-            ) from None
-        if not isinstance(model, nn.Module):
-            raise UsageError(
-                f"model '{self.name}': its factory returned {type(model).__name__}, not a torch.nn.Module"
-            )
-        return model
-
-    def check_resolution(self, resolution: int) -> None:
-        """Raise :class:`UsageError` unless this model can take ``resolution`` x ``resolution`` input."""
-        if resolution <= 0:
-            raise UsageError(f"{opt('resolution')} must be a positive number of pixels, got {resolution}")
-        if resolution % self.resolution_multiple:
-            raise UsageError(
-                f"model '{self.name}' needs a resolution that is a multiple of {self.resolution_multiple}, "
-                f"got {resolution}"
-            )
-        if resolution < self.min_resolution:
-            raise UsageError(
-                f"model '{self.name}' needs a resolution of at least {self.min_resolution}, got {resolution}"
-            )
+# The modules that register the built-in models, imported by name on first use (as entry points are),
+# so that the registry stays below every model and source in the import graph.
+BUILTIN_MODULES = ("mubench.models.ddpm_unet", "mubench.models.lucid_unet", "mubench.models.ode_unet")
+# Model names with a prefix are specs made by a function elsewhere, named here as an entry point's value.
+PREFIXES = {"diffusers:": "mubench.sources.diffusers_model:diffusers_spec"}
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -168,7 +83,8 @@ def add_spec(spec: ModelSpec) -> None:
 def _ensure_loaded() -> None:
     """Import the built-in models and the ``mubench.models`` entry points, once."""
     global _entry_points_loaded
-    import mubench.models  # noqa: F401  (registers the built-in models)
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
 
     if _entry_points_loaded:
         return
@@ -224,10 +140,10 @@ def pretrained_pair() -> tuple[str, str]:
 
 def get_spec(name: str) -> ModelSpec:
     """The spec of a registered model, of ``package.module:factory``, or of ``diffusers:PATH``."""
-    if name.startswith("diffusers:"):
-        from mubench.sources.diffusers_model import diffusers_spec
-
-        return diffusers_spec(name)
+    for prefix, target in PREFIXES.items():
+        if name.startswith(prefix):
+            module, _, function = target.partition(":")
+            return getattr(importlib.import_module(module), function)(name)
     if ":" in name:
         return _import_user_spec(name)
     _ensure_loaded()
@@ -271,6 +187,8 @@ def _user_spec(name: str, factory: Any) -> ModelSpec:
         raise UsageError(
             f"{opt('model')} '{name}': '{factory!r}' is not callable; give a function returning an nn.Module"
         )
+    from torch import nn
+
     if isinstance(factory, nn.Module):
         module = factory
         factory = lambda: module  # noqa: E731

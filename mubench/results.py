@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 
 import mubench
 from mubench.errors import UsageError
@@ -59,6 +58,8 @@ def utc_timestamp() -> str:
 
 def device_name(device: str) -> str:
     """Human name of the device: the GPU's name, or the CPU's model name."""
+    import torch  # here, not at the top: reading and writing rows must not import torch
+
     if device.startswith("cuda") and torch.cuda.is_available():
         return torch.cuda.get_device_name(torch.device(device))
     try:
@@ -72,6 +73,8 @@ def device_name(device: str) -> str:
 
 def environment(device: str = "cpu") -> dict[str, Any]:
     """Software and hardware versions that decide a measurement (recorded in rows and env JSON)."""
+    import torch
+
     cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
     return {
         "torch_version": torch.__version__,

@@ -99,6 +99,9 @@ COLUMNS: tuple[Column, ...] = (
     _info("nfe_median", float, "evaluations", F, "adaptive solvers: median over sampled inputs"),
     _info("nfe_max", int, "evaluations", F, "adaptive solvers: most over sampled inputs"),
     _info("nfe_per_block", str, "evaluations", F, "per ODE block"),
+    _info(
+        "solver_default", bool, "", F, "the solver is the model's own (the paper's); true without ODE blocks"
+    ),
     _metric(
         "nfe_per_trajectory", int, "evaluations", F + L + S, "over a trajectory of steps calls", exact=True
     ),

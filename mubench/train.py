@@ -28,7 +28,7 @@ from mubench.checkpoints import load_checkpoint, read_meta, save_checkpoint, sid
 from mubench.data import check_dataset_name, load_dataset
 from mubench.diffusion.schedules import NoiseSchedule
 from mubench.errors import MeasurementError, MubenchError, UsageError, opt
-from mubench.measure.setup import build_model, checked_output
+from mubench.measure.runtime.build import build_model, checked_output
 from mubench.registry import get_spec
 from mubench.results import write_bytes_atomic
 

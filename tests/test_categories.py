@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mubench.measure import categories as cat
-from mubench.measure.op_profile import OpTime, Profile, category_shares
-from mubench.measure.traffic import OpCost
+from mubench.measure.counting.traffic import OpCost
+from mubench.measure.profile import categories as cat
+from mubench.measure.profile.profiler import OpTime, Profile, category_shares
 
 KNOWN = [
     ("aten::_slow_conv2d_forward", cat.CONVOLUTION),
@@ -129,7 +129,7 @@ def test_gpu_kernels_go_to_the_operator_that_launched_them_and_idle_time_to_the_
     """The CUDA path's attribution, on events shaped as torch.profiler's (no GPU needed)."""
     from types import SimpleNamespace as Event
 
-    from mubench.measure.op_profile import DEVICE_IDLE, Kernel, attribute_kernels
+    from mubench.measure.profile.profiler import DEVICE_IDLE, Kernel, attribute_kernels
 
     call = Event(name="mubench::call", cpu_parent=None)
     conv = Event(name="aten::cudnn_convolution", cpu_parent=call)
@@ -154,7 +154,7 @@ def test_overlapping_gpu_kernels_count_each_moment_once():
     a second) counts from that end: the categories never sum to more than the device was busy."""
     from types import SimpleNamespace as Event
 
-    from mubench.measure.op_profile import DEVICE_IDLE, Kernel, attribute_kernels
+    from mubench.measure.profile.profiler import DEVICE_IDLE, Kernel, attribute_kernels
 
     conv = Event(name="aten::cudnn_convolution", cpu_parent=None)
     add = Event(name="aten::add", cpu_parent=None)
@@ -179,7 +179,7 @@ def test_device_kernels_are_read_with_their_times_and_launchers(full_first):
 
     from torch.autograd import DeviceType
 
-    from mubench.measure.op_profile import device_kernels
+    from mubench.measure.profile.profiler import device_kernels
 
     def raw(name, device, start, duration, linked, annotation=False):
         return Event(name=lambda: name, device_type=lambda: device, start_ns=lambda: start,
@@ -206,7 +206,7 @@ def test_device_kernels_are_read_with_their_times_and_launchers(full_first):
 
 
 def test_kernel_names_are_shortened_to_the_function():
-    from mubench.measure.op_profile import short_kernel_name
+    from mubench.measure.profile.profiler import short_kernel_name
 
     signature = ("void at::native::(anonymous namespace)::upsample_bilinear2d_out_frame<float, float>(int, "
                  "float, float, bool, at::GenericPackedTensorAccessor<float const, 4ul>)")  # fmt: skip

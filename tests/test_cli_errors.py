@@ -138,7 +138,7 @@ def test_an_interrupted_run_keeps_the_existing_file_and_its_finished_rows(
     csv, js = tmp_path / "flops.csv", tmp_path / "flops.json"
     csv.write_text("precious\n")
     js.write_text("{}\n")
-    import mubench.measure.flops as flops_mod  # the command imports it when it runs
+    import mubench.measure.counting.flops as flops_mod  # the command imports it when it runs
 
     real, calls = flops_mod.measure_flops, []
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mubench.measure.counters import count_fvcore, count_torch
+from mubench.measure.counting.counters import count_fvcore, count_torch
 from mubench.models.layers import multihead_attention
 
 

@@ -19,7 +19,7 @@ from test_lpips import write_random_alexnet
 from mubench.cli.app import app
 from mubench.distributed import World, interleave
 from mubench.fid.inception import WEIGHTS_FILE
-from mubench.measure.lpips_score import BACKBONE_FILES
+from mubench.measure.robustness.lpips import BACKBONE_FILES
 from mubench.sampling.run import MARKER
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mubench.measure.counters import count_fvcore, count_torch
-from mubench.models.ode_block import SolverConfig
+from mubench.measure.counting.counters import count_fvcore, count_torch
+from mubench.models.solver_config import SolverConfig
 from mubench.registry import get_model, get_spec
 
 

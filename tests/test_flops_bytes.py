@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mubench.measure.flops import FlopConditions, measure_flops
+from mubench.measure.counting.flops import FlopConditions, measure_flops
 
 F32, I64 = 4, 8
 

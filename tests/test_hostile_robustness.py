@@ -9,7 +9,7 @@ import random
 import pandas as pd
 import pytest
 
-from mubench.measure.robustness import _paired, _scored, _summary, spread
+from mubench.measure.robustness.metrics import paired_differences, scored_fields, spread, summary
 
 # User models (tests/conftest.py, hostile_module) that cannot give a single finite result.
 BROKEN = ("factory_raises", "factory_exits", "factory_returns_tuple", "forward_raises", "forward_exits",
@@ -43,14 +43,14 @@ def test_a_row_counts_what_is_not_finite_and_describes_the_same_images(case):
     share = rng.choice([0.0, 0.2, 0.5, 1.0])
     scores = {"psnr_db": _spoiled(rng, n, share), "ssim": _spoiled(rng, n, share)}
     kept = [i for i in range(n) if math.isfinite(scores["psnr_db"][i]) and math.isfinite(scores["ssim"][i])]
-    row = _scored(scores)
+    row = scored_fields(scores)
     assert row["n_nonfinite"] == n - len(kept)
     if not kept:
         assert row["status"] == "error" and "non-finite" in row["message"]
         return
     assert row.get("status", "ok") == "ok"
     assert ("non-finite" in row.get("message", "")) == (len(kept) < n)
-    assert row == {**row, **_summary({k: [v[i] for i in kept] for k, v in scores.items()})}
+    assert row == {**row, **summary({k: [v[i] for i in kept] for k, v in scores.items()})}
     assert all(math.isfinite(row[f"{m}_mean"]) for m in scores)
 
 
@@ -62,7 +62,7 @@ def test_paired_differences_use_the_images_finite_in_both(case):
     b = {"psnr_db": _spoiled(rng, n, 0.3), "ssim": [0.4] * n}
     both = [i for i in range(n) if math.isfinite(a["psnr_db"][i]) and math.isfinite(b["psnr_db"][i])]
     diffs = [a["psnr_db"][i] - b["psnr_db"][i] for i in both]
-    got = _paired(a, b)
+    got = paired_differences(a, b)
     assert got == {**got, **spread(diffs, "psnr_db_diff")}
     if both:
         assert math.isfinite(got["psnr_db_diff_mean"]) and got["ssim_diff_mean"] == pytest.approx(0.1)

@@ -10,10 +10,10 @@ import torch
 
 from mubench.cli.app import app
 from mubench.errors import UsageError
-from mubench.measure.compile_options import parse_compile_options
-from mubench.measure.latency import LatencyConditions, measure_latency
-from mubench.measure.timing import Timer, quantile, summarize, warm_up
-from mubench.models.ode_block import SolverConfig
+from mubench.measure import LatencyConditions, measure_latency
+from mubench.measure.runtime.compile_options import parse_compile_options
+from mubench.measure.runtime.timing import Timer, quantile, summarize, warm_up
+from mubench.models.solver_config import SolverConfig
 
 FIXED = SolverConfig(backend="fixed")  # what --compile runs best: one graph, no torchdiffeq bookkeeping
 CPP_WRAPPER = (("cpp_wrapper", True),)
@@ -260,7 +260,7 @@ def test_latency_cli_writes_rows(runner, tmp_path):
     [dict(), dict(dtype="bf16"), dict(cuda_graphs=True), dict(channels_last=True, dtype="fp16")],
 )
 def test_latency_on_gpu(extra):
-    from mubench.models.ode_block import SolverConfig
+    from mubench.models.solver_config import SolverConfig
 
     conds = LatencyConditions(device="cuda", solver=SolverConfig(backend="fixed"), **{**FAST, **extra})
     rows = measure_latency(["lucid-unet-tiny", "ode-u-tiny"], conds, "gpu")

@@ -29,7 +29,7 @@ def test_benchmarks_import_only_public_mubench_names():
         and any(part.startswith("_") for part in [*module.split("."), name or ""])
     ]
     assert private == []
-    assert ("mubench.measure.inference", "prepare") in imports(ROOT / "benchmarks" / "timer_check.py")
+    assert ("mubench.measure.runtime.prepare", "prepare") in imports(ROOT / "benchmarks" / "timer_check.py")
 
 
 def test_only_the_cli_layer_imports_typer_or_rich():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mubench.measure.live_memory import peak_live_bytes
+from mubench.measure.counting.live_memory import peak_live_bytes
 
 F32 = 4
 

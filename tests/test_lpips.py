@@ -15,15 +15,11 @@ from mubench.cli.app import app
 from mubench.data import load_dataset
 from mubench.data.builtin import load_builtin
 from mubench.errors import UsageError
-from mubench.measure.lpips_score import BACKBONE_FILES, LpipsScorer
-from mubench.measure.robustness import (
-    RobustnessConditions,
-    Scores,
-    _scored,
-    measure_robustness,
-    noise_seed,
-    noisy_images,
-)
+from mubench.measure.robustness.conditions import RobustnessConditions
+from mubench.measure.robustness.lpips import BACKBONE_FILES, LpipsScorer
+from mubench.measure.robustness.metrics import Scores, scored_fields
+from mubench.measure.robustness.noise import noise_seed, noisy_images
+from mubench.measure.robustness.run import measure_robustness
 from mubench.report import claims as cl
 from mubench.results import read_results
 from mubench.schema import BY_NAME, undeclared
@@ -98,7 +94,8 @@ def test_too_small_images_are_refused_by_alexnet(with_alex):
 
 
 def test_images_too_small_for_the_backbone_leave_lpips_out_unless_asked_for(with_alex):
-    from mubench.measure.robustness import LPIPS_LEFT_OUT, _scores
+    from mubench.measure.robustness.conditions import LPIPS_LEFT_OUT
+    from mubench.measure.robustness.run import _scores
 
     score, note = _scores(RobustnessConditions(), 28)
     assert score.metrics == ("psnr", "ssim") and note.startswith(LPIPS_LEFT_OUT) and "28x28" in note
@@ -122,7 +119,7 @@ def test_a_nan_output_is_left_out_like_psnr_and_ssim(with_alex):
     noisy[1] = np.nan
     per_image = Scores(("psnr", "ssim", "lpips"), LpipsScorer("alex"))(list(noisy), clean)
     assert math.isnan(per_image["lpips"][1])
-    fields = _scored(per_image)
+    fields = scored_fields(per_image)
     assert fields["n_nonfinite"] == 1
     others = [v for i, v in enumerate(per_image["lpips"]) if i != 1]
     assert fields["lpips_mean"] == pytest.approx(np.mean(others), rel=1e-12)

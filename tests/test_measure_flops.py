@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-import mubench.measure.flops as flops_mod
+import mubench.measure.counting.flops as flops_mod
 from mubench.errors import MeasurementError, UsageError
-from mubench.measure.flops import FlopConditions, measure_flops
-from mubench.models.ode_block import SolverConfig
+from mubench.measure.counting.flops import FlopConditions, measure_flops
+from mubench.models.solver_config import SolverConfig
 
 
 @pytest.fixture

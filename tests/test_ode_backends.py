@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from mubench.errors import UsageError
-from mubench.models.ode_block import SolverConfig, nfe_by_block, reset_nfe
+from mubench.models.ode_block import nfe_by_block, reset_nfe
+from mubench.models.solver_config import SolverConfig
 from mubench.registry import get_model
 
 

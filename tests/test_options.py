@@ -1,5 +1,6 @@
 """One definition per measurement: the commands and suite files accept the same options, with the same
-defaults and the same checks (both go through mubench.measure.api), and bad numbers get one line."""
+defaults and the same checks (both go through the measurement objects of mubench.measure.measurements),
+and bad numbers get one line."""
 
 from __future__ import annotations
 
@@ -12,14 +13,22 @@ import pytest
 from mubench.cli.app import COMMANDS, app, command
 from mubench.defaults import SHIPPED_PAIR
 from mubench.errors import UsageError
-from mubench.measure.api import KINDS, OPTIONS, conditions
+from mubench.measure.measurements import MEASUREMENTS
 from mubench.ranges import RANGES
-from mubench.suite.kinds import KEYS
 from mubench.suite.spec import load_suite
+from mubench.suite.tables import KEYS
 
 OUTPUT_ONLY = {"csv", "json", "quiet"}  # where rows go, not what is measured: the command's alone
 MODELS = {"params": ["ode-u-tiny"], "flops": ["ode-u-tiny"], "latency": ["ode-u-tiny"],
           "robustness": list(SHIPPED_PAIR), "profile": ["ode-u-tiny"]}  # fmt: skip
+
+
+KINDS = tuple(MEASUREMENTS)
+OPTIONS = {name: {o.name: o for o in m.options} for name, m in MEASUREMENTS.items()}
+
+
+def conditions(kind: str, models: list[str], options: dict) -> object:
+    return MEASUREMENTS[kind].conditions(models, options)
 
 
 def command_params(kind: str) -> dict:
@@ -53,7 +62,7 @@ def test_the_parser_checks_each_numeric_options_declared_range(kind):
 @pytest.mark.parametrize("kind", [k for k in KINDS if OPTIONS[k]])
 def test_the_commands_defaults_are_the_measurements_own(kind):
     """Giving an option its command-line default builds the same conditions as leaving it out (as a
-    suite table does); latency's processes is the one default suites change, on purpose."""
+    suite table does)."""
     base = conditions(kind, MODELS[kind], {})
     for name, param in command_params(kind).items():
         if name not in OPTIONS[kind] or param.default is None or param.default == []:
@@ -62,9 +71,9 @@ def test_the_commands_defaults_are_the_measurements_own(kind):
 
 
 def _bad_values(option) -> list:
-    if option.kind is int:
+    if option.type is int:
         return [-1, 0, 10**30]
-    if option.kind is float:
+    if option.type is float:
         return [math.nan, math.inf, -math.inf, -1.0, 1e300]
     return []
 

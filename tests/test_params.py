@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from torch import nn
 
-from mubench.measure.params import count_parameters, measure_params
+from mubench.measure.counting.params import count_parameters, measure_params
 from mubench.registry import get_model, get_spec, list_models
 from mubench.results import KEY_COLUMNS
 

@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 from mubench.errors import UsageError
-from mubench.measure.latency import LatencyConditions, measure_latency
-from mubench.measure.prepack import PrepackedConv2d, prepack_convolutions
-from mubench.measure.setup import build_model, example_inputs
+from mubench.measure import LatencyConditions, measure_latency
+from mubench.measure.runtime.build import build_model, example_inputs
+from mubench.measure.runtime.prepack import PrepackedConv2d, prepack_convolutions
 from mubench.registry import get_spec
 
 

@@ -15,10 +15,10 @@ import pytest
 from mubench.cli.app import app
 from mubench.compare import compare_frames
 from mubench.errors import UsageError
-from mubench.measure import prefault as prefault_module
-from mubench.measure.latency import LatencyConditions, measure_latency
-from mubench.measure.machine_state import busy_warning, machine_state
-from mubench.measure.prefault import library_mappings, prefault_libraries
+from mubench.measure import LatencyConditions, measure_latency
+from mubench.measure.runtime import prefault as prefault_module
+from mubench.measure.runtime.machine_state import busy_warning, machine_state
+from mubench.measure.runtime.prefault import library_mappings, prefault_libraries
 from mubench.report.claims import latency_outcome
 
 linux_only = pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux /proc")

@@ -12,11 +12,11 @@ import torch
 
 from mubench import schema
 from mubench.cli.app import app
-from mubench.measure import categories as cat
-from mubench.measure.api import conditions
-from mubench.measure.counters import count_torch
-from mubench.measure.profile_run import measure_profile
-from mubench.measure.setup import build_model, example_inputs
+from mubench.measure.counting.counters import count_torch
+from mubench.measure.measurements import measurement
+from mubench.measure.profile import categories as cat
+from mubench.measure.profile.run import measure_profile
+from mubench.measure.runtime.build import build_model, example_inputs
 from mubench.registry import get_spec
 
 FAST = {"threads": 1, "repeats": 3, "warmup": 1, "batch_size": 1}
@@ -54,7 +54,7 @@ def conv_silu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def profile_rows(models: list[str], **options) -> pd.DataFrame:
-    conds = conditions("profile", models, {**FAST, **options})
+    conds = measurement("profile").conditions(models, {**FAST, **options})
     return pd.DataFrame(measure_profile(models, conds, "test"))
 
 

@@ -252,7 +252,7 @@ def test_the_denoising_table_shows_lpips_where_rows_have_it():
 
 
 def test_run_names_the_lpips_file_it_lacked_once(runner, tmp_path, clean_exit, monkeypatch, no_download):
-    from mubench.measure.lpips_score import default_backbone_path
+    from mubench.measure.robustness.lpips import default_backbone_path
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     suite = tmp_path / "suite.toml"

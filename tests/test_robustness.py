@@ -13,7 +13,10 @@ from mubench.cli.app import app
 from mubench.data.builtin import load_builtin
 from mubench.diffusion.schedules import NoiseSchedule
 from mubench.errors import UsageError
-from mubench.measure.robustness import RobustnessConditions, measure_robustness, noisy_images, psnr_db, spread
+from mubench.measure.robustness.conditions import RobustnessConditions
+from mubench.measure.robustness.metrics import psnr_db, spread
+from mubench.measure.robustness.noise import noisy_images
+from mubench.measure.robustness.run import measure_robustness
 
 
 @pytest.mark.parametrize("name", ["patches32", "patches64", "faces32"])
@@ -146,7 +149,7 @@ def test_robustness_cli_writes_rows(runner, tmp_path):
 
 
 def test_a_model_that_fails_at_one_sigma_gets_an_error_row_and_the_rest_run(runner, tmp_path, monkeypatch):
-    import mubench.measure.robustness as robustness
+    import mubench.measure.robustness.run as robustness
 
     real = robustness._denoise
 
@@ -177,7 +180,7 @@ def test_a_model_that_fails_at_one_sigma_gets_an_error_row_and_the_rest_run(runn
 
 
 def test_an_interrupted_robustness_run_keeps_the_finished_sigmas(runner, tmp_path, monkeypatch, clean_exit):
-    import mubench.measure.robustness as robustness
+    import mubench.measure.robustness.run as robustness
 
     second = robustness.sampler_seeds(robustness.noise_seed(0, 0.1), 3)
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from mubench.measure.latency import LatencyConditions, measure_latency
-from mubench.measure.rates import device_rates
+from mubench.measure import LatencyConditions, measure_latency
+from mubench.measure.runtime.rates import device_rates
 from mubench.registry import register_model
 
 FAST = dict(repeats=3, trajectory_repeats=0, steps=2, warmup_min=1, warmup_max_s=2.0)

@@ -112,7 +112,7 @@ def test_the_row_records_model_sampler_steps_nfe_and_time(tmp_path):
     )
     assert row["checkpoint"].startswith("shipped:") and row["training_steps"] > 0
     # rk4 with one step: 4 evaluations per ODE block per call, 2 calls
-    from mubench.measure.setup import build_model
+    from mubench.measure.runtime.build import build_model
     from mubench.models.ode_block import nfe_by_block
     from mubench.registry import get_spec
 

@@ -11,9 +11,9 @@ import torch
 
 from mubench.cli.app import app
 from mubench.errors import UsageError
-from mubench.measure import params as params_module
+from mubench.measure.counting import params as params_module
 from mubench.results import SCHEMA_VERSION, read_results
-from mubench.suite import kinds
+from mubench.suite import tables
 from mubench.suite.spec import load_suite
 
 TINY = '["lucid-unet-tiny", "ode-u-tiny"]'
@@ -262,14 +262,14 @@ def test_interrupted_run_keeps_finished_rows_and_resume_runs_the_rest(
     runner, tmp_path, monkeypatch, clean_exit
 ):
     path, out = write(tmp_path, SUITE), tmp_path / "out"
-    real = kinds.measure
+    real = tables.measure
     calls: list[tuple[str, tuple]] = []
 
-    def interrupted_at_third(kind, models, conds, run_id, tick):
-        calls.append((kind, tuple(models)))
+    def interrupted_at_third(measurement, models, conds, run_id, tick):
+        calls.append((measurement.name, tuple(models)))
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real(kind, models, conds, run_id, tick)
+        return real(measurement, models, conds, run_id, tick)
 
     monkeypatch.setattr("mubench.suite.runner.measure", interrupted_at_third)
     result = runner.invoke(app, ["run", str(path), "--out", str(out), "-q"])
@@ -280,7 +280,7 @@ def test_interrupted_run_keeps_finished_rows_and_resume_runs_the_rest(
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
     calls.clear()
-    monkeypatch.setattr("mubench.suite.runner.measure", lambda *a: calls.append(a[:2]) or real(*a))
+    monkeypatch.setattr("mubench.suite.runner.measure", lambda *a: calls.append((a[0].name, a[1])) or real(*a))
     result = runner.invoke(app, ["run", str(path), "--out", str(out), "--resume", "-q"])
     assert result.exit_code == 0, result.output
     assert [(kind, tuple(models)) for kind, models in calls] == [
@@ -332,8 +332,8 @@ def test_resume_reruns_oom_items_and_keeps_rows_of_items_it_does_not_run(
     rows.to_csv(out / "results.csv", index=False)
 
     calls = []
-    real = kinds.measure
-    monkeypatch.setattr("mubench.suite.runner.measure", lambda *a: calls.append(a[:2]) or real(*a))
+    real = tables.measure
+    monkeypatch.setattr("mubench.suite.runner.measure", lambda *a: calls.append((a[0].name, a[1])) or real(*a))
     # Only the flops tables: the failed params items are not run, and their rows stay as they were.
     result = runner.invoke(app, ["run", str(path), "--out", str(out), "--resume", "--only", "flops", "-q"])
     clean_exit(result, 1)
@@ -384,7 +384,7 @@ def test_item_ids_of_digits_only_read_back_as_text(tmp_path):
 
 
 def test_a_device_override_leaves_out_the_tables_that_device_cannot_run(tmp_path, monkeypatch):
-    monkeypatch.setattr("mubench.measure.device.resolve_device", torch.device)  # as on a GPU machine
+    monkeypatch.setattr("mubench.measure.runtime.device.resolve_device", torch.device)  # as on a GPU machine
     body = f"[[latency]]\nmodels = {TINY}\n" * 2 + "channels-last = true\nprepack = true\n"
     suite = load_suite(write(tmp_path, body), device="cuda")
     assert [i.conds.device for i in suite.items] == ["cuda"]
@@ -404,7 +404,7 @@ def test_a_device_override_leaves_out_the_tables_that_device_cannot_run(tmp_path
 
 def test_the_paper_suite_loads_for_a_gpu_run(monkeypatch):
     """benchmarks/gpu_paper.sh: `mubench run benchmarks/paper.toml --device cuda --only ...`."""
-    monkeypatch.setattr("mubench.measure.device.resolve_device", torch.device)
+    monkeypatch.setattr("mubench.measure.runtime.device.resolve_device", torch.device)
     paper = Path(__file__).parents[1] / "benchmarks" / "paper.toml"
     suite = load_suite(paper, device="cuda", only=("params", "flops", "latency"))
     latency = [i for i in suite.items if i.kind == "latency"]

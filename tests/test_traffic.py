@@ -6,9 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from mubench.measure.counters import count_torch
-from mubench.measure.setup import build_model, example_inputs
-from mubench.measure.traffic import (
+from mubench.measure.counting.counters import count_torch
+from mubench.measure.counting.traffic import (
     OpCost,
     by_module,
     module_op_costs,
@@ -17,6 +16,7 @@ from mubench.measure.traffic import (
     roofline_seconds,
     total,
 )
+from mubench.measure.runtime.build import build_model, example_inputs
 from mubench.registry import get_spec
 
 F32 = 4

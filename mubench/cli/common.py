@@ -7,15 +7,17 @@ import functools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from mubench.cli.declared import typer_annotation
 from mubench.defaults import DEFAULT_PAIR
 from mubench.distributed import launched
 from mubench.errors import MubenchError, UsageError
+from mubench.options.catalog import OUTPUTS
 
 if TYPE_CHECKING:  # imported where used: `mubench --help` starts without pandas and torch
     import pandas as pd
@@ -23,29 +25,8 @@ if TYPE_CHECKING:  # imported where used: `mubench --help` starts without pandas
 console = Console(width=int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS") else None)
 err_console = Console(stderr=True)
 
-ModelsOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--model",
-        "-m",
-        help="Registry name, package.module:factory, or diffusers:PATH (a diffusers UNet2DModel folder); "
-        "repeat to compare. "
-        f"Default: {' and '.join(DEFAULT_PAIR)}.",
-        show_default=False,
-    ),
-]
-CsvOpt = Annotated[Path | None, typer.Option("--csv", help="Write the result rows to this CSV file.")]
-JsonOpt = Annotated[
-    Path | None, typer.Option("--json", help="Write the rows and environment to this JSON file.")
-]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
-PrefaultOpt = Annotated[
-    bool,
-    typer.Option(
-        "--prefault/--no-prefault",
-        help="Make the loaded libraries' pages resident before timing (off only to study the effect).",
-    ),
-]
+# Where rows go, declared once (mubench.options.catalog) for the measurement commands and the others.
+CsvOpt, JsonOpt, QuietOpt = (typer_annotation(option) for option in OUTPUTS)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

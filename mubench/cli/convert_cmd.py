@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from mubench.cli.common import console, friendly_errors
-from mubench.cli.weights_options import PredictionOpt, WeightsOpt
+from mubench.cli.declared import typer_annotation
+from mubench.options.catalog import PREDICTION, WEIGHT_KIND
 
 
 @friendly_errors
@@ -23,8 +24,8 @@ def convert(
     ],
     model: Annotated[str, typer.Option("--model", "-m", help="Registry model the weights are for.")],
     out: Annotated[Path, typer.Option(help="Checkpoint to write (.safetensors, with a .json sidecar).")],
-    weights: WeightsOpt = "ema",
-    prediction: PredictionOpt = None,
+    weights: typer_annotation(WEIGHT_KIND) = WEIGHT_KIND.default,
+    prediction: typer_annotation(PREDICTION) = None,
 ) -> None:
     """Convert pretrained weights into mubench's format: safetensors under mubench's names, and a JSON
     sidecar with the source's format, path, sha256, training step, schedule and objective.

@@ -18,8 +18,10 @@ from mubench.cli.common import (
     friendly_errors,
     progress,
 )
+from mubench.cli.declared import typer_annotation
 from mubench.cli.render import Column, table
 from mubench.formatting import fixed, integer
+from mubench.options.catalog import DEVICE
 from mubench.ranges import bounds
 
 WeightsOpt = Annotated[
@@ -30,7 +32,7 @@ WeightsOpt = Annotated[
     ),
 ]
 BatchOpt = Annotated[int, typer.Option(**bounds("batch_size"), help="Images per Inception call.")]
-DeviceOpt = Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")]
+DeviceOpt = typer_annotation(DEVICE)
 
 
 @friendly_errors

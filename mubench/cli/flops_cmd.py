@@ -2,84 +2,26 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
-
-import typer
+from typing import TYPE_CHECKING
 
 from mubench.cli.common import (
-    CsvOpt,
-    JsonOpt,
-    ModelsOpt,
-    QuietOpt,
     check_outputs,
     console,
     err_console,
     finish,
-    friendly_errors,
-    models_or_default,
     progress,
     save_partial,
 )
+from mubench.cli.measurement_command import CommandCall, measurement_command
 from mubench.cli.render import first_ok, table, with_ratio_to_first
-from mubench.cli.solver_options import (
-    AdjointOpt,
-    AtolOpt,
-    OdeBackendOpt,
-    OdeStepSizeOpt,
-    OdeStepsOpt,
-    RtolOpt,
-    SolverOpt,
-)
-from mubench.cli.weights_options import CheckpointOpt, WeightsOpt
 from mubench.formatting import fixed, giga, integer, missing, percent, ratio, text
-from mubench.ranges import bounds
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
-@friendly_errors
-def flops(
-    model: ModelsOpt = None,
-    resolution: Annotated[
-        int | None,
-        typer.Option(
-            **bounds("resolution"),
-            help="Input side in px. Default: 64 (the paper's) for several models, else the model's own.",
-        ),
-    ] = None,
-    batch_size: Annotated[int, typer.Option(**bounds("batch_size"), help="Images per denoiser call.")] = 1,
-    channels: Annotated[
-        int | None, typer.Option(**bounds("channels"), help="Image channels. Default: the model's.")
-    ] = None,
-    steps: Annotated[
-        int,
-        typer.Option(**bounds("steps"), help="Denoiser calls per trajectory, for the per-trajectory totals."),
-    ] = 1,
-    seed: Annotated[int, typer.Option(**bounds("seed"), help="Seed of the example input.")] = 0,
-    tier: Annotated[
-        str,
-        typer.Option(
-            help="'matmul': conv, linear, matmul, attention. 'all': also norms and elementwise ops."
-        ),
-    ] = "matmul",
-    depth: Annotated[
-        int,
-        typer.Option(**bounds("depth"), help="Also show MACs and bytes moved per module down to this depth."),
-    ] = 0,
-    solver: SolverOpt = None,
-    ode_steps: OdeStepsOpt = None,
-    ode_step_size: OdeStepSizeOpt = None,
-    rtol: RtolOpt = None,
-    atol: AtolOpt = None,
-    adjoint: AdjointOpt = False,
-    ode_backend: OdeBackendOpt = None,
-    checkpoint: CheckpointOpt = None,
-    weights: WeightsOpt = "ema",
-    csv: CsvOpt = None,
-    json: JsonOpt = None,
-    quiet: QuietOpt = False,
-) -> None:
+@measurement_command("flops")
+def flops(call: CommandCall) -> None:
     """Count MACs (multiply-accumulates) and FLOPs (= 2 x MACs) of one denoiser call, and of a trajectory.
 
     fvcore counts (primary, in MACs), torch's FlopCounterMode cross-checks (in FLOPs); both rows are shown
@@ -97,29 +39,30 @@ def flops(
 
         mubench flops --model lucid-unet --depth 1
     """
-    from mubench.measure.api import conditions, measure, options_of
+    from mubench.measure.measurements import measurement
     from mubench.registry import get_spec
     from mubench.results import new_run_id, to_frame
 
-    options = options_of("flops", locals())
-    names = models_or_default(model)
-    conds = conditions("flops", names, options)
+    options, csv, json, quiet = call.options, call.csv, call.json, call.quiet
+    measuring = measurement("flops")
+    names = call.models
+    conds = measuring.conditions(names, options)
     for name in names:  # a single model counts at its own size: check that it can
         spec = get_spec(name)
         spec.check_resolution(conds.resolution if conds.resolution is not None else spec.resolution)
     check_outputs(csv, json)
     run_id = new_run_id()
     with progress(len(names), "counting", quiet) as tick:
-        measured = measure(
-            "flops", names, conds, run_id, tick, on_rows=lambda rows: save_partial(to_frame(rows), csv, json)
+        measured = measuring.measure(
+            names, conds, run_id, tick, on_rows=lambda rows: save_partial(to_frame(rows), csv, json)
         )
     frame = to_frame(measured.rows)
-    _render(frame, names, conds.resolution, steps)
+    _render(frame, names, conds.resolution, conds.steps)
     for breakdown in measured.breakdowns:
         if not breakdown.empty:
-            counted = "MACs" if tier == "matmul" else "MACs + elementwise ops"  # tier all adds those
+            counted = "MACs" if conds.tier == "matmul" else "MACs + elementwise ops"  # tier all adds those
             model_name = breakdown["model"].iloc[0]
-            title = f"{counted} per module: {model_name} (fvcore, depth <= {depth}), and bytes moved"
+            title = f"{counted} per module: {model_name} (fvcore, depth <= {conds.depth}), and bytes moved"
             columns = [("module", "module", text), ("macs", counted, integer), ("share", "share", percent),
                        ("bytes_unfused", "MiB moved", mib), ("bytes_share", "share", percent)]  # fmt: skip
             console.print(table(breakdown, columns, title=title))

@@ -2,115 +2,27 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
-
-import typer
+from typing import TYPE_CHECKING
 
 from mubench.cli.common import (
-    CsvOpt,
-    JsonOpt,
-    ModelsOpt,
-    PrefaultOpt,
-    QuietOpt,
     check_outputs,
     console,
     err_console,
     finish,
-    friendly_errors,
-    models_or_default,
     progress,
 )
-from mubench.cli.mode_options import (
-    BatchSizeOpt,
-    ChannelsLastOpt,
-    CompileOpt,
-    CompileOptionOpt,
-    CudnnBenchmarkOpt,
-    DeviceOpt,
-    DtypeOpt,
-    PrepackOpt,
-    ResolutionOpt,
-    SeedOpt,
-    Tf32Opt,
-    ThreadsOpt,
-    WarmupOpt,
-)
+from mubench.cli.measurement_command import CommandCall, measurement_command
 from mubench.cli.render import Column, first_ok, table
-from mubench.cli.solver_options import (
-    AdjointOpt,
-    AtolOpt,
-    OdeBackendOpt,
-    OdeStepSizeOpt,
-    OdeStepsOpt,
-    RtolOpt,
-    SolverOpt,
-)
-from mubench.cli.weights_options import CheckpointOpt, WeightsOpt
 from mubench.formatting import fixed, integer, percent, ratio, text
-from mubench.ranges import bounds
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mubench.measure.latency import LatencyConditions
+    from mubench.measure.latency.conditions import LatencyConditions
 
 
-@friendly_errors
-def latency(
-    model: ModelsOpt = None,
-    device: DeviceOpt = "cpu",
-    dtype: DtypeOpt = "fp32",
-    batch_size: BatchSizeOpt = 1,
-    resolution: ResolutionOpt = None,
-    steps: Annotated[
-        int | None,
-        typer.Option(
-            **bounds("steps"), help="Denoiser calls per trajectory. Default: 50 (ddim), 1000 (ddpm)."
-        ),
-    ] = None,
-    sampler: Annotated[str, typer.Option(help="ddim (any --steps) or ddpm (all 1000 steps).")] = "ddim",
-    eta: Annotated[float, typer.Option(**bounds("eta"), help="DDIM eta (0: deterministic).")] = 0.0,
-    repeats: Annotated[int, typer.Option(**bounds("repeats"), help="Timed per-call samples per model.")] = 30,
-    trajectory_repeats: Annotated[
-        int, typer.Option(**bounds("trajectory_repeats"), help="Timed full trajectories per model (0: skip).")
-    ] = 3,
-    warmup: WarmupOpt = 3,
-    compile: CompileOpt = False,
-    compile_option: CompileOptionOpt = None,
-    channels_last: ChannelsLastOpt = False,
-    cuda_graphs: Annotated[
-        bool,
-        typer.Option(
-            "--cuda-graphs", help="Capture each call in a CUDA graph (GPU; ODE: --ode-backend fixed)."
-        ),
-    ] = False,
-    prepack: PrepackOpt = False,
-    tf32: Tf32Opt = False,
-    cudnn_benchmark: CudnnBenchmarkOpt = False,
-    threads: ThreadsOpt = None,
-    seed: SeedOpt = 0,
-    processes: Annotated[
-        int,
-        typer.Option(
-            **bounds("processes"),
-            help="Measure in this many fresh worker processes, one after another; rows give the median "
-            "of their medians and their spread.",
-        ),
-    ] = 1,
-    prefault: PrefaultOpt = True,
-    solver: SolverOpt = None,
-    ode_steps: OdeStepsOpt = None,
-    ode_step_size: OdeStepSizeOpt = None,
-    rtol: RtolOpt = None,
-    atol: AtolOpt = None,
-    adjoint: AdjointOpt = False,
-    ode_backend: OdeBackendOpt = None,
-    checkpoint: CheckpointOpt = None,
-    weights: WeightsOpt = "ema",
-    csv: CsvOpt = None,
-    json: JsonOpt = None,
-    quiet: QuietOpt = False,
-) -> None:
+@measurement_command("latency")
+def latency(call: CommandCall) -> None:
     """Time one denoiser call and a full reverse trajectory, every model under the same conditions.
 
     Warm-up first (a minimum of calls, then until stable); then samples taken round-robin across the
@@ -127,20 +39,21 @@ def latency(
 
         mubench latency -m ode-u-tiny -m lucid-unet-tiny --repeats 10 --steps 10
     """
-    from mubench.measure.api import conditions, measure, options_of
+    from mubench.measure.measurements import measurement
     from mubench.results import new_run_id, to_frame
 
-    options = options_of("latency", locals())
-    names = models_or_default(model)
-    conds = conditions("latency", names, options)
+    options, csv, json, quiet = call.options, call.csv, call.json, call.quiet
+    measuring = measurement("latency")
+    names = call.models
+    conds = measuring.conditions(names, options)
     check_outputs(csv, json)
     run_id = new_run_id()
     total = (len(names) + conds.repeats + conds.trajectory_repeats) * conds.processes
     with progress(total, "latency", quiet) as tick:
-        rows = measure("latency", names, conds, run_id, tick).rows
+        rows = measuring.measure(names, conds, run_id, tick).rows
     frame = to_frame(rows)
     _render(frame, conds)
-    finish(frame, csv, json, device)
+    finish(frame, csv, json, conds.device)
 
 
 def _render(frame: pd.DataFrame, conds: LatencyConditions) -> None:

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-from mubench.cli.common import (
-    CsvOpt,
-    JsonOpt,
-    ModelsOpt,
-    QuietOpt,
-    check_outputs,
-    console,
-    finish,
-    friendly_errors,
-    models_or_default,
-    progress,
-    save_partial,
-)
+from mubench.cli.common import check_outputs, console, finish, progress, save_partial
+from mubench.cli.measurement_command import CommandCall, measurement_command
 from mubench.cli.render import first_ok, table, with_ratio_to_first
 from mubench.formatting import integer, percent, text
 
 
-@friendly_errors
-def params(
-    model: ModelsOpt = None, csv: CsvOpt = None, json: JsonOpt = None, quiet: QuietOpt = False
-) -> None:
+@measurement_command("params")
+def params(call: CommandCall) -> None:
     """Count parameters: total, trainable, frozen (requires_grad False) and buffers.
 
     With no --model: the paper's comparison, lucid-unet (baseline) against ode-u, with their ratio.
@@ -33,17 +20,17 @@ def params(
 
         mubench params --model ode-u-ref --model ddpm-unet --csv params.csv
     """
-    from mubench.measure.api import conditions, measure
+    from mubench.measure.measurements import measurement
     from mubench.results import new_run_id, to_frame
 
-    names = models_or_default(model)
-    conditions("params", names, {})  # unknown names fail before any work
+    names, csv, json = call.models, call.csv, call.json
+    counting = measurement("params")
+    counting.conditions(names, {})  # unknown names fail before any work
     check_outputs(csv, json)
     run_id = new_run_id()
-    with progress(len(names), "params", quiet) as tick:
-        rows = measure(
-            "params", names, None, run_id, tick, on_rows=lambda rows: save_partial(to_frame(rows), csv, json)
-        ).rows
+    with progress(len(names), "params", call.quiet) as tick:
+        keep = lambda rows: save_partial(to_frame(rows), csv, json)  # noqa: E731
+        rows = counting.measure(names, None, run_id, tick, on_rows=keep).rows
     frame = to_frame(rows)
     frame["params_vs_first"] = with_ratio_to_first(frame, "params_total")
     columns = [

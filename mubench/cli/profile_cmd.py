@@ -2,86 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
-
-import typer
+from typing import TYPE_CHECKING
 
 from mubench.cli.common import (
-    CsvOpt,
-    JsonOpt,
-    ModelsOpt,
-    PrefaultOpt,
-    QuietOpt,
     check_outputs,
     console,
     finish,
-    friendly_errors,
-    models_or_default,
     progress,
 )
-from mubench.cli.mode_options import (
-    BatchSizeOpt,
-    ChannelsLastOpt,
-    CompileOpt,
-    CompileOptionOpt,
-    CudnnBenchmarkOpt,
-    DeviceOpt,
-    DtypeOpt,
-    PrepackOpt,
-    ResolutionOpt,
-    SeedOpt,
-    Tf32Opt,
-    ThreadsOpt,
-    WarmupOpt,
-)
+from mubench.cli.measurement_command import CommandCall, measurement_command
 from mubench.cli.render import Column, table
-from mubench.cli.solver_options import (
-    AdjointOpt,
-    AtolOpt,
-    OdeBackendOpt,
-    OdeStepSizeOpt,
-    OdeStepsOpt,
-    RtolOpt,
-    SolverOpt,
-)
 from mubench.formatting import fixed, percent, text
-from mubench.ranges import bounds
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
-@friendly_errors
-def profile(
-    model: ModelsOpt = None,
-    device: DeviceOpt = "cpu",
-    dtype: DtypeOpt = "fp32",
-    batch_size: BatchSizeOpt = 1,
-    resolution: ResolutionOpt = None,
-    repeats: Annotated[
-        int, typer.Option(**bounds("repeats"), help="Calls profiled per model, after warm-up.")
-    ] = 10,
-    warmup: WarmupOpt = 3,
-    compile: CompileOpt = False,
-    compile_option: CompileOptionOpt = None,
-    channels_last: ChannelsLastOpt = False,
-    prepack: PrepackOpt = False,
-    tf32: Tf32Opt = False,
-    cudnn_benchmark: CudnnBenchmarkOpt = False,
-    threads: ThreadsOpt = None,
-    seed: SeedOpt = 0,
-    prefault: PrefaultOpt = True,
-    solver: SolverOpt = None,
-    ode_steps: OdeStepsOpt = None,
-    ode_step_size: OdeStepSizeOpt = None,
-    rtol: RtolOpt = None,
-    atol: AtolOpt = None,
-    adjoint: AdjointOpt = False,
-    ode_backend: OdeBackendOpt = None,
-    csv: CsvOpt = None,
-    json: JsonOpt = None,
-    quiet: QuietOpt = False,
-) -> None:
+@measurement_command("profile")
+def profile(call: CommandCall) -> None:
     """Where one denoiser call's time goes: time per operator category beside its share of FLOPs
     and of bytes, from torch.profiler.
 
@@ -97,19 +35,20 @@ def profile(
 
         mubench profile -m ode-u --compile --channels-last --batch-size 8 --csv profile.csv
     """
-    from mubench.measure.api import conditions, measure, options_of
+    from mubench.measure.measurements import measurement
     from mubench.results import new_run_id, to_frame
 
-    options = options_of("profile", locals())
-    names = models_or_default(model)
-    conds = conditions("profile", names, options)
+    options, csv, json, quiet = call.options, call.csv, call.json, call.quiet
+    measuring = measurement("profile")
+    names = call.models
+    conds = measuring.conditions(names, options)
     check_outputs(csv, json)
     run_id = new_run_id()
     with progress(len(names), "profile", quiet) as tick:
-        rows = measure("profile", names, conds, run_id, tick).rows
+        rows = measuring.measure(names, conds, run_id, tick).rows
     frame = to_frame(rows)
     _render(frame)
-    finish(frame, csv, json, device)
+    finish(frame, csv, json, conds.device)
 
 
 def _render(frame: pd.DataFrame) -> None:

@@ -2,93 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
-import typer
-
 from mubench.cli.common import (
-    CsvOpt,
-    JsonOpt,
-    ModelsOpt,
-    PrefaultOpt,
-    QuietOpt,
     check_outputs,
     console,
     err_console,
     finish,
-    friendly_errors,
-    models_or_default,
     progress,
     save_partial,
 )
+from mubench.cli.measurement_command import CommandCall, measurement_command
 from mubench.cli.render import Column, table
-from mubench.cli.weights_options import CheckpointOpt, PredictionOpt, WeightsOpt
-from mubench.defaults import BUILTIN_DATASETS, REFERENCES, SHIPPED_PAIR
+from mubench.defaults import SHIPPED_PAIR
 from mubench.errors import MubenchError
 from mubench.formatting import fixed, integer, text
 from mubench.formatting import weights as weights_cell
-from mubench.ranges import bounds
 
 
-@friendly_errors
-def robustness(
-    model: ModelsOpt = None,
-    sigma: Annotated[
-        list[float] | None,
-        typer.Option(**bounds("sigma"), help="Pixel noise sigma in [0, 1] units; repeat for several."),
-    ] = None,
-    dataset: Annotated[
-        str,
-        typer.Option(
-            help=f"Test images: {', '.join(BUILTIN_DATASETS)} (built in), a torchvision name, folder:PATH."
-        ),
-    ] = "patches32",
-    data_root: Annotated[
-        Path | None, typer.Option(help="Root of torchvision datasets (mnist, cifar10, celeba, ...).")
-    ] = None,
-    num_images: Annotated[int, typer.Option(**bounds("num_images"), help="Test images to denoise.")] = 50,
-    sampler: Annotated[str, typer.Option(help="ddim or ddpm, run from the matched step t* to 0.")] = "ddim",
-    steps: Annotated[
-        int | None,
-        typer.Option(**bounds("steps"), help="ddim: denoiser calls from t* (default: every step)."),
-    ] = None,
-    eta: Annotated[float, typer.Option(**bounds("eta"), help="DDIM eta.")] = 0.0,
-    steps_sweep: Annotated[
-        str | None, typer.Option(help="Convergence: comma-separated DDIM step counts from t*, e.g. 1,2,5,10.")
-    ] = None,
-    seed: Annotated[
-        int, typer.Option(**bounds("seed"), help="Seed of the noise and of untrained weights.")
-    ] = 0,
-    reference: Annotated[
-        list[str] | None, typer.Option(help=f"Reference rows (default all): {', '.join(REFERENCES)}.")
-    ] = None,
-    checkpoint: CheckpointOpt = None,
-    weights: WeightsOpt = "ema",
-    prediction: PredictionOpt = None,
-    allow_untrained: Annotated[
-        bool, typer.Option("--allow-untrained", help="Measure models without trained weights (rows marked).")
-    ] = False,
-    prefault: PrefaultOpt = True,
-    metric: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="psnr, ssim or lpips; repeat for several. Each one named is required. "
-            "Default: all three, LPIPS only when its backbone weights are there."
-        ),
-    ] = None,
-    lpips_net: Annotated[str, typer.Option(help="LPIPS backbone: alex or vgg.")] = "alex",
-    lpips_backbone: Annotated[
-        Path | None,
-        typer.Option(
-            help="The backbone's torchvision ImageNet weights (.pth). Default: the torch hub cache's "
-            "($TORCH_HOME/hub/checkpoints/alexnet-owt-7be5be79.pth or vgg16-397923af.pth). Never downloaded."
-        ),
-    ] = None,
-    csv: CsvOpt = None,
-    json: JsonOpt = None,
-    quiet: QuietOpt = False,
-) -> None:
+@measurement_command("robustness", SHIPPED_PAIR)
+def robustness(call: CommandCall) -> None:
     """Denoise test images with pixel noise sigma; PSNR, SSIM and LPIPS with 95% confidence intervals.
 
     Each model starts the reverse process at the step t* whose noise matches sigma and runs to 0.
@@ -109,23 +40,23 @@ def robustness(
         torchrun --standalone --nproc-per-node 4 -m mubench robustness --sigma 0.1 --num-images 1000
     """
     from mubench.distributed import is_main
-    from mubench.measure.api import conditions, measure, options_of
-    from mubench.measure.robustness import LPIPS_LEFT_OUT, metric_plan
+    from mubench.measure.measurements import measurement
+    from mubench.measure.robustness.conditions import LPIPS_LEFT_OUT, metric_plan
     from mubench.results import new_run_id, to_frame
 
-    options = options_of("robustness", locals())
-    names = models_or_default(model, SHIPPED_PAIR)
-    if not model and is_main():
+    options, csv, json, quiet = call.options, call.csv, call.json, call.quiet
+    measuring = measurement("robustness")
+    names = call.models
+    if not call.models_given and is_main():
         err_console.print(
             f"models: {' and '.join(SHIPPED_PAIR)} with the checkpoints mubench ships (--model to change)"
         )
-    conds = conditions("robustness", names, options)
+    conds = measuring.conditions(names, options)
     check_outputs(csv, json)
     run_id = new_run_id()
     total = len(conds.sigmas) * (len(conds.references) + len(names) * max(1, len(conds.steps_sweep)))
     with progress(total, "robustness", quiet or not is_main()) as tick:
-        rows = measure(
-            "robustness",
+        rows = measuring.measure(
             names,
             conds,
             run_id,
@@ -151,7 +82,8 @@ def robustness(
         ("checkpoint", "weights", weights_cell),
     ]
     caption = (
-        f"{len(frame) and frame['n_images'].iloc[0]} test images of {dataset}; noise in [0, 1] pixel units. "
+        f"{len(frame) and frame['n_images'].iloc[0]} test images of {conds.dataset}; noise in [0, 1] pixel "
+        "units. "
         "identity = the noisy input; tv / wavelet / nl-means = scikit-image, given the true sigma. "
         "Δ PSNR = paired per-image difference to the first model (same noisy images), with its 95% CI."
     )

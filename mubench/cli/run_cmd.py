@@ -51,7 +51,7 @@ def run(
     import pandas as pd
 
     from mubench.errors import MubenchError
-    from mubench.suite.runner import lpips_notes, run_suite
+    from mubench.suite.runner import condition_notes, run_suite
     from mubench.suite.spec import load_suite
 
     suite = load_suite(suite_file, device, tuple(only or ()))
@@ -88,7 +88,7 @@ def run(
             highlight=False,
             markup=False,
         )
-    for note in lpips_notes(outcomes):  # option names as a suite file spells them
+    for note in condition_notes(outcomes):  # option names as a suite file spells them
         err_console.print(
             f"note: {MubenchError(note).render('suite')}", highlight=False, markup=False, soft_wrap=True
         )

@@ -71,7 +71,7 @@ def fid_ref(
 ) -> dict[str, Any]:
     """Write the statistics of ``dataset``'s images to ``out`` (refused if it exists); say what was done.
     Under torchrun the ranks share the images and rank 0 writes the file."""
-    from mubench.measure.device import resolve_device
+    from mubench.measure.runtime.device import resolve_device
     from mubench.ranges import check_numbers
 
     world = join(device)
@@ -164,7 +164,7 @@ def fid(
 ) -> dict[str, Any] | None:
     """The row of FID (and KID) between ``a`` and ``b``, each an image folder or an .npz file. Under
     torchrun the ranks share the images, and rank 0 alone returns the row (the others: None)."""
-    from mubench.measure.device import resolve_device
+    from mubench.measure.runtime.device import resolve_device
     from mubench.ranges import check_numbers
     from mubench.results import environment, make_row
     from mubench.sources.files import sha256_of

@@ -1,3 +1,1 @@
-"""Built-in denoisers; importing this package registers them."""
-
-from mubench.models import ddpm_unet, lucid_unet, ode_unet  # noqa: F401
+"""Built-in denoisers (the registry imports their modules by name) and model specs."""

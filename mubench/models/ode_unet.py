@@ -29,7 +29,8 @@ from mubench.models.layers import (
     multihead_attention,
     sinusoidal_embedding,
 )
-from mubench.models.ode_block import ODEBlock, ODEFunc, SolverConfig
+from mubench.models.ode_block import ODEBlock, ODEFunc
+from mubench.models.solver_config import SolverConfig
 from mubench.registry import register_model, tiny_pair_weights
 
 

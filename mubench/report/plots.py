@@ -224,7 +224,7 @@ def latency(rows: pd.DataFrame) -> bytes | None:
 
 def profile(rows: pd.DataFrame) -> bytes | None:
     """Milliseconds per call by operator category, stacked, one bar per model and condition group."""
-    from mubench.measure.categories import order_key
+    from mubench.measure.profile.categories import order_key
 
     groups = sel.profile_groups(rows)
     if not groups:

@@ -13,8 +13,6 @@ import pandas as pd
 
 from mubench.defaults import REFERENCES
 from mubench.formatting import missing
-from mubench.models.ode_block import SolverConfig
-from mubench.registry import get_spec
 
 SWEEP_MIN_STEPS = 3  # a (model, sigma) run with this many distinct step counts is a convergence sweep
 LATENCY_KEYS = ["run_id", "device", "dtype", "batch_size", "resolution", "mode"]
@@ -110,16 +108,24 @@ def fvcore_macs(rows: pd.DataFrame, every_solver: bool = False) -> pd.DataFrame:
     keys = ["model", "resolution", "batch_size"] + (["tier"] if "tier" in flops else [])
     if every_solver:
         return _latest(flops, [*keys, "solver"] if "solver" in flops else keys, ["timestamp"])
+    recorded = column(flops, "solver_default", None)
     flops = flops.assign(
-        _default=[_default_solver(m, s) for m, s in zip(flops["model"], column(flops, "solver"))]
+        _default=[
+            int(str(given).lower() == "true") if not missing(given) else _default_solver(m, s)
+            for m, s, given in zip(flops["model"], column(flops, "solver"), recorded)
+        ]
     )
     return _latest(flops, keys, ["_default", "timestamp"]).drop(columns="_default")
 
 
 def _default_solver(model: str, solver: Any) -> int:
-    """1 if ``solver`` is the registered default of ``model`` (or the model has none), else 0."""
+    """1 if ``solver`` is the registered default of ``model`` (or the model has none), else 0: for rows
+    written before flops rows recorded ``solver_default``."""
     if missing(solver) or not str(solver):
         return 1
+    from mubench.models.solver_config import SolverConfig
+    from mubench.registry import get_spec
+
     try:
         defaults = get_spec(model).solver or {}
         return int(str(solver) == SolverConfig(**defaults).describe())

@@ -154,8 +154,8 @@ def sample(
     rank 0 writes every image, then the grid, and returns the row (None on the other ranks)."""
     from mubench.checkpoints import load_checkpoint, shipped_checkpoint
     from mubench.diffusion.schedules import NoiseSchedule
-    from mubench.measure.device import resolve_device
-    from mubench.measure.setup import build_model, checked_output
+    from mubench.measure.runtime.build import build_model, checked_output
+    from mubench.measure.runtime.device import resolve_device
     from mubench.models.ode_block import has_ode_blocks, nfe_by_block
     from mubench.registry import get_spec
     from mubench.results import environment, make_row

@@ -21,7 +21,7 @@ from torch import nn
 
 from mubench.errors import UsageError, opt
 from mubench.sources.detect import describe, network_of
-from mubench.sources.files import TORCH_SUFFIXES, fit_problems, read_tensor_file, sha256_of
+from mubench.sources.files import TORCH_SUFFIXES, fit_problems, read_tensor_file, sha256_of, source_label
 from mubench.sources.renaming import Renamer
 
 PREDICTIONS = ("eps", "v", "x0")
@@ -74,7 +74,7 @@ def load_weights(
         "betas": fields.get("betas"),
         "prediction": meta["prediction"],
         "weights": weights if source_format == "ddp-trainer" else None,
-        "label": _label(source_format, path, digest),
+        "label": source_label(source_format, path, digest),
     }
 
 
@@ -118,11 +118,6 @@ def _with_prediction(meta: dict[str, Any], path: Path, prediction: str | None) -
     return {**meta, "prediction": known or prediction}
 
 
-def _label(source_format: str, path: Path, digest: str) -> str:
-    """How a row names weights read from another library: format, path and the weights file's sha256."""
-    return f"{source_format}:{path}@sha256:{digest}"
-
-
 def checkpoint_label(path: str | Path) -> str:
     """How rows name the weights at ``path`` without loading them into a model: mubench's own files by
     their path, other sources by format, path and sha256 (as :func:`load_weights` labels them)."""
@@ -130,18 +125,18 @@ def checkpoint_label(path: str | Path) -> str:
 
     path = Path(path)
     if path.is_dir():
-        return _label(
+        return source_label(
             "diffusers", path, sha256_of(diffusers_folder.weights_file(diffusers_folder.locate(path)))
         )
     if _is_own_file(path):
         return str(path)
     content = read_tensor_file(path)
     if ddp_trainer.is_trainer_checkpoint(content):
-        return _label("ddp-trainer", path, sha256_of(path))
+        return source_label("ddp-trainer", path, sha256_of(path))
     network = network_of(content) if isinstance(content, dict) else None
     if network is None or network.startswith("mubench"):
         return str(path)
-    return _label("cunet" if network == "cunet" else "state-dict", path, sha256_of(path))
+    return source_label("cunet" if network == "cunet" else "state-dict", path, sha256_of(path))
 
 
 def _is_own_file(path: Path) -> bool:

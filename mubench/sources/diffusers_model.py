@@ -78,9 +78,8 @@ def diffusers_spec(name: str) -> Any:
 
 def folder_meta(model: DiffusersDenoiser, name: str) -> dict[str, Any]:
     """What robustness needs of a diffusers model's own weights: schedule, objective and label."""
-    from mubench.sources import _label
     from mubench.sources.diffusers_folder import locate, read_schedule, weights_file
-    from mubench.sources.files import sha256_of
+    from mubench.sources.files import sha256_of, source_label
 
     folder = locate(model.folder)
     digest = sha256_of(weights_file(folder))
@@ -92,5 +91,5 @@ def folder_meta(model: DiffusersDenoiser, name: str) -> dict[str, Any]:
         "source_sha256": digest,
         "steps": None,
         **fields,
-        "label": _label("diffusers", model.folder, digest),
+        "label": source_label("diffusers", model.folder, digest),
     }

@@ -91,3 +91,8 @@ def fit_problems(tensors: dict[str, torch.Tensor], expected: dict[str, torch.Ten
         shapes = [f"{k} file {tuple(tensors[k].shape)} model {tuple(expected[k].shape)}" for k in wrong]
         problems.append(f"shape mismatches {len(wrong)}: {', '.join(shapes)}")
     return problems
+
+
+def source_label(source_format: str, path: Path, digest: str) -> str:
+    """How a row names weights read from another library: format, path and the weights file's sha256."""
+    return f"{source_format}:{path}@sha256:{digest}"

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from mubench.errors import UsageError, opt
+from mubench.measure.measurements import MEASUREMENTS
 from mubench.results import (
     SUITE_RESULTS,
     full_environment,
@@ -27,8 +28,8 @@ from mubench.results import (
     write_csv,
     write_text_atomic,
 )
-from mubench.suite.kinds import KEYS, measure
 from mubench.suite.spec import Suite, SuiteItem
+from mubench.suite.tables import KEYS, measure
 
 Tick = Callable[..., None]  # tick(label) = one item done; tick(label, completed=n) = relabel only
 
@@ -117,7 +118,7 @@ def run_suite(
         relabel("starting")
         # One run id per item: rows that share it were measured together (the same round-robin timing,
         # the same noisy images); the suite as a whole is named by the `suite` column.
-        measured = measure(item.kind, list(item.models), item.conds, new_run_id(), relabel)
+        measured = measure(MEASUREMENTS[item.kind], list(item.models), item.conds, new_run_id(), relabel)
         frame = pd.DataFrame(measured.rows)
         _write_breakdowns(out, item.item_id, [b for b in measured.breakdowns if not b.empty])
         options = json.dumps(item.options, sort_keys=True)
@@ -135,21 +136,16 @@ def run_suite(
     return combined, outcomes, foreign
 
 
-def lpips_notes(outcomes: list[ItemOutcome]) -> list[str]:
-    """Why the robustness items that ran now left LPIPS out for want of its backbone file: the robustness
-    command's own note (naming the exact path to put the file at), each distinct one once."""
-    from mubench.measure.robustness import metric_plan
-
+def condition_notes(outcomes: list[ItemOutcome]) -> list[str]:
+    """What the items that ran now say of their conditions (robustness: LPIPS left out for want of its
+    backbone file, naming the exact path to put it at), each distinct note once."""
     notes: list[str] = []
     for outcome in outcomes:
-        if outcome.item.kind != "robustness" or outcome.status == "done before":
+        if outcome.status == "done before":
             continue
-        try:
-            _, note = metric_plan(outcome.item.conds)
-        except UsageError:  # LPIPS asked for without its file: the item's error rows say so
-            continue
-        if note and note not in notes:
-            notes.append(note)
+        for note in MEASUREMENTS[outcome.item.kind].notes(outcome.item.conds):
+            if note not in notes:
+                notes.append(note)
     return notes
 
 
@@ -196,7 +192,7 @@ def write_folder(out: Path, combined: pd.DataFrame) -> None:
 
 
 def _environment(suite: Suite) -> dict:
-    devices = {str(item.conds.device) for item in suite.items if item.kind == "latency"}
+    devices = {str(item.conds.device) for item in suite.items if hasattr(item.conds, "device")}
     gpu = next((d for d in sorted(devices) if d.startswith("cuda")), None)
     return {
         **full_environment(gpu or "cpu"),

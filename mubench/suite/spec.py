@@ -31,9 +31,14 @@ from typing import Any
 import tomllib
 
 from mubench.errors import UsageError, opt
-from mubench.suite.kinds import KEYS, TOGETHER, Key, conditions
+from mubench.measure.measurements import MEASUREMENTS
+from mubench.options import Option
+from mubench.suite.tables import KEYS, conditions
 
-SUITE_KEYS = {"name": Key(str), "description": Key(str)}
+SUITE_KEYS = {
+    "name": Option("name", str, "The suite's name: letters, digits, '.', '_', '-'."),
+    "description": Option("description", str, "What the suite measures."),
+}
 
 
 @dataclass(frozen=True)
@@ -111,7 +116,7 @@ def load_suite(path: Path, device: str | None = None, only: tuple[str, ...] = ()
             opts = _normalised(_table(path, where, table))
             _check_keys(path, where, opts, KEYS[kind])
             merged = {k: v for k, v in defaults.items() if k in KEYS[kind]} | opts
-            if kind == "latency" and device is not None:
+            if "device" in KEYS[kind] and device is not None:
                 merged["device"] = device
             _check_keys(path, where, merged, KEYS[kind])
             items += _expand(path, kind, where, merged, left_out if device is not None else None)
@@ -125,11 +130,11 @@ def load_suite(path: Path, device: str | None = None, only: tuple[str, ...] = ()
     return Suite(path, name, description, tuple(items), text, tuple(left_out))
 
 
-DEVICE_ONLY_MODES = {"prepack": "cpu", "cuda-graphs": "cuda"}  # latency keys that need one device type
+DEVICE_ONLY_MODES = {"prepack": "cpu", "cuda-graphs": "cuda"}  # keys that need one device type
 
 
 def _cannot_run_on(options: dict[str, Any], device: str) -> str | None:
-    """Why a latency item cannot run on ``device`` (a mode for another device type), or None."""
+    """Why an item cannot run on ``device`` (a mode for another device type), or None."""
     kind = "cuda" if device.startswith("cuda") else "cpu"
     for key, needs in DEVICE_ONLY_MODES.items():
         if options.get(key) is True and kind != needs:
@@ -147,7 +152,7 @@ def _normalised(table: dict[str, Any]) -> dict[str, Any]:
     return {key.replace("_", "-"): value for key, value in table.items()}
 
 
-def _check_keys(path: Path, where: str, table: dict[str, Any], keys: dict[str, Key]) -> None:
+def _check_keys(path: Path, where: str, table: dict[str, Any], keys: dict[str, Option]) -> None:
     for key, value in table.items():
         if key not in keys:
             raise UsageError(f"{path}: {where}: unknown key '{key}'; known keys: {', '.join(keys)}")
@@ -182,18 +187,19 @@ def _expand(
         [(k, x) for x in v] if isinstance(v, list) and not keys[k].is_list else [(k, v)]
         for k, v in opts.items()
     ]
-    groups = [tuple(models)] if kind in TOGETHER else [(m,) for m in models]
+    measurement = MEASUREMENTS[kind]
+    groups = [tuple(models)] if measurement.together else [(m,) for m in models]
     items = []
     base = path.parent
     for combination in itertools.product(*axes):
         one = dict(combination)
-        if left_out is not None and kind == "latency" and (reason := _cannot_run_on(one, one["device"])):
+        if left_out is not None and (reason := _cannot_run_on(one, one.get("device", "cpu"))):
             if f"{where}: {reason}" not in left_out:
                 left_out.append(f"{where}: {reason}")
             continue
         for group in groups:
             try:
-                conds = conditions(kind, {"models": list(group), **one}, base)
+                conds = conditions(measurement, {"models": list(group), **one}, base)
             except UsageError as exc:
                 raise UsageError(f"{path}: {where}: {_as_key(exc)}") from None
             items.append(SuiteItem(kind, group, one, conds, where, note))

@@ -7,7 +7,7 @@ from torch import nn
 
 from mubench.defaults import PAPER_RESOLUTION as PAPER_RESOLUTION  # re-exported (suite.kinds reads it here)
 from mubench.errors import MeasurementError, UsageError, opt
-from mubench.models.ode_block import SolverConfig
+from mubench.models.solver_config import SolverConfig
 from mubench.registry import ModelSpec
 
 NUM_DIFFUSION_STEPS = 1000  # T of every built-in model's schedule

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from mubench.errors import UsageError, opt
-from mubench.measure.device import DTYPE_ALIASES, DTYPES
+from mubench.measure.runtime.device import DTYPE_ALIASES, DTYPES
 
 
 def check_prepack_available(device: str, dtype: str, channels_last: bool) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import torch
-
 from mubench.errors import UsageError
 from mubench.results import make_row
 
@@ -20,6 +18,8 @@ def failure_row(
     command: str, run_id: str, model: str, exc: BaseException, **conditions: Any
 ) -> dict[str, Any]:
     """A row recording why the measurement of ``model`` failed (status ``oom`` or ``error``)."""
+    import torch  # here: declaring a measurement must not import torch
+
     status = "oom" if isinstance(exc, torch.cuda.OutOfMemoryError) else "error"
     message = f"{type(exc).__name__}: {exc}".splitlines()[0][:300] if str(exc) else type(exc).__name__
     if isinstance(exc, SystemExit):  # a user's model that calls exit()
@@ -48,6 +48,8 @@ def failure_of(
         raise
     except MODEL_FAILURES as exc:
         failed = fail(exc)
+        import torch
+
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
         return failed

@@ -1,5 +1,5 @@
 """Where one denoiser call's time goes: ``torch.profiler`` over several calls, each operator's time per
-call, summed by category (:mod:`mubench.measure.categories`) beside its share of FLOPs and bytes.
+call, summed by category (:mod:`mubench.measure.profile.categories`) beside its share of FLOPs and bytes.
 
 CPU: each operator's self CPU time (the time in it, not in the operators it calls); every call runs
 inside a ``mubench::call`` annotation whose self time is the Python and framework work between
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
-from mubench.measure import categories as cat
-from mubench.measure.traffic import OpCost
+from mubench.measure.counting.traffic import OpCost
+from mubench.measure.profile import categories as cat
 
 CALL_ANNOTATION = "mubench::call"
 DEVICE_IDLE = "(device idle: waiting on the host)"
@@ -184,7 +184,8 @@ def _launching_op(event: object) -> tuple[str, str] | None:
 
 def category_shares(profile: Profile, costs: Mapping[str, OpCost]) -> list[CategoryShare]:
     """The profile's time per category beside each category's FLOPs and unfused bytes, counted per
-    operator in ``costs`` (:func:`mubench.measure.traffic.op_costs` of one eager call); in display order."""
+    operator in ``costs`` (:func:`mubench.measure.counting.traffic.op_costs` of one eager call); in display
+    order."""
     ops: dict[str, list[OpTime]] = defaultdict(list)
     for op in profile.ops:
         ops[op.category].append(op)
@@ -216,6 +217,6 @@ def category_shares(profile: Profile, costs: Mapping[str, OpCost]) -> list[Categ
 
 
 def unattributed(profile: Profile) -> list[str]:
-    """Names the profile could not put in a category (in :data:`~mubench.measure.categories.OTHER`),
+    """Names the profile could not put in a category (in :data:`~mubench.measure.profile.categories.OTHER`),
     most time first."""
     return [op.name for op in profile.ops if op.category == cat.OTHER and op.ms > 0]

@@ -6,7 +6,7 @@ contiguous tensor, expand...) move nothing; a broadcast (stride-0) dimension is 
 (``empty``) neither read nor write; the destination of ``copy_``, ``fill_``, ``zero_`` and of ``out=``
 arguments is written, not read. FLOPs come from torch's own per-operator formulas
 (``torch.utils.flop_counter``, 2 per multiply-accumulate), so their sum equals the count of
-:func:`mubench.measure.counters.count_torch`; operators without a formula count 0 FLOPs.
+:func:`mubench.measure.counting.counters.count_torch`; operators without a formula count 0 FLOPs.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import flop_registry, shape_wrapper
 
-from mubench.measure.counters import _torch_sdpa_flops
+from mubench.measure.counting.counters import _torch_sdpa_flops
 
 aten = torch.ops.aten
 

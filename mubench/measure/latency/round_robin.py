@@ -13,9 +13,9 @@ import torch
 
 from mubench.diffusion.samplers import Sampler
 from mubench.diffusion.schedules import NoiseSchedule
-from mubench.measure.inference import PreparedModel
-from mubench.measure.runner import failure_of
-from mubench.measure.timing import Timer
+from mubench.measure.failures import failure_of
+from mubench.measure.runtime.prepare import PreparedModel
+from mubench.measure.runtime.timing import Timer
 from mubench.models.ode_block import nfe_by_block, reset_nfe
 
 Fail = Callable[[str, BaseException], dict[str, Any]]  # (model name, error) -> its failure row

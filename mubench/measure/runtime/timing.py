@@ -92,7 +92,7 @@ def summarize(values: list[float], prefix: str) -> dict[str, float]:
 class PeakMemory:
     """Peak memory that torch's CUDA caching allocator held while the code inside ran, in MiB (reset on
     entry; weights and inputs included). Not measured on the CPU, whose allocator keeps what it freed:
-    :mod:`mubench.measure.live_memory` counts what a call's tensors need on any device."""
+    :mod:`mubench.measure.counting.live_memory` counts what a call's tensors need on any device."""
 
     def __init__(self, device: torch.device):
         self.device = device

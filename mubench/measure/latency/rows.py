@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from mubench.measure.device import DTYPES
-from mubench.measure.inference import AGREEMENT_TOLERANCE
-from mubench.measure.rates import DeviceRates
-from mubench.measure.round_robin import Candidate
-from mubench.measure.timing import summarize
-from mubench.measure.traffic import roofline_seconds, total
+from mubench.measure.counting.traffic import roofline_seconds, total
+from mubench.measure.latency.round_robin import Candidate
+from mubench.measure.runtime.device import DTYPES
+from mubench.measure.runtime.prepare import AGREEMENT_TOLERANCE
+from mubench.measure.runtime.rates import DeviceRates
+from mubench.measure.runtime.timing import summarize
 from mubench.results import make_row
 
 

@@ -18,17 +18,17 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from mubench.measure.device import dtype_name
-from mubench.measure.live_memory import peak_live_bytes
-from mubench.measure.prepack import prepack_convolutions
-from mubench.measure.setup import build_model, example_inputs, load_given_weights
-from mubench.measure.timing import PeakMemory, Timer, warm_up
-from mubench.measure.traffic import OpCall, op_calls, total, weights_bytes
+from mubench.measure.counting.live_memory import peak_live_bytes
+from mubench.measure.counting.traffic import OpCall, op_calls, total, weights_bytes
+from mubench.measure.runtime.build import build_model, example_inputs, load_given_weights
+from mubench.measure.runtime.device import dtype_name
+from mubench.measure.runtime.prepack import prepack_convolutions
+from mubench.measure.runtime.timing import PeakMemory, Timer, warm_up
 from mubench.models.ode_block import has_ode_blocks, nfe_by_block, reset_nfe
 from mubench.registry import ModelSpec, get_spec
 
 if TYPE_CHECKING:
-    from mubench.measure.latency import LatencyConditions
+    from mubench.measure.runtime.mode import InferenceMode
 
 # Largest accepted max|out - ref| / max|ref| of a mode's output against the eager float32 model.
 AGREEMENT_TOLERANCE = {torch.float32: 1e-4, torch.bfloat16: 5e-2, torch.float16: 1e-2}
@@ -79,7 +79,7 @@ def inference_contexts(device: torch.device, dtype: torch.dtype) -> Callable[[],
 
 def prepare(
     name: str,
-    conds: LatencyConditions,
+    conds: InferenceMode,
     device: torch.device,
     dtype: torch.dtype,
     resolution: int,
@@ -89,7 +89,7 @@ def prepare(
 
     ``dtype`` is the resolved autocast dtype (float32: none); ``resolution`` the side of the square
     example input. ``before_warmup`` runs after the first call (which compiles and may load new
-    libraries) and before the warm-up, e.g. a :class:`~mubench.measure.prefault.Prefaulter`. Raises
+    libraries) and before the warm-up, e.g. a :class:`~mubench.measure.runtime.prefault.Prefaulter`. Raises
     FloatingPointError when the eager float32 output or the mode's output has NaN or Inf; a mode that
     merely disagrees is recorded in ``max_rel_err`` and judged by the caller.
     """

@@ -11,12 +11,13 @@ import torch
 from torch import nn
 
 from mubench.errors import MeasurementError, UsageError, opt
-from mubench.measure.counters import TIERS, count_fvcore, count_torch
-from mubench.measure.live_memory import peak_live_bytes
-from mubench.measure.params import count_parameters
-from mubench.measure.setup import NUM_DIFFUSION_STEPS, build_model, example_inputs, load_given_weights
-from mubench.measure.traffic import OpCall, by_module, op_calls, tensor_bytes, total, weights_bytes
-from mubench.models.ode_block import SolverConfig, has_ode_blocks, nfe_by_block, reset_nfe
+from mubench.measure.counting.counters import TIERS, count_fvcore, count_torch
+from mubench.measure.counting.live_memory import peak_live_bytes
+from mubench.measure.counting.params import count_parameters
+from mubench.measure.counting.traffic import OpCall, by_module, op_calls, tensor_bytes, total, weights_bytes
+from mubench.measure.runtime.build import NUM_DIFFUSION_STEPS, build_model, example_inputs, load_given_weights
+from mubench.models.ode_block import has_ode_blocks, nfe_by_block, reset_nfe
+from mubench.models.solver_config import SolverConfig
 from mubench.ranges import check_numbers
 from mubench.registry import get_spec
 from mubench.results import environment, make_row
@@ -132,6 +133,8 @@ def measure_flops(
         resolution=resolution,
         steps=conds.steps,
         solver=solver_cfg.describe() if solver_cfg else None,
+        solver_default=solver_cfg is None
+        or solver_cfg.describe() == SolverConfig(**(spec.solver or {})).describe(),
         seed=conds.seed,
         message=message,
         channels=channels,

@@ -4,34 +4,14 @@ then profiled over several calls; one row per operator category and model."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from mubench.errors import UsageError, opt
-from mubench.measure.latency import LatencyConditions
+from mubench.measure.profile.conditions import ProfileConditions
+from mubench.measure.runtime.mode import InferenceMode
 
 Rows = list[dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class ProfileConditions:
-    """The inference mode and inputs (as latency's, of which only those fields are read) and how many
-    warmed-up calls are profiled."""
-
-    mode: LatencyConditions = field(default_factory=LatencyConditions)
-    calls: int = 10
-
-    def __post_init__(self) -> None:
-        if self.calls <= 0:
-            raise UsageError(f"{opt('repeats')} must be positive, got {self.calls}")
-        if self.mode.cuda_graphs:
-            raise UsageError("a profile cannot see inside CUDA graph replays")
-
-    @property
-    def resolution(self) -> int | None:
-        return self.mode.resolution
 
 
 def measure_profile(
@@ -39,14 +19,14 @@ def measure_profile(
 ) -> Rows:
     """Profile every model of ``names`` under ``conds``, one after another; rows per category (a model
     that fails gives one error row)."""
-    from mubench.measure.compile_options import describe_compile_options
-    from mubench.measure.device import dtype_name, resolve_device, resolve_dtype
-    from mubench.measure.prefault import Prefaulter
-    from mubench.measure.runner import failure_of, failure_row
+    from mubench.measure.failures import failure_of, failure_row
+    from mubench.measure.runtime.compile_options import describe_compile_options
+    from mubench.measure.runtime.device import dtype_name, resolve_device, resolve_dtype
+    from mubench.measure.runtime.prefault import Prefaulter
     from mubench.registry import get_spec
     from mubench.results import environment
 
-    mode = conds.mode
+    mode = conds
     device = resolve_device(mode.device)
     dtype = resolve_dtype(mode.dtype, device)
     resolution = mode.resolution if mode.resolution is not None else get_spec(names[0]).resolution
@@ -88,13 +68,18 @@ def _profile_one(
     run_id: str,
     common: dict[str, Any],
 ) -> Rows:
-    from mubench.measure.inference import prepare
-    from mubench.measure.op_profile import category_shares, named_cpu_kernels, profile_calls, unattributed
+    from mubench.measure.profile.profiler import (
+        category_shares,
+        named_cpu_kernels,
+        profile_calls,
+        unattributed,
+    )
+    from mubench.measure.runtime.prepare import prepare
     from mubench.results import make_row
 
-    costs = _eager_costs(name, conds.mode, device, dtype, resolution)
+    costs = _eager_costs(name, conds, device, dtype, resolution)
     with named_cpu_kernels():  # compilation happens in prepare's first call
-        prepared = prepare(name, conds.mode, device, dtype, resolution, prefaulter)
+        prepared = prepare(name, conds, device, dtype, resolution, prefaulter)
     prefaulter()  # what compiling loaded
     profile = profile_calls(prepared.call, conds.calls, device)
     missing = unattributed(profile)
@@ -130,13 +115,13 @@ def _profile_one(
 
 
 def _eager_costs(
-    name: str, mode: LatencyConditions, device: torch.device, dtype: torch.dtype, resolution: int
+    name: str, mode: InferenceMode, device: torch.device, dtype: torch.dtype, resolution: int
 ) -> dict[str, Any]:
     """FLOPs and unfused bytes per operator of one call of the eager model, built alike (same weights,
     input and memory format) but apart: the mode's prepacked convolutions have no FLOP formula."""
-    from mubench.measure.inference import inference_contexts
-    from mubench.measure.setup import build_model, example_inputs
-    from mubench.measure.traffic import op_costs
+    from mubench.measure.counting.traffic import op_costs
+    from mubench.measure.runtime.build import build_model, example_inputs
+    from mubench.measure.runtime.prepare import inference_contexts
     from mubench.registry import get_spec
 
     spec = get_spec(name)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from mubench.measure.timing import Timer
+from mubench.measure.runtime.timing import Timer
 
 MIN_ARRAY_BYTES = {"cpu": 64 << 20, "cuda": 1 << 30}
 CACHE_MULTIPLE = {"cpu": 1, "cuda": 8}  # a GPU's L2 is small: its arrays are made far larger
@@ -77,7 +77,7 @@ def _candidates(device: torch.device, dtype: torch.dtype) -> list[tuple[str, int
         w = weight.contiguous(memory_format=fmt)
         found.append((label + suffix, flops, lambda x=x, w=w: torch.nn.functional.conv2d(x, w, padding=1)))
     if device.type == "cpu" and dtype == torch.float32 and torch.backends.mkldnn.is_available():
-        from mubench.measure.prepack import PrepackedConv2d  # what --prepack runs
+        from mubench.measure.runtime.prepack import PrepackedConv2d  # what --prepack runs
 
         conv = torch.nn.Conv2d(channels, channels, 3, padding=1, bias=False)
         packed = PrepackedConv2d(conv, [batch, channels, side, side])

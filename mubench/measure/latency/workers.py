@@ -20,8 +20,11 @@ from collections.abc import Callable
 from typing import Any
 
 from mubench.errors import UsageError
-from mubench.measure.runner import failure_row
-from mubench.measure.timing import summarize
+from mubench.measure.failures import failure_row
+from mubench.measure.latency.conditions import LatencyConditions
+from mubench.measure.latency.in_process import measure_here
+from mubench.measure.latency.rows import add_ratios
+from mubench.measure.runtime.timing import summarize
 
 WORKER_ENV = "MUBENCH_WORKER"  # set in each worker to "INDEX/COUNT" (0-based), e.g. "1/3"
 _POLL_S = 0.2
@@ -30,12 +33,10 @@ Rows = list[dict[str, Any]]
 Samples = dict[str, dict[str, list[float]]]
 
 
-def _worker(names: list[str], conds: Any, run_id: str, index: int, out: Any) -> None:
+def _worker(names: list[str], conds: LatencyConditions, run_id: str, index: int, out: Any) -> None:
     """Body of one worker process: measure, then send ("done", rows, samples) or the error."""
     os.environ[WORKER_ENV] = f"{index}/{conds.processes}"
     try:
-        from mubench.measure.latency import measure_here
-
         rows, samples = measure_here(names, conds, run_id, lambda label: out.put(("tick", label)))
         out.put(("done", rows, samples))
     except UsageError as exc:
@@ -45,7 +46,7 @@ def _worker(names: list[str], conds: Any, run_id: str, index: int, out: Any) -> 
 
 
 def _run_worker(
-    names: list[str], conds: Any, run_id: str, index: int, tick: Callable[[str], None]
+    names: list[str], conds: LatencyConditions, run_id: str, index: int, tick: Callable[[str], None]
 ) -> tuple[Rows, Samples] | str:
     """One worker's rows and samples, or why it produced none."""
     context = mp.get_context("spawn")  # a fresh interpreter: nothing inherited from this process
@@ -87,14 +88,12 @@ def _run_worker(
 
 def measure_in_workers(
     names: list[str],
-    conds: Any,
+    conds: LatencyConditions,
     run_id: str,
     on_progress: Callable[[str], None] | None = None,
 ) -> Rows:
     """Run the latency measurement of ``names`` in ``conds.processes`` fresh processes; one summary row
     per model (see the module's docstring)."""
-    from mubench.measure.latency_rows import add_ratios
-
     tick = on_progress or (lambda _: None)
     results: list[tuple[Rows, Samples]] = []
     crashes: list[str] = []
@@ -110,7 +109,7 @@ def measure_in_workers(
 
 
 def _summary_row(
-    name: str, conds: Any, run_id: str, results: list[tuple[Rows, Samples]], crashes: list[str]
+    name: str, conds: LatencyConditions, run_id: str, results: list[tuple[Rows, Samples]], crashes: list[str]
 ) -> dict[str, Any]:
     mine = [(next(r for r in rows if r["model"] == name), samples.get(name)) for rows, samples in results]
     ok = [(row, samples) for row, samples in mine if row["status"] == "ok" and samples]

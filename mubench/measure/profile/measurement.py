@@ -1,0 +1,29 @@
+"""The ``profile`` measurement: options -> :class:`ProfileConditions` -> rows per operator category."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mubench.measure.from_options import inference_mode_fields
+from mubench.measure.measurement import KeepRows, Measured, Measurement, Progress
+from mubench.options.catalog import PROFILE as PROFILE_OPTIONS
+
+
+def _conditions(models: Sequence[str], o: dict[str, Any], base: Path | None) -> Any:
+    from mubench.measure.profile.conditions import ProfileConditions
+
+    calls = {"calls": o["repeats"]} if "repeats" in o else {}
+    return ProfileConditions(**inference_mode_fields(models, o, base), **calls)
+
+
+def _profile(models: Sequence[str], conds: Any, run_id: str, tick: Progress, keep: KeepRows) -> Measured:
+    from mubench.measure.profile.run import measure_profile
+
+    rows = measure_profile(list(models), conds, run_id, tick)
+    keep(rows)
+    return Measured(rows)
+
+
+PROFILE = Measurement("profile", PROFILE_OPTIONS, _conditions, _profile)

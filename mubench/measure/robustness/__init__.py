@@ -1,0 +1,1 @@
+"""Denoising quality at matched noise levels: conditions, metrics, weights, and the run."""
