@@ -31,6 +31,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 from mubench.errors import UsageError, opt
+from mubench.models.builtin import SPECS as BUILTIN_SPECS
 from mubench.models.spec import PAPER_ROLES, ModelSpec, Weights, tiny_pair_weights
 
 if TYPE_CHECKING:
@@ -40,9 +41,6 @@ __all__ = ["ModelSpec", "Weights", "add_spec", "get_model", "get_spec", "list_mo
            "pretrained_pair", "register_model", "tiny_pair_weights"]  # fmt: skip
 
 ENTRY_POINT_GROUP = "mubench.models"
-# The modules that register the built-in models, imported by name on first use (as entry points are),
-# so that the registry stays below every model and source in the import graph.
-BUILTIN_MODULES = ("mubench.models.ddpm_unet", "mubench.models.lucid_unet", "mubench.models.ode_unet")
 # Model names with a prefix are specs made by a function elsewhere, named here as an entry point's value.
 PREFIXES = {"diffusers:": "mubench.sources.diffusers_model:diffusers_spec"}
 
@@ -80,12 +78,13 @@ def add_spec(spec: ModelSpec) -> None:
     _REGISTRY[spec.name] = spec
 
 
-def _ensure_loaded() -> None:
-    """Import the built-in models and the ``mubench.models`` entry points, once."""
-    global _entry_points_loaded
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
+for _spec in BUILTIN_SPECS:
+    add_spec(_spec)
 
+
+def _ensure_loaded() -> None:
+    """Load the ``mubench.models`` entry points, once (the built-in models are registered at import)."""
+    global _entry_points_loaded
     if _entry_points_loaded:
         return
     _entry_points_loaded = True

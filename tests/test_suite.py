@@ -258,6 +258,16 @@ def test_a_suite_name_that_is_not_a_plain_folder_name_is_refused(runner, tmp_pat
     assert "[suite]: name '../x' must be" in result.output
 
 
+def recorded(calls: list, real):
+    """``real`` (the suite's measure), noting each call's measurement name and models in ``calls``."""
+
+    def measure(measurement, models, *rest):
+        calls.append((measurement.name, models))
+        return real(measurement, models, *rest)
+
+    return measure
+
+
 def test_interrupted_run_keeps_finished_rows_and_resume_runs_the_rest(
     runner, tmp_path, monkeypatch, clean_exit
 ):
@@ -280,7 +290,7 @@ def test_interrupted_run_keeps_finished_rows_and_resume_runs_the_rest(
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
     calls.clear()
-    monkeypatch.setattr("mubench.suite.runner.measure", lambda *a: calls.append((a[0].name, a[1])) or real(*a))
+    monkeypatch.setattr("mubench.suite.runner.measure", recorded(calls, real))
     result = runner.invoke(app, ["run", str(path), "--out", str(out), "--resume", "-q"])
     assert result.exit_code == 0, result.output
     assert [(kind, tuple(models)) for kind, models in calls] == [
@@ -333,7 +343,7 @@ def test_resume_reruns_oom_items_and_keeps_rows_of_items_it_does_not_run(
 
     calls = []
     real = tables.measure
-    monkeypatch.setattr("mubench.suite.runner.measure", lambda *a: calls.append((a[0].name, a[1])) or real(*a))
+    monkeypatch.setattr("mubench.suite.runner.measure", recorded(calls, real))
     # Only the flops tables: the failed params items are not run, and their rows stay as they were.
     result = runner.invoke(app, ["run", str(path), "--out", str(out), "--resume", "--only", "flops", "-q"])
     clean_exit(result, 1)

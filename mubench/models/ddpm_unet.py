@@ -12,7 +12,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from mubench.models.layers import multihead_attention, sinusoidal_embedding
-from mubench.registry import register_model
 
 
 class UNetBlock(nn.Module):
@@ -145,37 +144,11 @@ class DDPMUNet(nn.Module):
         return self.conv_out(F.silu(self.norm_out(x)))
 
 
-@register_model(
-    "ddpm-unet",
-    family="unet",
-    description="DDPM U-Net, CIFAR-10 configuration (35.7M parameters, eps prediction)",
-    source="Ho et al. 2020, arXiv 2006.11239 (CIFAR-10 config)",
-    resolution=32,
-    channels=3,
-    resolution_multiple=8,
-    expected_params=35_746_307,
-    prediction="eps",
-    schedule="linear",
-    paper_macs=None,
-)
 def ddpm_unet(**overrides) -> nn.Module:
     kwargs = dict(ch=128, ch_mult=(1, 2, 2, 2), num_blocks=2, attn_resolutions=(16,), dropout=0.1)
     return DDPMUNet(**{**kwargs, **overrides})
 
 
-@register_model(
-    "ddpm-unet-tiny",
-    family="unet",
-    description="Small DDPM U-Net for quick checks (ch 32, three levels, one block per level)",
-    source="Ho et al. 2020, arXiv 2006.11239 (reduced)",
-    resolution=32,
-    channels=3,
-    resolution_multiple=4,
-    expected_params=1_113_955,
-    prediction="eps",
-    schedule="linear",
-    paper_macs=None,
-)
 def ddpm_unet_tiny(**overrides) -> nn.Module:
     kwargs = dict(ch=32, ch_mult=(1, 2, 2), num_blocks=1, attn_resolutions=(16,), dropout=0.1)
     return DDPMUNet(**{**kwargs, **overrides})

@@ -20,7 +20,6 @@ from mubench.models.layers import (
     positions_by_head,
     sinusoidal_embedding,
 )
-from mubench.registry import register_model, tiny_pair_weights
 
 
 class Attention(nn.Module):
@@ -187,41 +186,11 @@ class LucidUNet(nn.Module):
         return self.conv_out(x)
 
 
-@register_model(
-    "lucid-unet",
-    family="unet",
-    description="denoising-diffusion-pytorch U-Net, the paper's baseline (35.7M parameters, v prediction)",
-    source=(
-        "denoising-diffusion-pytorch 1.8.3 Unet(dim=64, dim_mults=(1,2,4,8)), as trained in arXiv 2310.20092"
-    ),
-    resolution=64,
-    channels=3,
-    resolution_multiple=8,
-    expected_params=35_710_339,
-    prediction="v",
-    schedule="sigmoid",
-    paper_macs=7_206_256_640,
-    paper_role="baseline",
-)
 def lucid_unet(**overrides) -> nn.Module:
     kwargs = dict(dim=64, dim_mults=(1, 2, 4, 8), heads=4, dim_head=32)
     return LucidUNet(**{**kwargs, **overrides})
 
 
-@register_model(
-    "lucid-unet-tiny",
-    family="unet",
-    description="Small denoising-diffusion-pytorch U-Net for quick checks (dim 16, three stages)",
-    source="denoising-diffusion-pytorch 1.8.3 Unet(dim=16, dim_mults=(1,2,4)) (reduced)",
-    resolution=32,
-    channels=3,
-    resolution_multiple=4,
-    expected_params=655_171,
-    prediction="v",
-    schedule="sigmoid",
-    paper_macs=None,
-    weights=(tiny_pair_weights("weights/lucid-unet-tiny.safetensors", final_loss=0.09225079894065857),),
-)
 def lucid_unet_tiny(**overrides) -> nn.Module:
     kwargs = dict(dim=16, dim_mults=(1, 2, 4), heads=4, dim_head=16)
     return LucidUNet(**{**kwargs, **overrides})

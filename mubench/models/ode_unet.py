@@ -17,8 +17,6 @@ attention after the 8 px block; bottleneck ODE block(512) at 4 px; decoder bilin
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -31,7 +29,6 @@ from mubench.models.layers import (
 )
 from mubench.models.ode_block import ODEBlock, ODEFunc
 from mubench.models.solver_config import SolverConfig
-from mubench.registry import register_model, tiny_pair_weights
 
 
 class Attention(nn.Module):
@@ -154,9 +151,6 @@ class ContinuousUNet(nn.Module):
         return self.head(h)
 
 
-_SOURCE_REF = "Sergio20f/cDDPM (the authors' released cU-Net), arXiv 2310.20092"
-_SOURCE_PAPER = "arXiv 2310.20092, as the paper describes the cU-Net"
-_SOLVER_DEFAULTS = asdict(SolverConfig())
 _REF = dict(ode_norm="instance", time_conditioning=False, unused_time_table=True)
 _PAPER = dict(ode_norm="group", time_conditioning=True, unused_time_table=False)
 _TINY = dict(stem_width=8, base_width=8, levels=3, attention_levels=(2,), heads=2, head_dim=16, emb_dim=64)
@@ -166,72 +160,17 @@ def _build(preset: dict, overrides: dict) -> ContinuousUNet:
     return ContinuousUNet(**{**preset, **overrides})
 
 
-@register_model(
-    "ode-u",
-    family="ode-unet",
-    description="Continuous U-Net as the paper describes it: t-conditioned ODE blocks, GroupNorm",
-    source=_SOURCE_PAPER,
-    resolution=64,
-    resolution_multiple=16,
-    expected_params=9_449_955,
-    solver=_SOLVER_DEFAULTS,
-    prediction="v",
-    schedule="sigmoid",
-    paper_role="candidate",
-)
 def ode_u(**overrides) -> ContinuousUNet:
     return _build(_PAPER, overrides)
 
 
-@register_model(
-    "ode-u-ref",
-    family="ode-unet",
-    description="The authors' released cU-Net as it is: not conditioned on t, frozen unused table",
-    source=_SOURCE_REF,
-    resolution=64,
-    resolution_multiple=16,
-    min_resolution=32,  # InstanceNorm needs more than one pixel at the bottleneck
-    expected_params=8_811_875,
-    expected_trainable=8_555_875,
-    solver=_SOLVER_DEFAULTS,
-    prediction="v",
-    schedule="sigmoid",
-    paper_macs=2_830_983_168,
-)
 def ode_u_ref(**overrides) -> ContinuousUNet:
     return _build(_REF, overrides)
 
 
-@register_model(
-    "ode-u-tiny",
-    family="ode-unet",
-    description="Small ode-u (widths 8-64, 3 levels) for CPU tests and training",
-    source=_SOURCE_PAPER,
-    resolution=32,
-    resolution_multiple=8,
-    expected_params=169_899,
-    solver=_SOLVER_DEFAULTS,
-    prediction="v",
-    schedule="sigmoid",
-    weights=(tiny_pair_weights("weights/ode-u-tiny.safetensors", final_loss=0.16401293963193894),),
-)
 def ode_u_tiny(**overrides) -> ContinuousUNet:
     return _build({**_PAPER, **_TINY}, overrides)
 
 
-@register_model(
-    "ode-u-ref-tiny",
-    family="ode-unet",
-    description="Small ode-u-ref (widths 8-64, 3 levels) for CPU tests",
-    source=_SOURCE_REF,
-    resolution=32,
-    resolution_multiple=8,
-    min_resolution=16,  # InstanceNorm needs more than one pixel at the bottleneck
-    expected_params=201_995,
-    expected_trainable=137_995,
-    solver=_SOLVER_DEFAULTS,
-    prediction="v",
-    schedule="sigmoid",
-)
 def ode_u_ref_tiny(**overrides) -> ContinuousUNet:
     return _build({**_REF, **_TINY}, overrides)

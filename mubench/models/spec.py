@@ -5,6 +5,7 @@ Torch-free: the registry, the report and every command's ``--help`` read specs w
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -51,7 +52,7 @@ class ModelSpec:
     """What mubench knows about a model before building it."""
 
     name: str
-    builder: Callable[..., Any]  # returns an nn.Module
+    builder: Callable[..., Any] | str  # returns an nn.Module; or "module:function", imported on first build
     family: str  # "unet" (discrete blocks), "ode-unet" (continuous, ODE blocks) or "user"
     description: str  # one line
     source: str = ""  # paper / code the model follows
@@ -83,8 +84,12 @@ class ModelSpec:
         from torch import nn
 
         kwargs = {k: v for k, v in overrides.items() if v is not None}
+        builder = self.builder
+        if isinstance(builder, str):
+            module, _, function = builder.partition(":")
+            builder = getattr(importlib.import_module(module), function)
         try:
-            model = self.builder(**kwargs)
+            model = builder(**kwargs)
         except SystemExit as exc:  # a factory that exits must not end mubench's run (with status 0, even)
             raise MeasurementError(
                 f"model '{self.name}': its factory raised SystemExit({exc.code!r})"
