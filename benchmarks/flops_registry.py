@@ -1,6 +1,6 @@
 """Benchmark: `mubench flops` over the whole registry, as a user runs it, wall-clock seconds.
 
-Target (issue 2): under 60 s on a 2-core CPU. Runs the command ``--repeats`` times in a fresh process
+Target: under 60 s on a 2-core CPU. Runs the command ``--repeats`` times in a fresh process
 (imports included) and writes a row of mubench's result schema (readable by ``mubench compare``) with the
 environment to ``results/cpu/flops_registry.json``.
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One prepared run on a GPU machine: the GPU tests, the GPU latency table (issue 3) and the ODE-U
-# speed benchmark (issue 6). Writes everything under $OUT (default results/gpu) and prints a short
+# One prepared run on a GPU machine: the GPU tests, the GPU latency table and the ODE-U
+# speed benchmark. Writes everything under $OUT (default results/gpu) and prints a short
 # table last. Pure-Python wheels that the machine lacks (fvcore and its needs, mubench itself) are
 # installed from .whl/ when that folder exists (see results/README.md, "Benchmarks").
 set -u
@@ -16,7 +16,7 @@ echo "== mubench latency --steps 1000 --device cuda (the default pair)"
 python3 -m mubench latency --steps 1000 --device cuda --trajectory-repeats 2 -q \
   --csv "$OUT/latency_cuda.csv" --json "$OUT/latency_cuda.json"
 
-echo "== ODE-U speed (issue 6): eager, fixed backend, channels-last, CUDA graphs"
+echo "== ODE-U speed: eager, fixed backend, channels-last, CUDA graphs"
 python3 benchmarks/ode_speed.py --device cuda --runs 1 --out "$OUT" \
   --modes eager/torchdiffeq eager/fixed channels_last/fixed cuda_graphs/fixed
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Second, time-boxed GPU run: the torch.compile modes of the ODE-U speed benchmark (issue 6) for the
+# Second, time-boxed GPU run: the torch.compile modes of the ODE-U speed benchmark for the
 # configurations that gpu_check.sh left out. Writes under $OUT (default results/gpu/compile).
 set -u
 OUT=${OUT:-results/gpu/compile}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One prepared run on a GPU machine (issue 5): the paper suite's cost and latency tables on the GPU,
+# One prepared run on a GPU machine: the paper suite's cost and latency tables on the GPU,
 # then its report. Robustness is left to the CPU reference run (it measures on the CPU either way).
 # Writes $OUT/paper (default results/gpu/paper) and prints the claims table last. The suite run is
 # time-boxed (PAPER_BUDGET_S, default 420 s on an H100/H200: the cost tables and the first latency tables

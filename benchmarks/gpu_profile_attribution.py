@@ -1,4 +1,4 @@
-"""Check (issue 16, GPU): does `mubench profile` count each kernel's time once?
+"""Check (GPU): does `mubench profile` count each kernel's time once?
 
 For each model, prepared as latency prepares it (mode flags applied: TF32 off by default), this times
 calls without the profiler, then profiles ``--calls`` calls and prints per call: the wall time; the sum

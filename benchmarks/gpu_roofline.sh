@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One prepared run on a GPU machine for the roofline and the profile (issue 16), most important first,
+# One prepared run on a GPU machine for the roofline and the profile, most important first,
 # each step time-boxed against one deadline (DEADLINE_S, default 480 s) so that the run ends in time:
 #   1. the roofline benchmark on CUDA in eager mode (fp32 and bf16, batch 1 and 64);
 #   2. `mubench profile` of lucid-unet and ode-u in eager mode (fp32 and bf16, batch 1 and 64);

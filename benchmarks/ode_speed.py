@@ -1,4 +1,4 @@
-"""Benchmark (issue 6): how close does ode-u's speed come to what its MACs allow, against lucid-unet?
+"""Benchmark: how close does ode-u's speed come to what its MACs allow, against lucid-unet?
 
 For each configuration (batch size x dtype) and inference mode, both models are timed side by side in
 one `measure_latency` run (same conditions, round-robin). Reported per configuration:
@@ -41,7 +41,7 @@ BASE_MODES = (
     ("compile/fixed", {"compile": True}, "fixed"),
     ("compile+channels_last/fixed", {"compile": True, "channels_last": True}, "fixed"),
 )
-# Inductor settings that change the best time of one model or the other on a 2-core Xeon (issue 6):
+# Inductor settings that change the best time of one model or the other on a 2-core Xeon:
 # C++ wrapper (both faster), layout optimisation off (lucid-unet faster, ode-u slower). (``freezing`` is
 # left out: under torch.compile it prepacks nothing in PyTorch 2.14; --prepack does that instead.)
 CPU_COMPILE_OPTIONS = (("cpp_wrapper", True),), (("layout_optimization", False),)

@@ -1,4 +1,4 @@
-"""Benchmark (issue 16): how far is each model from its roofline on this device, and what stands between?
+"""Benchmark: how far is each model from its roofline on this device, and what stands between?
 
 For each configuration (dtype x batch size) every model is timed side by side in one ``measure_latency``
 run per inference mode; each row carries the device's measured peak rate and bandwidth, the model's
@@ -38,7 +38,7 @@ from mubench.results import full_environment, new_run_id, write_csv, write_text_
 TARGET = {"model": "lucid-unet", "batch_size": 8, "device": "cpu", "latency_over_roofline": 2.0}
 TOP_OPS = 6
 
-# (label, LatencyConditions overrides): eager, and the fastest CPU modes of issue 6 (benchmarks/ode_speed.py)
+# (label, LatencyConditions overrides): eager, and the fastest CPU modes benchmarks/ode_speed.py found
 CPU_MODES = (
     ("eager", {}),
     (

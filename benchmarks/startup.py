@@ -1,6 +1,6 @@
 """Benchmark: how long `mubench --version`, `mubench --help` and `mubench latency --help` take to start.
 
-Target (issue 17): each under 0.3 s wall on a 2-core CPU, that is, no torch, pandas or measurement
+Target: each under 0.3 s wall on a 2-core CPU, that is, no torch, pandas or measurement
 module imported until a command runs. Each command runs ``--repeats`` times in a fresh process
 (``python -m mubench``, the interpreter running this script). One row per command (mubench's result
 schema, readable by ``mubench compare``) gives the median wall seconds and the peak resident memory

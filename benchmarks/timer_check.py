@@ -1,6 +1,6 @@
 """Benchmark: mubench's latency timer against torch.utils.benchmark's blocked_autorange, same workload.
 
-Target (issue 3): medians within 5% on CPU. For each workload (one denoiser call of a model), both
+Target: medians within 5% on CPU. For each workload (one denoiser call of a model), both
 timers measure it alternately, ``--rounds`` times each, and the medians of their medians are compared.
 One row per workload, in mubench's result schema (readable by ``mubench compare``).
 

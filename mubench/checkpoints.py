@@ -1,7 +1,7 @@
 """Checkpoints are data, not code: safetensors weights plus a JSON sidecar describing them.
 
 ``save_checkpoint(path, model, meta)`` writes ``path`` (``.safetensors``) and ``path.with_suffix('.json')``.
-``load_checkpoint(path, model_name)`` checks the sidecar's model name and every tensor's name and shape
+``load_checkpoint(path, model, model_name)`` checks the sidecar's model name and every tensor's name and shape
 against the built model, and names each mismatch. Legacy ``.pt``/``.pth`` files are read with
 ``torch.load(weights_only=True)``: a pickle that would run code is refused.
 """

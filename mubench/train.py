@@ -28,6 +28,7 @@ from mubench.checkpoints import load_checkpoint, read_meta, save_checkpoint, sid
 from mubench.data import check_dataset_name, load_dataset
 from mubench.diffusion.schedules import NoiseSchedule
 from mubench.errors import MeasurementError, MubenchError, UsageError, opt
+from mubench.measure.failures import MODEL_FAILURES
 from mubench.measure.runtime.build import build_model, checked_output
 from mubench.registry import get_spec
 from mubench.results import write_bytes_atomic
@@ -326,7 +327,7 @@ def _run(
             loss.backward()
         except MubenchError as exc:
             raise MeasurementError(f"training stopped at step {step + 1}: {exc.message}") from None
-        except (Exception, SystemExit) as exc:  # the model's own code: a user's may raise anything
+        except MODEL_FAILURES as exc:  # the model's own code: a user's may raise anything
             what = (
                 f"SystemExit({exc.code!r})"
                 if isinstance(exc, SystemExit)

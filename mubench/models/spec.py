@@ -71,6 +71,12 @@ class ModelSpec:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
+    def channels_configurable(self) -> bool:
+        """Whether the model can be built for other image channels (a user's factory or a diffusers folder
+        is built as it is)."""
+        return self.family not in ("user", "diffusers")
+
+    @property
     def is_ode(self) -> bool:
         return self.family == "ode-unet"
 

@@ -37,8 +37,8 @@ def _flop_conditions(models: Sequence[str], o: dict[str, Any], base: Path | None
     channels = o.get("channels")
     for name in models:
         spec = get_spec(name)
-        if channels is not None and channels != spec.channels and spec.family == "user":
-            raise UsageError(f"{opt('channels')} cannot be changed for user model '{spec.name}'")
+        if channels is not None and channels != spec.channels and not spec.channels_configurable:
+            raise UsageError(f"{opt('channels')} cannot be changed for {spec.family} model '{spec.name}'")
     keys = ("batch_size", "channels", "steps", "seed", "tier", "depth", "weights")
     return FlopConditions(resolution=shared_resolution(models, o.get("resolution")),
                           solver=solver_config(o), checkpoints=checkpoint_pairs(models, o, base),

@@ -28,7 +28,7 @@ from mubench.data import load_dataset
 from mubench.diffusion.samplers import Sampler
 from mubench.distributed import World, interleave, join
 from mubench.errors import UsageError, opt
-from mubench.measure.failures import failure_row
+from mubench.measure.failures import MODEL_FAILURES, failure_row
 from mubench.measure.robustness.conditions import LPIPS_LEFT_OUT, RobustnessConditions, metric_plan
 from mubench.measure.robustness.lpips import LpipsScorer
 from mubench.measure.robustness.metrics import (
@@ -77,7 +77,7 @@ def measure_robustness(
     for spec in specs:
         try:
             models[spec.name] = build_model(spec, seed=conds.seed)
-        except (Exception, SystemExit) as exc:  # a user's factory may raise anything, exit included
+        except MODEL_FAILURES as exc:  # a user's factory may raise anything, exit included
             unbuilt[spec.name] = exc
             continue
         if weights[spec.name] is not None:
@@ -110,7 +110,7 @@ def measure_robustness(
         try:
             with torch.inference_mode():
                 model(torch.zeros_like(clean[mine]), torch.zeros(len(mine), dtype=torch.long))
-        except (Exception, SystemExit):  # the timed calls fail the same way, and their rows say why
+        except MODEL_FAILURES:  # the timed calls fail the same way, and their rows say why
             pass
     prefaulter = Prefaulter(conds.prefault)
     prefaulter()  # after the untimed calls, which loaded what the models need
@@ -145,7 +145,7 @@ def measure_robustness(
                         raise unbuilt[spec.name]
                     fields, scores = _denoise(spec, model, sampler, trained, noisy, clean_np, t_star,
                                               sampler_seeds(seed, len(clean))[mine], score)  # fmt: skip
-                except (Exception, SystemExit) as exc:  # the others are still measured; the row says why
+                except MODEL_FAILURES as exc:  # the others are still measured; the row says why
                     keys = dict(
                         sampler=sampler.describe(),
                         steps=len(sampler.timesteps(t_star)),

@@ -22,11 +22,7 @@ def build_model(
     untrained model must be the same one in every run.
     """
     overrides: dict = {}
-    if channels is not None and channels != spec.channels:
-        if channels <= 0:
-            raise UsageError(f"{opt('channels')} must be positive, got {channels}")
-        if spec.family == "user":
-            raise UsageError(f"{opt('channels')} cannot be changed for user model '{spec.name}'")
+    if channels is not None and channels != spec.channels:  # checked by the measurement's conditions
         overrides.update(in_channels=channels, out_channels=channels)
     if solver is not None and spec.is_ode:
         overrides["solver"] = solver

@@ -74,7 +74,8 @@ def quantile(values: list[float], q: float) -> float:
 
 
 def summarize(values: list[float], prefix: str) -> dict[str, float]:
-    """median, p10, p90, IQR, mean, std, min, n of ``values`` as ``{prefix}_median`` ... columns."""
+    """median, p10, p90, IQR, mean, std, min and whether the spread is unstable, of ``values``, as
+    ``{prefix}_median`` ... columns."""
     median = statistics.median(values)
     iqr = quantile(values, 0.75) - quantile(values, 0.25)
     return {
