@@ -70,7 +70,9 @@ class Measurement:
             return dict(options)
         if preset not in self.presets:
             known = ", ".join(self.presets) or "none"
-            raise UsageError(f"{opt('preset')} '{preset}' is not a preset of {self.name} (presets: {known})")
+            raise UsageError(
+                f"{opt('preset')} '{preset}' is not a preset of {self.name} (its presets: {known})"
+            )
         return {**self.presets[preset], **options}
 
     def conditions(self, models: Sequence[str], options: Mapping[str, Any], base: Path | None = None) -> Any:
@@ -86,6 +88,7 @@ class Measurement:
         if unknown:
             raise UsageError(f"{opt(unknown[0])} is not an option of {self.name}")
         given = {k: v for k, v in options.items() if v is not None}
+        given = self.with_preset(given.pop("preset", None), given)
         check_numbers(given)
         check_models(models)
         conds = self.build(models, given, base)

@@ -112,6 +112,8 @@ LATENCY = (
     *MODE[8:13],
     Option("processes", int, "Measure in this many fresh worker processes, one after another; rows give "
            "the median of their medians and their spread.", default=1, range=Range(1, 64)),
+    Option("preset", str, "Named settings, as pyperf's --rigorous: 'rigorous' = --processes 3 (what suites "
+           "use), 'default' = the defaults. Options given win over it."),
     PREFAULT,
     *SOLVER,
     *WEIGHTS,

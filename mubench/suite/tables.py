@@ -21,8 +21,8 @@ Progress = Callable[[str], None]
 __all__ = ["KEYS", "SUITE_PRESET", "conditions", "measure"]
 
 # A suite gives the verdicts of the claims table, so a measurement's preset of this name applies to its
-# tables (latency's: 3 worker processes, for the between-process spread those verdicts respect); a key
-# the table gives wins over it.
+# tables unless they name another (latency's: 3 worker processes, for the between-process spread those
+# verdicts respect); a key the table gives wins over it.
 SUITE_PRESET = "rigorous"
 MODELS = {
     "models": Option("models", str, "The models measured together.", is_list=True),
@@ -36,8 +36,9 @@ KEYS: dict[str, dict[str, Option]] = {
 def conditions(measurement: Measurement, opts: dict[str, Any], base: Path) -> Any:
     """The measurement's conditions object (validated: bad values raise UsageError)."""
     options = {key.replace("-", "_"): value for key, value in opts.items() if key not in MODELS}
-    preset = SUITE_PRESET if SUITE_PRESET in measurement.presets else None
-    return measurement.conditions(opts["models"], measurement.with_preset(preset, options), base)
+    if SUITE_PRESET in measurement.presets:
+        options.setdefault("preset", SUITE_PRESET)
+    return measurement.conditions(opts["models"], options, base)
 
 
 def measure(measurement: Measurement, models: list[str], conds: Any, run_id: str, tick: Progress) -> Measured:

@@ -31,6 +31,5 @@ def _time(models: Sequence[str], conds: Any, run_id: str, tick: Progress, keep: 
 
 
 # rigorous: the verdicts of the claims table respect the between-process spread, so suites measure it.
-LATENCY = Measurement(
-    "latency", LATENCY_OPTIONS, _conditions, _time, together=True, presets={"rigorous": {"processes": 3}}
-)
+PRESETS = {"default": {}, "rigorous": {"processes": 3}}
+LATENCY = Measurement("latency", LATENCY_OPTIONS, _conditions, _time, together=True, presets=PRESETS)
