@@ -10,7 +10,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=c
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'cudnn', torch.backends.cudnn.version())"
 
 echo "== GPU tests"
-python3 -m pytest -q -m gpu -p no:cacheprovider tests/test_latency.py
+python3 -m pytest -q -m gpu -p no:cacheprovider tests/measure/test_latency.py
 
 echo "== mubench latency --steps 1000 --device cuda (the default pair)"
 python3 -m mubench latency --steps 1000 --device cuda --trajectory-repeats 2 -q \

@@ -42,7 +42,7 @@ echo "== 2b. profile attribution check (fp32 batch 64): kernels counted once?"
 box 60 python3 benchmarks/gpu_profile_attribution.py --device cuda --batch-size 64
 
 echo "== 3. GPU tests"
-box 120 python3 -m pytest -q -m gpu -p no:cacheprovider tests/test_latency.py tests/test_profile.py
+box 120 python3 -m pytest -q -m gpu -p no:cacheprovider tests/measure/test_latency.py tests/measure/test_profile.py
 
 echo "== 4. mubench latency --steps 1000 --device cuda"
 box 90 python3 -m mubench latency --steps 1000 --device cuda --trajectory-repeats 1 -q \

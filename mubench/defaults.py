@@ -10,7 +10,7 @@ from __future__ import annotations
 PAPER_RESOLUTION = 64
 
 # The default pairs, (baseline, candidate), spelled out here for the help texts: the registry marks them
-# (mubench.registry.paper_pair, pretrained_pair) and tests/test_weights.py checks that the two agree.
+# (mubench.registry.paper_pair, pretrained_pair) and tests/models/test_weights.py checks that the two agree.
 # The paper's comparison: the baseline its authors trained against the continuous U-Net it describes.
 DEFAULT_PAIR = ("lucid-unet", "ode-u")
 

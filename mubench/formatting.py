@@ -54,5 +54,5 @@ def weights(value: Any) -> str:
     head, sep, digest = label.partition("@sha256:")
     if not sep:
         return label
-    kind, _, path = head.partition(":")
-    return f"{kind}:{path.rstrip('/').rsplit('/', 1)[-1]}@{digest[:8]}"
+    source_format, _, path = head.partition(":")
+    return f"{source_format}:{path.rstrip('/').rsplit('/', 1)[-1]}@{digest[:8]}"

@@ -3,7 +3,7 @@
     python -m mubench.cli.help_docs [--out docs/cli] [--check]
 
 Rendered in-process at a fixed width (``WIDTH`` columns, no colour, trailing spaces stripped), so the
-files are the same on every machine; tests/test_help_docs.py fails when they differ from the code.
+files are the same on every machine; tests/cli/test_help_docs.py fails when they differ from the code.
 """
 
 from __future__ import annotations

@@ -64,12 +64,12 @@ class ODEFunc(nn.Module):
         return self.act(self.conv2(h)) + x
 
 
-def _norm(kind: str, channels: int, groups: int) -> nn.Module:
-    if kind == "instance":
+def _norm(norm: str, channels: int, groups: int) -> nn.Module:
+    if norm == "instance":
         return nn.InstanceNorm2d(channels)
-    if kind == "group":
+    if norm == "group":
         return nn.GroupNorm(min(groups, channels), channels)
-    raise ValueError(f"unknown norm '{kind}'")
+    raise ValueError(f"unknown norm '{norm}'")
 
 
 class ODEBlock(nn.Module):

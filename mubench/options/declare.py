@@ -100,9 +100,9 @@ class Option:
         return all(_is(v, self.type) for v in (value if self.is_list else [value]))
 
 
-def _is(value: Any, kind: type) -> bool:
-    if kind is float:
+def _is(value: Any, value_type: type) -> bool:
+    if value_type is float:
         return isinstance(value, int | float) and not isinstance(value, bool)
-    if kind is int:
+    if value_type is int:
         return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, kind)
+    return isinstance(value, value_type)

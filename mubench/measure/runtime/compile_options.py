@@ -46,26 +46,26 @@ def describe_compile_options(options: CompileOptions) -> str:
 
 
 def _typed(key: str, text: str, declared: Any) -> Any:
-    kind = _scalar_kind(declared)
+    value_type = _scalar_kind(declared)
     if typing.get_origin(declared) is typing.Literal:
         choices = [str(choice) for choice in typing.get_args(declared)]
         if text not in choices:
             raise UsageError(f"{opt('compile_option')} {key} is one of {', '.join(choices)}, got '{text}'")
         return text
-    if kind is None:
+    if value_type is None:
         raise UsageError(
             f"{opt('compile_option')} {key} is not a bool, int, float or str setting; mubench sets only those"
         )
-    if kind is bool:
+    if value_type is bool:
         if text.lower() not in _TRUE + _FALSE:
             raise UsageError(f"{opt('compile_option')} {key} is true or false, got '{text}'")
         return text.lower() in _TRUE
-    if kind in (int, float):
+    if value_type in (int, float):
         try:
-            value = kind(text)
+            value = value_type(text)
         except ValueError:
             raise UsageError(
-                f"{opt('compile_option')} {key} is a number ({kind.__name__}), got '{text}'"
+                f"{opt('compile_option')} {key} is a number ({value_type.__name__}), got '{text}'"
             ) from None
         if not math.isfinite(value):
             raise UsageError(f"{opt('compile_option')} {key} must be a finite number, got '{text}'")

@@ -19,7 +19,7 @@ from mubench.report import rows as sel
 from mubench.report.document import Heading, Paragraph, Table
 from mubench.results import make_row, read_results, write_csv
 
-FIXTURE = Path(__file__).parent / "fixtures" / "report"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "report"
 CAND, BASE = "ode-u-tiny", "lucid-unet-tiny"  # the shipped trained pair (the paper's has no FIDs here)
 WEIGHTS = "shipped:w.safetensors"
 BETTER = {5: 300.0, 10: 152.0, 20: 150.0}  # within 5% of the baseline's best at 10 steps
@@ -279,7 +279,7 @@ def test_run_names_the_lpips_file_it_lacked_once(runner, tmp_path, clean_exit, m
 
 def test_sample_and_fid_of_the_tiny_pair_make_the_section(runner, tmp_path, clean_exit, monkeypatch,
                                                           no_download):  # fmt: skip
-    from test_fid import write_pngs, write_random_inception
+    from writers import write_pngs, write_random_inception
 
     from mubench.fid.inception import WEIGHTS_FILE
 

@@ -18,7 +18,7 @@ from mubench.report import claims as cl
 from mubench.report import plots
 from mubench.results import read_results, write_csv
 
-FIXTURE = Path(__file__).parent / "fixtures" / "report"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "report"
 CAND, BASE = "ode-u", "lucid-unet"
 QCAND, QBASE = "ode-u-tiny", "lucid-unet-tiny"  # the fixture's trained (shipped) pair
 

@@ -415,7 +415,7 @@ def test_a_device_override_leaves_out_the_tables_that_device_cannot_run(tmp_path
 def test_the_paper_suite_loads_for_a_gpu_run(monkeypatch):
     """benchmarks/gpu_paper.sh: `mubench run benchmarks/paper.toml --device cuda --only ...`."""
     monkeypatch.setattr("mubench.measure.runtime.device.resolve_device", torch.device)
-    paper = Path(__file__).parents[1] / "benchmarks" / "paper.toml"
+    paper = Path(__file__).parents[2] / "benchmarks" / "paper.toml"
     suite = load_suite(paper, device="cuda", only=("params", "flops", "latency"))
     latency = [i for i in suite.items if i.kind == "latency"]
     assert latency and all(i.conds.device == "cuda" and not i.conds.prepack for i in latency)

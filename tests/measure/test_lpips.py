@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from writers import write_random_alexnet
 
 from mubench.cli.app import app
 from mubench.data import load_dataset
@@ -25,20 +26,6 @@ from mubench.results import read_results
 from mubench.schema import BY_NAME, undeclared
 
 LPIPS_COLUMNS = [f"lpips{diff}_{stat}" for diff in ("", "_diff") for stat in ("mean", "std", "ci95")]
-
-
-def write_random_alexnet(path: Path) -> None:
-    """torchvision's AlexNet with random weights, under its hub file name. The classifier, which LPIPS
-    does not use, is stored as one broadcast zero per tensor (a 10 MB file instead of 244 MB); loading
-    it into torchvision's model still works."""
-    import torchvision
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(1)
-        state = torchvision.models.alexnet(weights=None).state_dict()
-    state = {k: v if k.startswith("features.") else torch.zeros(1).expand(v.shape) for k, v in state.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, path)
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +198,7 @@ def test_a_backbone_that_is_not_alexnet_is_refused(with_alex, tmp_path):
 
 # ---------------------------------------------------------------- the claim
 
-FIXTURE = Path(__file__).parent / "fixtures" / "report"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "report"
 QCAND = "ode-u-tiny"
 
 

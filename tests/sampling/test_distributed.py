@@ -13,8 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_fid import write_pngs, write_random_inception
-from test_lpips import write_random_alexnet
+from writers import write_pngs, write_random_alexnet, write_random_inception
 
 from mubench.cli.app import app
 from mubench.distributed import World, interleave

@@ -27,7 +27,7 @@ def test_a_changed_missing_or_orphan_page_is_stale(tmp_path: Path):
     assert stale_pages(tmp_path, pages) == ["flops.txt", "gone.txt", "params.txt"]
 
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", ROOT / "results" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
