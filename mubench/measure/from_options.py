@@ -28,8 +28,8 @@ def solver_config(options: Mapping[str, Any]) -> Any:
     ignored = ("rtol", "atol") if not config.adaptive else ("ode_steps", "ode_step_size")
     unused = [opt(name) for name in ignored if options.get(name) is not None]
     if unused:
-        solver_type = "adaptive" if config.adaptive else "fixed-step"
-        raise UsageError(f"{' and '.join(unused)} has no effect with the {solver_type} solver '{config.method}'")
+        stepping = "adaptive" if config.adaptive else "fixed-step"
+        raise UsageError(f"{' and '.join(unused)} has no effect with the {stepping} solver '{config.method}'")
     return config
 
 

@@ -46,7 +46,7 @@ def describe_compile_options(options: CompileOptions) -> str:
 
 
 def _typed(key: str, text: str, declared: Any) -> Any:
-    value_type = _scalar_kind(declared)
+    value_type = _scalar_type(declared)
     if typing.get_origin(declared) is typing.Literal:
         choices = [str(choice) for choice in typing.get_args(declared)]
         if text not in choices:
@@ -77,7 +77,7 @@ def _typed(key: str, text: str, declared: Any) -> Any:
     return text
 
 
-def _scalar_kind(declared: Any) -> type | None:
+def _scalar_type(declared: Any) -> type | None:
     """bool, int, float or str for a setting declared as one of them or as one of them or None."""
     if declared in _SCALARS:
         return declared
