@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from mubench.errors import UsageError, opt
 from mubench.options import Option
@@ -30,24 +30,24 @@ class Measured:
     breakdowns: list[Any] = field(default_factory=list)
 
 
-# (models, checked option values, the folder relative paths are read from) -> conditions
-Build = Callable[[Sequence[str], dict[str, Any], "Path | None"], Any]
-# (models, conditions, run id, progress, keep rows so far) -> what was measured
-Run = Callable[[Sequence[str], Any, str, Progress, KeepRows], Measured]
+C = TypeVar("C")  # a measurement's conditions: LatencyConditions, FlopConditions, ...
 
 
 @dataclass(frozen=True)
-class Measurement:
-    """One measurement: ``params``, ``flops``, ``latency``, ``profile`` or ``robustness``."""
+class Measurement(Generic[C]):
+    """One measurement: ``params``, ``flops``, ``latency``, ``profile`` or ``robustness``, with its
+    conditions type ``C``."""
 
     name: str
     options: tuple[Option, ...]
-    build: Build
-    run: Run
+    # (models, checked option values, the folder relative paths are read from) -> conditions
+    build: Callable[[Sequence[str], dict[str, Any], Path | None], C]
+    # (models, conditions, run id, progress, keep rows so far) -> what was measured
+    run: Callable[[Sequence[str], C, str, Progress, KeepRows], Measured]
     together: bool = False  # models measured together (round-robin timing, shared noisy images)
-    failure_fields: Callable[[Any], dict[str, Any]] = lambda conds: {}  # keys of a whole-item failure row
+    failure_fields: Callable[[C], dict[str, Any]] = lambda conds: {}  # keys of a whole-item failure row
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # e.g. rigorous: 3 processes
-    notes: Callable[[Any], list[str]] = lambda conds: []  # what to say once of a run's conditions
+    notes: Callable[[C], list[str]] = lambda conds: []  # what to say once of a run's conditions
 
     def option(self, name: str) -> Option:
         for option in self.options:
@@ -100,7 +100,7 @@ class Measurement:
     def measure(
         self,
         models: Sequence[str],
-        conds: Any,
+        conds: C,
         run_id: str,
         tick: Progress | None = None,
         on_rows: KeepRows | None = None,

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mubench.errors import UsageError, opt
 from mubench.measure.failures import run_item
 from mubench.measure.from_options import checkpoint_pairs, shared_resolution, solver_config, with_checkpoints
 from mubench.measure.measurement import KeepRows, Measured, Measurement, Progress, Rows
 from mubench.options.catalog import FLOPS as FLOPS_OPTIONS
+
+if TYPE_CHECKING:
+    from mubench.measure.counting.flops import FlopConditions
 
 
 def _no_conditions(models: Sequence[str], options: dict[str, Any], base: Path | None) -> None:
@@ -30,7 +33,7 @@ def _count_params(
     return Measured(rows)
 
 
-def _flop_conditions(models: Sequence[str], o: dict[str, Any], base: Path | None) -> Any:
+def _flop_conditions(models: Sequence[str], o: dict[str, Any], base: Path | None) -> FlopConditions:
     from mubench.measure.counting.flops import FlopConditions
     from mubench.registry import get_spec
 
@@ -45,11 +48,13 @@ def _flop_conditions(models: Sequence[str], o: dict[str, Any], base: Path | None
                           **{k: o[k] for k in keys if k in o})  # fmt: skip
 
 
-def _flop_fields(conds: Any) -> dict[str, Any]:
+def _flop_fields(conds: FlopConditions) -> dict[str, Any]:
     return {"resolution": conds.resolution, "batch_size": conds.batch_size, "steps": conds.steps}
 
 
-def _count_flops(models: Sequence[str], conds: Any, run_id: str, tick: Progress, keep: KeepRows) -> Measured:
+def _count_flops(
+    models: Sequence[str], conds: FlopConditions, run_id: str, tick: Progress, keep: KeepRows
+) -> Measured:
     from mubench.measure.counting.flops import measure_flops
 
     rows: Rows = []
@@ -69,5 +74,7 @@ def _count_flops(models: Sequence[str], conds: Any, run_id: str, tick: Progress,
     return Measured(rows, breakdowns)
 
 
-PARAMS = Measurement("params", (), _no_conditions, _count_params)
-FLOPS = Measurement("flops", FLOPS_OPTIONS, _flop_conditions, _count_flops, failure_fields=_flop_fields)
+PARAMS = Measurement[None]("params", (), _no_conditions, _count_params)
+FLOPS = Measurement["FlopConditions"](
+    "flops", FLOPS_OPTIONS, _flop_conditions, _count_flops, failure_fields=_flop_fields
+)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mubench.measure.from_options import inference_mode_fields, with_checkpoints
 from mubench.measure.measurement import KeepRows, Measured, Measurement, Progress
 from mubench.options.catalog import LATENCY as LATENCY_OPTIONS
 
+if TYPE_CHECKING:
+    from mubench.measure.latency.conditions import LatencyConditions
 
-def _conditions(models: Sequence[str], o: dict[str, Any], base: Path | None) -> Any:
+
+def _conditions(models: Sequence[str], o: dict[str, Any], base: Path | None) -> LatencyConditions:
     from mubench.measure.latency.conditions import LatencyConditions, default_steps
 
     timed = {k: o[k] for k in ("sampler", "eta", "repeats", "trajectory_repeats", "processes") if k in o}
@@ -22,7 +25,9 @@ def _conditions(models: Sequence[str], o: dict[str, Any], base: Path | None) -> 
     )
 
 
-def _time(models: Sequence[str], conds: Any, run_id: str, tick: Progress, keep: KeepRows) -> Measured:
+def _time(
+    models: Sequence[str], conds: LatencyConditions, run_id: str, tick: Progress, keep: KeepRows
+) -> Measured:
     from mubench.measure.latency.run import measure_latency
 
     rows = with_checkpoints(measure_latency(list(models), conds, run_id, tick), conds.checkpoints)
@@ -32,4 +37,6 @@ def _time(models: Sequence[str], conds: Any, run_id: str, tick: Progress, keep: 
 
 # rigorous: the verdicts of the claims table respect the between-process spread, so suites measure it.
 PRESETS = {"default": {}, "rigorous": {"processes": 3}}
-LATENCY = Measurement("latency", LATENCY_OPTIONS, _conditions, _time, together=True, presets=PRESETS)
+LATENCY = Measurement["LatencyConditions"](
+    "latency", LATENCY_OPTIONS, _conditions, _time, together=True, presets=PRESETS
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mubench.errors import UsageError, opt
 from mubench.measure.from_options import checkpoint_pairs, relative_to, step_counts
@@ -17,7 +17,11 @@ _AS_GIVEN = ("dataset", "num_images", "sampler", "steps", "eta", "seed", "allow_
              "weights", "prediction", "lpips_net")  # fmt: skip
 
 
-def _conditions(models: Sequence[str], o: dict[str, Any], base: Path | None) -> Any:
+if TYPE_CHECKING:
+    from mubench.measure.robustness.conditions import RobustnessConditions
+
+
+def _conditions(models: Sequence[str], o: dict[str, Any], base: Path | None) -> RobustnessConditions:
     from mubench.measure.robustness.conditions import RobustnessConditions, metric_plan
     from mubench.measure.robustness.weights import checkpoint_paths
 
@@ -45,17 +49,19 @@ def _conditions(models: Sequence[str], o: dict[str, Any], base: Path | None) -> 
     return conds
 
 
-def _denoise(models: Sequence[str], conds: Any, run_id: str, tick: Progress, keep: KeepRows) -> Measured:
+def _denoise(
+    models: Sequence[str], conds: RobustnessConditions, run_id: str, tick: Progress, keep: KeepRows
+) -> Measured:
     from mubench.measure.robustness.run import measure_robustness
 
     return Measured(measure_robustness(list(models), conds, run_id, tick, on_rows=keep))
 
 
-def _failure_fields(conds: Any) -> dict[str, Any]:
+def _failure_fields(conds: RobustnessConditions) -> dict[str, Any]:
     return {"sigma": conds.sigmas[0], "dataset": conds.dataset}
 
 
-def _notes(conds: Any) -> list[str]:
+def _notes(conds: RobustnessConditions) -> list[str]:
     """LPIPS left out for want of its backbone file, naming the exact path to put it at."""
     from mubench.measure.robustness.conditions import metric_plan
 
@@ -66,7 +72,7 @@ def _notes(conds: Any) -> list[str]:
     return [note] if note else []
 
 
-ROBUSTNESS = Measurement(
+ROBUSTNESS = Measurement["RobustnessConditions"](
     "robustness",
     ROBUSTNESS_OPTIONS,
     _conditions,
