@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -13,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from mubench.cli.output import OutputConsole
 from mubench.defaults import DEFAULT_PAIR
 from mubench.distributed import launched
 from mubench.errors import MubenchError, UsageError
@@ -20,7 +20,7 @@ from mubench.errors import MubenchError, UsageError
 if TYPE_CHECKING:  # imported where used: `mubench --help` starts without pandas and torch
     import pandas as pd
 
-console = Console(width=int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS") else None)
+console = OutputConsole()  # tables whole when piped; COLUMNS when valid
 err_console = Console(stderr=True)
 
 ModelsOpt = Annotated[
@@ -39,6 +39,10 @@ JsonOpt = Annotated[
     Path | None, typer.Option("--json", help="Write the rows and environment to this JSON file.")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+WideOpt = Annotated[
+    bool,
+    typer.Option("--wide", help="Show every column in the terminal table (the CSV/JSON always has all)."),
+]
 PrefaultOpt = Annotated[
     bool,
     typer.Option(
