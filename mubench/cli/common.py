@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from mubench.cli.output import OutputConsole
@@ -21,7 +20,7 @@ if TYPE_CHECKING:  # imported where used: `mubench --help` starts without pandas
     import pandas as pd
 
 console = OutputConsole()  # tables whole when piped; COLUMNS when valid
-err_console = Console(stderr=True)
+err_console = OutputConsole(stderr=True)  # notes on one line each when logged
 
 ModelsOpt = Annotated[
     list[str] | None,
