@@ -113,7 +113,7 @@ def _md_block(block: Block) -> str:
     if isinstance(block, Table):
         return _md_table(block)
     if isinstance(block, Note):
-        return f"<sub>{html.escape(block.text, quote=False)}</sub>"
+        return f"> {block.text}"
     if isinstance(block, Details):
         return "\n\n".join([f"### {block.summary}", *(_md_block(b) for b in block.blocks)])
     image = f"![{block.alt}]({block.path})"
@@ -168,14 +168,14 @@ def _html_table(table: Table) -> str:
 def _html_classed_table(table: Table) -> str:
     """A table whose cells in ``table.cell_class``'s columns carry a class by their text (verdicts)."""
     ident = f' id="{html.escape(table.table_id, quote=True)}"' if table.table_id else ""
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.frame.columns)
+    head = "".join(f"<th>{html.escape(str(c), quote=False)}</th>" for c in table.frame.columns)
     lines = []
     for values in table.frame.itertuples(index=False):
         cells = []
         for column, value in zip(table.frame.columns, values):
             name = table.cell_class.get(column, {}).get(str(value))
             attr = f' class="{html.escape(name, quote=True)}"' if name else ""
-            cells.append(f"<td{attr}>{html.escape(str(value))}</td>")
+            cells.append(f"<td{attr}>{html.escape(str(value), quote=False)}</td>")
         lines.append(f"<tr>{''.join(cells)}</tr>")
     rows = "\n".join(lines)
     return f"<table{ident}>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{rows}\n</tbody></table>"
@@ -199,10 +199,10 @@ def _html_block(block: Block) -> str:
     if isinstance(block, Table):
         return _html_table(block)
     if isinstance(block, Note):
-        return f'<p class="note">{html.escape(block.text)}</p>'
+        return f'<p class="note">{html.escape(block.text, quote=False)}</p>'
     if isinstance(block, Details):
         inner = "\n".join(_html_block(b) for b in block.blocks)
-        summary = f"<summary>{html.escape(block.summary)}</summary>"
+        summary = f"<summary>{html.escape(block.summary, quote=False)}</summary>"
         return f"<details{' open' if block.open else ''}>{summary}\n{inner}\n</details>"
     return _html_image(block)
 
