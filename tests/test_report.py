@@ -502,7 +502,8 @@ def test_each_claims_groups_are_numbered_under_the_table_with_its_rule(fixture_r
     ]
     latency = details[2]
     groups = next(b for b in latency.blocks if isinstance(b, Table)).frame
-    assert groups["#"].tolist() == ["1", "2"] and groups["condition"].tolist() == list(claims["latency"].groups)
+    assert groups["#"].tolist() == ["1", "2"]
+    assert groups["condition"].tolist() == list(claims["latency"].groups)
     assert any(isinstance(b, Note) and claims["latency"].rule in b.text for b in latency.blocks)
 
 
