@@ -13,6 +13,7 @@ from mubench.cli.common import (
     ModelsOpt,
     PrefaultOpt,
     QuietOpt,
+    WideOpt,
     check_outputs,
     console,
     err_console,
@@ -29,6 +30,8 @@ from mubench.errors import MubenchError
 from mubench.formatting import fixed, integer, text
 from mubench.formatting import weights as weights_cell
 from mubench.ranges import bounds
+
+ROBUSTNESS_DETAIL = ("t_start", "checkpoint")  # shown with --wide: the start step, the weights' file
 
 
 @friendly_errors
@@ -88,6 +91,7 @@ def robustness(
     csv: CsvOpt = None,
     json: JsonOpt = None,
     quiet: QuietOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """Denoise test images with pixel noise sigma; PSNR, SSIM and LPIPS with 95% confidence intervals.
 
@@ -150,14 +154,17 @@ def robustness(
         ("psnr_db_diff_ci95", "±95%", fixed(2)),
         ("checkpoint", "weights", weights_cell),
     ]
-    caption = (
-        f"{len(frame) and frame['n_images'].iloc[0]} test images of {dataset}; noise in [0, 1] pixel units. "
-        "identity = the noisy input; tv / wavelet / nl-means = scikit-image, given the true sigma. "
-        "Δ PSNR = paired per-image difference to the first model (same noisy images), with its 95% CI."
-    )
-    if "lpips_mean" in frame:
-        caption += f" LPIPS ({conds.lpips_net} backbone): lower is better."
-    console.print(table(frame, columns, title="Denoising quality", caption=caption))
+    caption = [
+        (None, f"{len(frame) and frame['n_images'].iloc[0]} test images of {dataset}; noise in [0, 1] pixel "
+               "units. identity = the noisy input; tv / wavelet / nl-means = scikit-image, given the true "
+               "sigma."),
+        ("t_start", "t* = the step the reverse process starts from."),
+        ("psnr_db_diff_mean", "Δ PSNR = paired per-image difference to the first model (same noisy images), "
+                              "with its 95% CI."),
+        ("lpips_mean", f"LPIPS ({conds.lpips_net} backbone): lower is better."),
+    ]  # fmt: skip
+    hide = () if wide else ROBUSTNESS_DETAIL
+    console.print(table(frame, columns, title="Denoising quality", caption=caption, hide=hide))
     messages = frame.get("message", [])
     _, lpips_note = metric_plan(conds)
     if lpips_note:  # after the table, where it is seen; its option names as the command line spells them
