@@ -142,11 +142,12 @@ figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption, .caption { color: #555; font-size: .9em; }
 .note { color: #555; font-size: .82em; margin-top: -.4em; }
 .summary-line { font-size: 1.05em; }
-td.verdict-holds { background: #dcf5dc; color: #14521b; font-weight: 600; }
-td.verdict-fails { background: #fbe0de; color: #8a1c12; font-weight: 600; }
-td.verdict-partial { background: #fdf2cf; color: #6b4e00; font-weight: 600; }
-td.verdict-inconclusive { background: #ececf0; color: #3d3d45; font-weight: 600; }
-td.verdict-unmeasured { background: #f6f6f8; color: #77777f; font-style: italic; }
+table td.verdict-holds { background: #dcf5dc; color: #14521b; font-weight: 600; }
+table td.verdict-fails { background: #fbe0de; color: #8a1c12; font-weight: 600; }
+table td.verdict-partial { background: #fdf2cf; color: #6b4e00; font-weight: 600; }
+table td.verdict-inconclusive { background: #ececf0; color: #3d3d45; font-weight: 600; }
+table td.verdict-unmeasured { background: #f6f6f8; color: #77777f; font-style: italic; }
+td[class^="verdict-"] { white-space: nowrap; }
 details { margin: .6em 0; border: 1px solid #e3e3e8; border-radius: 4px; padding: .3em .8em; }
 details > summary { cursor: pointer; font-weight: 600; }
 """
