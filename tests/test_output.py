@@ -56,7 +56,7 @@ def _printed(monkeypatch: pytest.MonkeyPatch, runner, args: list[str]) -> list[W
         return original(*objects, **kwargs)
 
     monkeypatch.setattr(common.console, "print", record)
-    result = runner.invoke(app, [*args, "-q"] if args[0] != "models" else args)
+    result = runner.invoke(app, [*args, "-q"] if args[0] not in ("models", "compare") else args)
     assert result.exit_code == 0, result.output
     assert shown, result.output
     return shown
@@ -138,3 +138,14 @@ def test_piped_output_is_whole_whatever_columns_says(columns):
     widest = max(len(line.rstrip()) for line in out.splitlines())
     assert widest <= 80 if columns == "80" else widest > 80, out  # natural width: wider than rich's 80
     assert "act. MiB: peak live tensors of one eager call." in _flat(out)
+
+
+def test_the_compare_table_is_whole_at_80_columns(runner, monkeypatch, tmp_path):
+    for name in ("a", "b"):
+        result = runner.invoke(app, ["params", *PAIR, "-q", "--csv", str(tmp_path / f"{name}.csv")])
+        assert result.exit_code == 0, result.output
+    first = _printed(monkeypatch, runner, ["compare", str(tmp_path / "a.csv"), str(tmp_path / "b.csv")])[0]
+    for width in (80, None):
+        out = _render(first, width)
+        assert ELLIPSIS not in out and "35,710,339" not in out  # the tiny pair's counts, not another's
+        assert "655,171" in out and "1.0000" in out, out
