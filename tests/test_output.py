@@ -149,3 +149,23 @@ def test_the_compare_table_is_whole_at_80_columns(runner, monkeypatch, tmp_path)
         out = _render(first, width)
         assert ELLIPSIS not in out and "35,710,339" not in out  # the tiny pair's counts, not another's
         assert "655,171" in out and "1.0000" in out, out
+
+
+def test_a_table_wider_than_the_screen_is_split_never_cropped():
+    import pandas as pd
+
+    from mubench.cli.render import table
+    from mubench.formatting import integer, text
+
+    big = {k: [7_296_565_248, i] for i, k in enumerate("abcd")}
+    frame = pd.DataFrame({"model": ["lucid-unet", "ode-u"], **big, "e": [1, 2]})  # a narrow last column
+    columns = [("model", "model", text), *((k, f"head {k} long", integer) for k in "abcde")]
+    caption = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen"
+    shown = table(frame, columns, title="T", caption=caption)
+    for width in range(30, 121, 5):
+        out = _render(shown, width)
+        assert max(len(line.rstrip()) for line in out.splitlines()) <= width, out
+        assert ELLIPSIS not in out and out.count("7,296,565,248") == 4, out
+        words = _flat(out).split()
+        assert words.count("head") == words.count("long") == 5, out  # every header whole, maybe wrapped
+        assert caption in _flat(out)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from rich.console import Console, ConsoleDimensions, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 UNBOUNDED = 10_000  # "as wide as the content": no table of mubench's comes near it
 
@@ -60,10 +61,17 @@ class WholeTable:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         groups = self.groups(console, options.max_width)
+        if len(groups) == 1:
+            yield _fitted(console, self.table, options.max_width)
+            return
+        widths = []
         for i, indexes in enumerate(groups):
-            part = self._part(indexes, first=i == 0, last=i == len(groups) - 1)
-            need = _minimum(console, part)
-            yield part if need <= options.max_width else _Overflow(part, need)
+            part = self._part(indexes, first=i == 0)
+            widths.append(max(_minimum(console, part), min(options.max_width, _measure(console, part))))
+            yield _fitted(console, part, options.max_width)
+        if self.table.caption:  # under the parts, as wide as the widest (not the last, maybe narrow)
+            caption = Text.from_markup(str(self.table.caption), style="table.caption")
+            yield _AtWidth(caption, max(widths))
 
     def groups(self, console: Console, width: int) -> list[list[int]]:
         """The column indexes of each printed table: all of them when they fit ``width``."""
@@ -75,7 +83,7 @@ class WholeTable:
         current = list(keep)
         for index in range(len(keep), count):
             trial = [*current, index]
-            if len(current) > len(keep) and _minimum(console, self._part(trial, False, False)) > width:
+            if len(current) > len(keep) and _minimum(console, self._part(trial, False)) > width:
                 groups.append(current)
                 current = [*keep, index]
             else:
@@ -83,24 +91,54 @@ class WholeTable:
         groups.append(current)
         return groups
 
-    def _part(self, indexes: Iterable[int], first: bool, last: bool) -> Table:
+    def _part(self, indexes: Iterable[int], first: bool) -> Table:
         part = copy.copy(self.table)
         part.columns = [copy.copy(self.table.columns[i]) for i in indexes]
         for position, column in enumerate(part.columns):
             column._index = position  # rich pads the first and last columns by their index
         part.title = self.table.title if first else None
-        part.caption = self.table.caption if last else None
+        part.caption = None
         return part
 
 
-class _Overflow:
-    """A table rendered at its own minimum width, wider than the screen, rather than cut."""
+class _AtWidth:
+    """A renderable at a given width: a table at its minimum when wider than the screen (rather than cut),
+    a caption as wide as the tables above it."""
 
-    def __init__(self, table: Table, width: int) -> None:
-        self.table, self.width = table, width
+    def __init__(self, renderable: Table | Text, width: int) -> None:
+        self.renderable, self.width = renderable, width
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield from console.render(self.table, options.update(width=self.width))
+        yield from console.render(self.renderable, options.update(width=self.width))
+
+
+def _fitted(console: Console, table: Table, width: int) -> Table | _AtWidth:
+    """``table`` as it fits ``width``: as is when it fits whole; else with each column given its minimum
+    (every cell and header word whole) and the space left shared in proportion to what each lacks of
+    its natural width (rich's own squeeze may go below a column's minimum, then crop the line); at its
+    minimum width, wider than ``width``, when even that does not fit."""
+    natural, least = _measure(console, table), _minimum(console, table)
+    if natural <= width:
+        return table
+    if least > width:
+        return _AtWidth(table, least)
+    wide = console.options.update(width=UNBOUNDED)
+    ranges = [table._measure_column(console, wide, column) for column in table.columns]
+    spare = width - least
+    wants = [r.maximum - r.minimum for r in ranges]
+    gives = [spare * want // max(1, sum(wants)) for want in wants]
+    fitted = copy.copy(table)
+    fitted.columns = []
+    for column, measured, give in zip(table.columns, ranges, gives):
+        column = copy.copy(column)
+        column.width = measured.minimum + give - table._get_padding_width(column._index)
+        fitted.columns.append(column)
+    return fitted
+
+
+def _measure(console: Console, table: Table) -> int:
+    """The natural width of ``table``: every cell on one line."""
+    return Measurement.get(console, console.options.update(width=UNBOUNDED), table).maximum
 
 
 def _minimum(console: Console, table: Table) -> int:
