@@ -45,8 +45,9 @@ def table(
         cells = body[name]
         width = max((len(cell) for cell in cells), default=1)
         word = max((len(w) for w in header.split()), default=1)  # headers wrap between words
-        if fmt is text and width > 24:  # long text (descriptions, messages) folds
-            out.add_column(header, overflow="fold", min_width=max(16, word))
+        if fmt is text and width > 24:  # long text (descriptions, messages) wraps between words
+            longest = max((len(w) for cell in cells for w in cell.split()), default=1)
+            out.add_column(header, overflow="fold", min_width=max(16, word, min(longest, 32)))
         elif fmt is text:  # short text (model names, flags) stays whole
             out.add_column(header, overflow="fold", min_width=max(width, word))
         else:  # numbers are never wrapped nor cut
