@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint bench ci-suite clean
+.PHONY: install demo test lint bench ci-suite report-screenshot clean
 
 # The CI suite's output folder, compared with the committed baseline results/ci/.
 CI_RESULTS ?= build/ci-results
@@ -39,6 +39,11 @@ ci-suite: install
 
 bench: install
 	$(BIN)/python benchmarks/flops_registry.py
+
+# The paper report from its committed rows, and how it looks in headless Chromium (apt-get install chromium).
+report-screenshot: install
+	$(BIN)/mubench report results/cpu/paper -q
+	benchmarks/report_screenshot.sh results/cpu/paper/report.html results/cpu/paper/report.png 1400 1300
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from mubench.cli.declared import typer_annotation
+from mubench.cli.output import OutputConsole
 from mubench.defaults import DEFAULT_PAIR
 from mubench.distributed import launched
 from mubench.errors import MubenchError, UsageError
@@ -22,8 +21,8 @@ from mubench.options.catalog import OUTPUTS
 if TYPE_CHECKING:  # imported where used: `mubench --help` starts without pandas and torch
     import pandas as pd
 
-console = Console(width=int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS") else None)
-err_console = Console(stderr=True)
+console = OutputConsole()  # tables whole when piped; COLUMNS when valid
+err_console = OutputConsole(stderr=True)  # notes on one line each when logged
 
 # Where rows go, declared once (mubench.options.catalog) for the measurement commands and the others.
 CsvOpt, JsonOpt, QuietOpt = (typer_annotation(option) for option in OUTPUTS)

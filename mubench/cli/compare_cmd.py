@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mubench.cli.common import CsvOpt, check_outputs, console, err_console, friendly_errors
+from mubench.cli.output import WholeTable
 from mubench.defaults import DEFAULT_METRICS
 from mubench.ranges import bounds
 
@@ -94,19 +95,18 @@ def compare(
         raise typer.Exit(1)
 
 
-def _render(result: Comparison, threshold: float, baseline: Path, current: Path, changed_only: bool) -> Table:
+def _render(
+    result: Comparison, threshold: float, baseline: Path, current: Path, changed_only: bool
+) -> WholeTable:
     from mubench.compare import format_value
 
     out = Table(title=f"{current} vs {baseline}", caption_justify="left",
                 caption="ratio = current / baseline; + worse, - better; red: beyond its limit, "
                         f"yellow: worse by more than {threshold:g}% (not gated)")  # fmt: skip
-    out.add_column("measurement: metric", overflow="fold")
-    for header in ("baseline", "current", "ratio"):
-        out.add_column(header, justify="right", no_wrap=True)
-    out.add_column("limit", overflow="fold")
     same = len(result.table) - int((result.table["change"] != "same").sum())
     if changed_only and same:
         out.caption = f"{out.caption}. {same} unchanged line(s) not shown."
+    lines: list[tuple[tuple[str, ...], str | None]] = []
     for line in result.table.itertuples(index=False):
         if changed_only and line.change == "same" and not line.regression:
             continue
@@ -124,8 +124,15 @@ def _render(result: Comparison, threshold: float, baseline: Path, current: Path,
             ratio,
             line.limit,
         )
+        lines.append((cells, style))
+    out.add_column("measurement: metric", overflow="fold", min_width=16)
+    for i, header in enumerate(("baseline", "current", "ratio"), 1):  # figures whole, never cut
+        width = max([len(header), *(len(cells[i]) for cells, _ in lines)])
+        out.add_column(header, justify="right", overflow="fold", min_width=width)
+    out.add_column("limit", overflow="fold")
+    for cells, style in lines:
         out.add_row(*map(escape, cells), style=style)
-    return out
+    return WholeTable(out)
 
 
 def _report_unmatched(result: Comparison) -> None:

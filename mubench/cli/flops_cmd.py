@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-@measurement_command("flops")
+@measurement_command("flops", wide=True)
 def flops(call: CommandCall) -> None:
     """Count MACs (multiply-accumulates) and FLOPs (= 2 x MACs) of one denoiser call, and of a trajectory.
 
@@ -43,7 +43,7 @@ def flops(call: CommandCall) -> None:
     from mubench.registry import get_spec
     from mubench.results import new_run_id, to_frame
 
-    options, csv, json, quiet = call.options, call.csv, call.json, call.quiet
+    options, csv, json, quiet, wide = call.options, call.csv, call.json, call.quiet, call.wide
     measuring = measurement("flops")
     names = call.models
     conds = measuring.conditions(names, options)
@@ -57,7 +57,7 @@ def flops(call: CommandCall) -> None:
             names, conds, run_id, tick, on_rows=lambda rows: save_partial(to_frame(rows), csv, json)
         )
     frame = to_frame(measured.rows)
-    _render(frame, names, conds.resolution, conds.steps)
+    _render(frame, conds.resolution, conds.steps, wide)
     for breakdown in measured.breakdowns:
         if not breakdown.empty:
             counted = "MACs" if conds.tier == "matmul" else "MACs + elementwise ops"  # tier all adds those
@@ -74,7 +74,11 @@ def mib(value: float | None) -> str:
     return "-" if missing(value) else f"{value / 2**20:,.1f}"
 
 
-def _render(frame: pd.DataFrame, names: list[str], shared: int | None, steps: int) -> None:
+# Shown with --wide: what the memory traffic and the live tensors are, beside the counts.
+FLOPS_DETAIL = ("bytes_unfused", "arithmetic_intensity_unfused", "peak_activation_mib")
+
+
+def _render(frame: pd.DataFrame, shared: int | None, steps: int, wide: bool) -> None:
     import pandas as pd
 
     counter = frame["counter"] if "counter" in frame else pd.Series("fvcore", index=frame.index)
@@ -92,23 +96,28 @@ def _render(frame: pd.DataFrame, names: list[str], shared: int | None, steps: in
         ("bytes_unfused", "MiB moved", mib),
         ("arithmetic_intensity_unfused", "FLOP/B", fixed(1)),
         ("peak_activation_mib", "act. MiB", fixed(1)),
-        *([("status", "status", text)] if (fv["status"] != "ok").any() else []),
+        ("status", "status", text),
     ]
     solvers = sorted({s for s in fv.get("solver", pd.Series(dtype=str)).dropna()})
     where = f"{shared}x{shared}, shared by all models" if shared else "each model's default"
     base = first_ok(fv)
     tier = base["tier"] if base is not None else "-"
     baseline = base["model"] if base is not None else "-"
-    caption = (
-        f"MACs = multiply-accumulates counted by fvcore (tier '{tier}'); FLOPs = 2 x MACs"
-        f"{' + elementwise ops' if tier == 'all' else ''}. vs base: MACs / those of {baseline}. "
-        f"Resolution: {where}; batch {fv['batch_size'].iloc[0]}. "
-        f"NFE = ODE-function evaluations per call{' (' + ', '.join(solvers) + ')' if solvers else ''}. "
-        "torch/fv = torch FlopCounterMode FLOPs / (2 x fvcore MACs) over the ops both count. "
-        "MiB moved: every aten operator reads its inputs and writes its outputs (unfused); FLOP/B: FLOPs "
-        "per byte of it; act. MiB: peak live tensors of one eager call."
-    )
-    console.print(table(fv, columns, title="Compute per denoiser call", caption=caption))
+    ode = f" ({', '.join(solvers)})" if solvers else ""
+    caption = [
+        (None, f"MACs = multiply-accumulates counted by fvcore (tier '{tier}'); FLOPs = 2 x MACs"
+               f"{' + elementwise ops' if tier == 'all' else ''}."),
+        ("macs_vs_first", f"vs base: MACs / those of {baseline}."),
+        (None, f"Resolution: {where}; batch {fv['batch_size'].iloc[0]}."),
+        ("nfe", f"NFE = ODE-function evaluations per call{ode}."),
+        ("xcheck_ratio", "torch/fv = torch FlopCounterMode FLOPs / (2 x fvcore MACs), ops both count."),
+        ("coverage", "cov. = share of the op calls of the tier that fvcore could count."),
+        ("bytes_unfused", "MiB moved: each aten operator reads its inputs and writes its outputs (unfused)."),
+        ("arithmetic_intensity_unfused", "FLOP/B: FLOPs per byte moved."),
+        ("peak_activation_mib", "act. MiB: peak live tensors of one eager call."),
+    ]  # fmt: skip
+    hide = () if wide else FLOPS_DETAIL
+    console.print(table(fv, columns, title="Compute per denoiser call", caption=caption, hide=hide))
     for model, message in dict.fromkeys(zip(frame["model"], frame["message"])):
         if message:
             err_console.print(f"note ({model}): {message}", highlight=False, markup=False)

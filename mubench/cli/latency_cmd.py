@@ -18,10 +18,10 @@ from mubench.formatting import fixed, integer, percent, ratio, text
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mubench.measure.latency.conditions import LatencyConditions
+    from mubench.measure.latency import LatencyConditions
 
 
-@measurement_command("latency")
+@measurement_command("latency", wide=True)
 def latency(call: CommandCall) -> None:
     """Time one denoiser call and a full reverse trajectory, every model under the same conditions.
 
@@ -42,7 +42,7 @@ def latency(call: CommandCall) -> None:
     from mubench.measure.measurements import measurement
     from mubench.results import new_run_id, to_frame
 
-    options, csv, json, quiet = call.options, call.csv, call.json, call.quiet
+    options, csv, json, quiet, wide = call.options, call.csv, call.json, call.quiet, call.wide
     measuring = measurement("latency")
     names = call.models
     conds = measuring.conditions(names, options)
@@ -52,11 +52,18 @@ def latency(call: CommandCall) -> None:
     with progress(total, "latency", quiet) as tick:
         rows = measuring.measure(names, conds, run_id, tick).rows
     frame = to_frame(rows)
-    _render(frame, conds)
+    _render(frame, conds, wide)
     finish(frame, csv, json, conds.device)
 
 
-def _render(frame: pd.DataFrame, conds: LatencyConditions) -> None:
+# Shown with --wide: the time against the device's limits, and memory.
+LATENCY_DETAIL = (
+    "roofline_vs_first", "achieved_share", "latency_over_roofline", "peak_activation_mib", "peak_mem_mib",
+)  # fmt: skip
+
+
+def _render(frame: pd.DataFrame, conds: LatencyConditions, wide: bool) -> None:
+    cuda = conds.device.startswith("cuda")
     columns: list[Column] = [
         ("model", "model", text),
         ("call_ms_median", "call ms", fixed(3)),
@@ -71,31 +78,41 @@ def _render(frame: pd.DataFrame, conds: LatencyConditions) -> None:
         ("achieved_share", "of peak", percent),
         ("latency_over_roofline", "x roofline", fixed(2)),
         ("peak_activation_mib", "act. MiB", fixed(1)),
-        *([("peak_mem_mib", "peak MiB", fixed(1))] if conds.device.startswith("cuda") else []),
+        *([("peak_mem_mib", "peak MiB", fixed(1))] if cuda else []),
         ("nfe", "NFE", integer),
         ("agrees_with_eager_fp32", "agrees", text),
         ("status", "status", text),
     ]
     first = frame.iloc[0]
     base = first_ok(frame)
-    caption = (
+    several = conds.processes > 1
+    setup = (
         f"{first.get('device_name', '')} ({first['device']}), {first['dtype']}, batch {first['batch_size']}, "
         f"{first['resolution']}x{first['resolution']}, {first.get('num_threads', '?')} threads, "
-        f"tf32 {first.get('tf32', '-')}, mode {conds.mode()}, "
-        f"{_processes_text(conds)}, libraries {'pre-faulted' if conds.prefault else 'not pre-faulted'}. "
-        f"Trajectory: {first['sampler']} x {conds.steps} steps. vs base = median over that of "
-        f"{base['model'] if base is not None else '-'}; MACs vs base beside it is what the arithmetic "
-        "alone predicts, roofline vs base what memory traffic and arithmetic together allow. of peak = "
-        "achieved FLOP/s over the device's measured peak (best matmul or convolution); x roofline = call "
-        "time over the sum, per aten operator, of max(FLOPs / peak, bytes / measured bandwidth). act. MiB = "
-        "peak live tensors of one eager call."
-        + (" peak MiB = the CUDA allocator's peak." if conds.device.startswith("cuda") else "")
+        f"tf32 {first.get('tf32', '-')}, mode {conds.mode()}, {_processes_text(conds)}, "
+        f"libraries {'pre-faulted' if conds.prefault else 'not pre-faulted'}."
     )
-    if conds.processes > 1:
-        caption += (
-            " call ms = median of the processes' medians; spread = (max - min) / median of those medians."
-        )
-    console.print(table(frame, columns, title="Latency per denoiser call (median ms)", caption=caption))
+    caption = [
+        (None, setup),
+        ("trajectory_s_median", f"Trajectory: {first['sampler']} x {conds.steps} steps."),
+        ("call_ms_vs_first", f"vs base = median over that of {base['model'] if base is not None else '-'}."),
+        ("macs_vs_first", "MACs vs base is what the arithmetic alone predicts."),
+        ("roofline_vs_first", "roofline vs base: what memory traffic and arithmetic together allow."),
+        ("achieved_share", "of peak = achieved FLOP/s over the device's measured peak (best matmul or "
+                           "convolution)."),
+        ("latency_over_roofline", "x roofline = call time over the sum, per aten operator, of max(FLOPs / "
+                                  "peak, bytes / measured bandwidth)."),
+        ("peak_activation_mib", "act. MiB = peak live tensors of one eager call."),
+        ("peak_mem_mib", "peak MiB = the CUDA allocator's peak."),
+        ("agrees_with_eager_fp32", "agrees: output matches the eager fp32 model's."),
+        ("call_ms_process_spread" if several else "-",
+         "call ms = median of the processes' medians; spread = (max - min) / median of those medians."),
+    ]  # fmt: skip
+    agrees = frame.get("agrees_with_eager_fp32")
+    trivial = agrees is None or bool(agrees.fillna(True).astype(bool).all())  # said only when it does not
+    hide = () if wide else (*LATENCY_DETAIL, *(["agrees_with_eager_fp32"] if trivial else []))
+    title = "Latency per denoiser call (median ms)"
+    console.print(table(frame, columns, title=title, caption=caption, hide=hide))
     for _, row in frame.iterrows():
         if row.get("message") and row.get("status", "ok") == "ok":  # failures: named by finish()
             err_console.print(f"note ({row['model']}): {row['message']}", highlight=False, markup=False)

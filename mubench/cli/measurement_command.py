@@ -15,7 +15,7 @@ from typing import Any
 from mubench.cli.common import friendly_errors, models_or_default
 from mubench.cli.declared import typer_parameter
 from mubench.defaults import DEFAULT_PAIR
-from mubench.options.catalog import MEASUREMENT_OPTIONS, MODEL, OUTPUTS
+from mubench.options.catalog import MEASUREMENT_OPTIONS, MODEL, OUTPUTS, WIDE
 
 
 @dataclass
@@ -29,15 +29,18 @@ class CommandCall:
     csv: Path | None
     json: Path | None
     quiet: bool
+    wide: bool = False  # every column in the terminal table (commands whose default leaves some out)
 
 
 def measurement_command(
-    name: str, default_models: Sequence[str] = DEFAULT_PAIR
+    name: str, default_models: Sequence[str] = DEFAULT_PAIR, wide: bool = False
 ) -> Callable[[Callable[[CommandCall], None]], Callable[..., None]]:
     """Decorate ``body(call)`` as the command of measurement ``name``: ``--model``, then the
-    measurement's options in their declared order, then ``--csv``, ``--json``, ``--quiet``."""
+    measurement's options in their declared order, then ``--csv``, ``--json``, ``--quiet`` (and
+    ``--wide`` for a command whose default table leaves columns out)."""
     options = MEASUREMENT_OPTIONS[name]
-    parameters = [typer_parameter(option) for option in (MODEL, *options, *OUTPUTS)]
+    outputs = (*OUTPUTS, WIDE) if wide else OUTPUTS
+    parameters = [typer_parameter(option) for option in (MODEL, *options, *outputs)]
 
     def decorate(body: Callable[[CommandCall], None]) -> Callable[..., None]:
         def command(**values: Any) -> None:
@@ -50,6 +53,7 @@ def measurement_command(
                     csv=values["csv"],
                     json=values["json"],
                     quiet=values["quiet"],
+                    wide=values.get("wide", False),
                 )
             )
 

@@ -2,39 +2,67 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.table import Table
 
+from mubench.cli.output import WholeTable
 from mubench.formatting import Formatter, text
 
 if TYPE_CHECKING:  # imported where used: the commands import this module at `mubench --help`
     import pandas as pd
 
 Column = tuple[str, str, Formatter]  # (frame column, header, formatter)
+Caption = str | Sequence[tuple[str | None, str]]  # text, or sentences each about one frame column (or None)
+EMPTY = ("", "-")  # cells that say nothing: a column of only these is left out
 
 
 def table(
-    frame: pd.DataFrame, columns: Sequence[Column], title: str | None = None, caption: str | None = None
-) -> Table:
-    """A rich table of ``frame`` showing ``columns`` that exist in it; numbers right-aligned."""
-    present = [c for c in columns if c[0] in frame.columns]
+    frame: pd.DataFrame,
+    columns: Sequence[Column],
+    title: str | None = None,
+    caption: Caption | None = None,
+    hide: Collection[str] = (),
+) -> WholeTable:
+    """A rich table of ``frame`` showing ``columns`` that exist in it and say something (not every cell
+    empty; a status column only when a row is not ok); numbers right-aligned, never cut. Columns named in
+    ``hide`` are left out and listed in the caption as what ``--wide`` adds. A caption given as
+    (column, sentence) pairs keeps the sentences of the columns shown (and those of None)."""
+    body = {name: [fmt(value) for value in frame[name]] for name, _, fmt in columns if name in frame.columns}
+    said = [c for c in columns if c[0] in body and any(cell not in EMPTY for cell in body[c[0]])]
+    said = [c for c in said if c[0] != "status" or any(cell != "ok" for cell in body["status"])]
+    present = [c for c in said if c[0] not in hide]
+    text_caption = _caption(caption, {name for name, _, _ in present})
+    wider = [header for name, header, _ in said if name in hide]
+    if wider:
+        text_caption = f"{text_caption} --wide adds: {', '.join(wider)}.".strip()
     # Titles and captions are plain text, which may hold a user's path: never read as rich markup.
-    out = Table(title=title and escape(title), caption=caption and escape(caption), caption_justify="left")
-    body = [[fmt(row[name]) for name, _, fmt in present] for _, row in frame.iterrows()]
-    for i, (_, header, fmt) in enumerate(present):
-        width = max((len(cells[i]) for cells in body), default=1)
-        if fmt is text and width > 24:  # long text (descriptions, messages) folds
-            out.add_column(header, overflow="fold", min_width=16)
+    out = Table(title=title and escape(title), caption=text_caption and escape(text_caption),
+                caption_justify="left")  # fmt: skip
+    for name, header, fmt in present:
+        cells = body[name]
+        width = max((len(cell) for cell in cells), default=1)
+        word = max((len(w) for w in header.split()), default=1)  # headers wrap between words
+        if fmt is text and width > 24:  # long text (descriptions, messages) wraps between words
+            longest = max((len(w) for cell in cells for w in cell.split()), default=1)
+            out.add_column(header, overflow="fold", min_width=max(16, word, min(longest, 32)))
         elif fmt is text:  # short text (model names, flags) stays whole
-            out.add_column(header, no_wrap=True, min_width=max(width, len(header)))
-        else:  # numbers are never wrapped; headers and long text give way instead
-            out.add_column(header, justify="right", no_wrap=True, min_width=width)
-    for (_, row), cells in zip(frame.iterrows(), body):
-        out.add_row(*map(escape, cells), style=None if row.get("status", "ok") == "ok" else "red")
-    return out
+            out.add_column(header, overflow="fold", min_width=max(width, word))
+        else:  # numbers are never wrapped nor cut
+            out.add_column(header, justify="right", overflow="fold", min_width=max(width, word))
+    status = frame["status"] if "status" in frame.columns else None
+    for i in range(len(frame)):
+        failed = status is not None and status.iloc[i] != "ok"
+        out.add_row(*(escape(body[name][i]) for name, _, _ in present), style="red" if failed else None)
+    return WholeTable(out)
+
+
+def _caption(caption: Caption | None, shown: set[str]) -> str:
+    if caption is None or isinstance(caption, str):
+        return caption or ""
+    return " ".join(sentence for column, sentence in caption if column is None or column in shown)
 
 
 def first_ok(frame: pd.DataFrame) -> pd.Series | None:

@@ -17,8 +17,10 @@ from mubench.errors import MubenchError
 from mubench.formatting import fixed, integer, text
 from mubench.formatting import weights as weights_cell
 
+ROBUSTNESS_DETAIL = ("t_start", "checkpoint")  # shown with --wide: the start step, the weights' file
 
-@measurement_command("robustness", SHIPPED_PAIR)
+
+@measurement_command("robustness", SHIPPED_PAIR, wide=True)
 def robustness(call: CommandCall) -> None:
     """Denoise test images with pixel noise sigma; PSNR, SSIM and LPIPS with 95% confidence intervals.
 
@@ -41,10 +43,10 @@ def robustness(call: CommandCall) -> None:
     """
     from mubench.distributed import is_main
     from mubench.measure.measurements import measurement
-    from mubench.measure.robustness.conditions import LPIPS_LEFT_OUT, metric_plan
+    from mubench.measure.robustness import LPIPS_LEFT_OUT, metric_plan
     from mubench.results import new_run_id, to_frame
 
-    options, csv, json, quiet = call.options, call.csv, call.json, call.quiet
+    options, csv, json, quiet, wide = call.options, call.csv, call.json, call.quiet, call.wide
     measuring = measurement("robustness")
     names = call.models
     if not call.models_given and is_main():
@@ -81,15 +83,17 @@ def robustness(call: CommandCall) -> None:
         ("psnr_db_diff_ci95", "±95%", fixed(2)),
         ("checkpoint", "weights", weights_cell),
     ]
-    caption = (
-        f"{len(frame) and frame['n_images'].iloc[0]} test images of {conds.dataset}; noise in [0, 1] pixel "
-        "units. "
-        "identity = the noisy input; tv / wavelet / nl-means = scikit-image, given the true sigma. "
-        "Δ PSNR = paired per-image difference to the first model (same noisy images), with its 95% CI."
-    )
-    if "lpips_mean" in frame:
-        caption += f" LPIPS ({conds.lpips_net} backbone): lower is better."
-    console.print(table(frame, columns, title="Denoising quality", caption=caption))
+    caption = [
+        (None, f"{len(frame) and frame['n_images'].iloc[0]} test images of {conds.dataset}; noise in [0, 1] "
+               "pixel units. identity = the noisy input; tv / wavelet / nl-means = scikit-image, given the "
+               "true sigma."),
+        ("t_start", "t* = the step the reverse process starts from."),
+        ("psnr_db_diff_mean", "Δ PSNR = paired per-image difference to the first model (same noisy images), "
+                              "with its 95% CI."),
+        ("lpips_mean", f"LPIPS ({conds.lpips_net} backbone): lower is better."),
+    ]  # fmt: skip
+    hide = () if wide else ROBUSTNESS_DETAIL
+    console.print(table(frame, columns, title="Denoising quality", caption=caption, hide=hide))
     messages = frame.get("message", [])
     _, lpips_note = metric_plan(conds)
     if lpips_note:  # after the table, where it is seen; its option names as the command line spells them

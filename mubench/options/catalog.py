@@ -23,6 +23,10 @@ OUTPUTS = (
     Option("json", str, "Write the rows and environment to this JSON file.", is_path=True),
     Option("quiet", bool, "No progress bar.", default=False, short="-q"),
 )
+# Commands whose default table leaves columns out take it.
+WIDE = Option(
+    "wide", bool, "Show every column in the terminal table (the CSV/JSON always has all).", default=False
+)
 
 BATCH_SIZE = Option("batch_size", int, "Images per denoiser call.", default=1, range=Range(1, 1 << 16),
                     unit="images")  # fmt: skip

@@ -73,6 +73,30 @@ class Claim:
     verdict: str
     rule: str
     groups: tuple[str, ...] = ()  # the condition groups (1), (2)... its cells name, listed under the table
+    summary: str = "—"  # what was measured, at a glance (at most CELL_LIMIT characters)
+    details: tuple[Detail, ...] = ()  # per condition group (or sigma): its figures and outcome
+
+
+@dataclass(frozen=True)
+class Detail:
+    condition: str
+    figures: str
+    outcome: str
+
+
+CELL_LIMIT = 120  # characters in a cell of the claims table
+
+
+def _short(text: str, fallback: str) -> str:
+    """``text`` when it fits a claims cell, else ``fallback`` (which must)."""
+    return text if len(text) <= CELL_LIMIT else fallback
+
+
+def _span(values: Sequence[float], fmt: str, unit: str = "") -> str:
+    """ "0.45–0.69x", or "0.50x" when all are one value."""
+    low, high = (format(v, fmt) for v in (min(values), max(values)))
+    dash = " to " if low[0] in "+-" else "–"  # "-1.09 to -0.46", not "-1.09–-0.46"
+    return f"{low}{unit}" if low == high else f"{low}{dash}{high}{unit}"
 
 
 COLUMNS = {
@@ -180,7 +204,9 @@ def params_claim(rows: pd.DataFrame) -> Claim:
         measured += f"; {AUTHORS_MODEL} {percent(params[AUTHORS_MODEL] / params[BASELINE])}"
     conditions = f"{CANDIDATE} vs {BASELINE}: params_total (every parameter, frozen included, shared once)"
     verdict = HOLDS if ratio <= PARAMS_LIMIT else FAILS
-    return replace(base, measured=measured, conditions=conditions, verdict=verdict)
+    detail = Detail(f"{CANDIDATE} vs {BASELINE}", measured, verdict)
+    return replace(base, measured=measured, conditions=conditions, verdict=verdict, summary=measured,
+                   details=(detail,))  # fmt: skip
 
 
 # ---------------------------------------------------------------- MACs
@@ -207,16 +233,22 @@ def macs_claim(rows: pd.DataFrame) -> Claim:
             base, f"needs ok fvcore flops rows of {CANDIDATE} and {BASELINE} at one resolution"
         )
     names, where, groups = _grouped([_macs_condition(cand) for cand, _ in pairs])
-    results, measured = [], []
+    results, measured, details, ratios = [], [], [], []
     for prefix, name, (cand, ref) in zip(_numbers(len(pairs)), names, pairs):
         ratio = cand["macs"] / ref["macs"]
+        ratios.append(ratio)
         results.append((name, ratio <= MACS_LIMIT))
-        measured.append(
-            f"{prefix}{percent(ratio)} ({cand['macs'] / 1e9:.3f} G / {ref['macs'] / 1e9:.3f} G MACs)"
-        )
+        figures = f"{percent(ratio)} ({cand['macs'] / 1e9:.3f} G / {ref['macs'] / 1e9:.3f} G MACs)"
+        measured.append(f"{prefix}{figures}")
+        within = f"<= {MACS_LIMIT:.0%}" if ratio <= MACS_LIMIT else f"> {MACS_LIMIT:.0%}"
+        details.append(Detail(_macs_condition(cand), figures, within))
     conditions = f"{CANDIDATE} vs {BASELINE}, fvcore MACs per denoiser call; {where}"
+    held = sum(ok for _, ok in results)
+    spans = f"{percent(min(ratios))}–{percent(max(ratios))}" if len(ratios) > 1 else percent(ratios[0])
+    many = f"{spans} of the baseline's MACs; <= {MACS_LIMIT:.0%} in {held} of {len(ratios)} condition groups"
+    summary = measured[0] if len(ratios) == 1 else many
     return replace(base, measured="; ".join(measured), conditions=conditions, verdict=_combine(results),
-                   groups=groups)  # fmt: skip
+                   groups=groups, summary=summary, details=tuple(details))  # fmt: skip
 
 
 def _macs_condition(row: pd.Series) -> str:
@@ -271,20 +303,27 @@ def latency_claim(rows: pd.DataFrame) -> Claim:
     if not pairs:
         return _not_measured(base, f"needs ok latency rows of {CANDIDATE} and {BASELINE} in one run")
     names, where, groups = _grouped([label for label, _, _ in pairs])
-    results, measured = [], []
-    for prefix, name, (_, cand, ref) in zip(_numbers(len(pairs)), names, pairs):
+    results, measured, details, ratios = [], [], [], []
+    for prefix, name, (label, cand, ref) in zip(_numbers(len(pairs)), names, pairs):
         outcome = latency_outcome(cand, ref)
         results.append((name, outcome == "faster"))
         ratio = cand["call_ms_median"] / ref["call_ms_median"]
+        ratios.append(ratio)
         spread = process_spread(cand, ref)
         across = f", process spread {spread:.0%}" if spread is not None else ""
-        measured.append(
-            f"{prefix}{ratio:.2f}x call time ({cand['call_ms_median']:.1f} vs "
-            f"{ref['call_ms_median']:.1f} ms median{across}): {outcome}{_gap_note(rows, cand, ref)}"
+        figures = (
+            f"{ratio:.2f}x call time ({cand['call_ms_median']:.1f} vs {ref['call_ms_median']:.1f} ms "
+            f"median{across})"
         )
+        gap = _gap_note(rows, cand, ref)
+        measured.append(f"{prefix}{figures}: {outcome}{gap}")
+        details.append(Detail(label, figures + gap, outcome))
     conditions = f"{CANDIDATE} vs {BASELINE}, one denoiser call; {where}"
+    faster = sum(ok for _, ok in results)
+    count = f"faster in {faster} of {len(ratios)} condition groups"
+    summary = f"{_span(ratios, '.2f', 'x')} call time; " + (count if len(ratios) > 1 else details[0].outcome)
     return replace(base, measured="; ".join(measured), conditions=conditions, verdict=_combine(results),
-                   groups=groups)  # fmt: skip
+                   groups=groups, summary=summary, details=tuple(details))  # fmt: skip
 
 
 def dominant_gap(rows: pd.DataFrame, cand: pd.Series, ref: pd.Series) -> tuple[str, float, float] | None:
@@ -407,7 +446,7 @@ def robustness_claim(rows: pd.DataFrame) -> Claim:
         return _not_measured(
             base, f"needs robustness rows of {pair[0]} and {pair[1]} at sigma >= {HIGH_SIGMA:g}"
         )
-    outcomes, measured, paired_all = [], [], True
+    outcomes, measured, paired_all, details, judged_diffs = [], [], True, [], []
     for cand, ref in pairs:
         figures, shown = {}, []
         for metric, label, decimals in (("lpips", "LPIPS", 3), ("psnr_db", "PSNR", 2), ("ssim", "SSIM", 3)):
@@ -422,6 +461,9 @@ def robustness_claim(rows: pd.DataFrame) -> Claim:
         outcomes.append(outcome)
         tag = "" if paired else ", unpaired"
         measured.append(f"{_sigma(cand['sigma'])}: {', '.join(shown)} ({outcome}{tag})")
+        details.append(Detail(_sigma(cand["sigma"]), ", ".join(shown), outcome + tag))
+        if judged:
+            judged_diffs.append((judged, diff))
     if all(o == "better" for o in outcomes):
         verdict = HOLDS
     elif "worse" in outcomes and "better" not in outcomes:
@@ -434,7 +476,20 @@ def robustness_claim(rows: pd.DataFrame) -> Claim:
         f"{'paired per-image differences' if paired_all else 'differences (paired per image unless marked)'}"
         " ± 95% CI"
     )
-    return replace(base, measured="; ".join(measured), conditions=conditions, verdict=verdict)
+    return replace(base, measured="; ".join(measured), conditions=conditions, verdict=verdict,
+                   summary=_robust_summary(outcomes, judged_diffs), details=tuple(details))  # fmt: skip
+
+
+def _robust_summary(outcomes: Sequence[str], judged: Sequence[tuple[str, float]]) -> str:
+    """ "PSNR -1.09–-0.46 dB; better at 0 of 2 sigmas >= 0.2, worse at 2"."""
+    counts = f"better at {outcomes.count('better')} of {len(outcomes)} sigmas >= {HIGH_SIGMA:g}, " \
+             f"worse at {outcomes.count('worse')}"  # fmt: skip
+    metrics = {metric for metric, _ in judged}
+    if len(metrics) != 1:
+        return counts
+    metric = metrics.pop()
+    label, unit, fmt = {"lpips": ("LPIPS", "", "+.3f"), "psnr_db": ("PSNR", " dB", "+.2f")}[metric]
+    return f"{label} {_span([d for _, d in judged], fmt, unit)} vs baseline; {counts}"
 
 
 def _robust_conditions(frame: pd.DataFrame) -> str:
@@ -487,11 +542,16 @@ def convergence_claim(rows: pd.DataFrame) -> Claim:
         )
     results = [(_sigma(sigma), c < r) for sigma, c, r, _, _ in found]
     measured = "; ".join(f"{_sigma(s)}: {c} vs {r} steps" for s, c, r, _, _ in found)
+    details = tuple(Detail(_sigma(s), f"{c} vs {r} steps", "fewer" if c < r else "not fewer")
+                    for s, c, r, _, _ in found)  # fmt: skip
+    fewer = f"fewer steps at {sum(ok for _, ok in results)} of {len(results)} sigmas"
+    summary = _short(f"{fewer} ({measured})", fewer)
     verdict = _combine(results, SOME_SIGMAS, ", ")
     frames = pd.concat([f for *_, c, r in found for f in (c, r)])
     swept = ", ".join(str(int(s)) for s in sorted(set(frames["steps"])))
     conditions = f"steps to converge of {_pair_note(pair)}; steps swept {swept}; {_robust_conditions(frames)}"
-    return replace(base, measured=measured, conditions=conditions, verdict=verdict)
+    return replace(base, measured=measured, conditions=conditions, verdict=verdict, summary=summary,
+                   details=details)  # fmt: skip
 
 
 # ---------------------------------------------------------------- sample quality (FID)
@@ -611,4 +671,9 @@ def sample_quality_claim(rows: pd.DataFrame) -> Claim:
     verdict = _samples_verdict(names, outcomes)
     unscored = "" if pair == QUALITY_PAIRS[0] else " (paper's pair: no trained FIDs)"
     conditions = f"{pair[0]} vs {pair[1]}{unscored}; {where}"
-    return replace(base, measured=measured, conditions=conditions, verdict=verdict, groups=groups)
+    details = tuple(Detail(label, _fid_measured(o), f"steps {o.steps}, time {o.time}") for label, o in found)
+    both = sum(o.steps == BETTER and o.time == BETTER for o in outcomes)
+    many = f"baseline's FID in fewer steps and less time in {both} of {len(found)} condition groups"
+    summary = _short(measured, many) if len(found) == 1 else many
+    return replace(base, measured=measured, conditions=conditions, verdict=verdict, groups=groups,
+                   summary=summary, details=details)  # fmt: skip

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -33,10 +34,27 @@ class Code:
 
 
 @dataclass(frozen=True)
+class Note:
+    """Small print under a table (a rule, a footnote)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class Table:
     frame: pd.DataFrame
     caption: str = ""
     table_id: str = ""
+    cell_class: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # column -> cell -> HTML class
+
+
+@dataclass(frozen=True)
+class Details:
+    """A titled group of blocks: collapsible in HTML, a heading in Markdown."""
+
+    summary: str
+    blocks: tuple[Block, ...]
+    open: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,7 +65,7 @@ class Image:
     caption: str = ""
 
 
-Block = Heading | Paragraph | Code | Table | Image
+Block = Heading | Paragraph | Code | Note | Table | Image | Details
 
 
 @dataclass
@@ -59,7 +77,15 @@ class Document:
         self.blocks.extend(blocks)
 
     def images(self) -> list[Image]:
-        return [block for block in self.blocks if isinstance(block, Image)]
+        return [block for block in _flat(self.blocks) if isinstance(block, Image)]
+
+
+def _flat(blocks: Sequence[Block]) -> list[Block]:
+    """The blocks, those inside each Details too."""
+    out: list[Block] = []
+    for block in blocks:
+        out += [block, *_flat(block.blocks)] if isinstance(block, Details) else [block]
+    return out
 
 
 # ---------------------------------------------------------------- Markdown
@@ -86,6 +112,10 @@ def _md_block(block: Block) -> str:
         return f"```\n{block.text}\n```"
     if isinstance(block, Table):
         return _md_table(block)
+    if isinstance(block, Note):
+        return f"> {block.text}"
+    if isinstance(block, Details):
+        return "\n\n".join([f"### {block.summary}", *(_md_block(b) for b in block.blocks)])
     image = f"![{block.alt}]({block.path})"
     return f"{image}\n\n{block.caption}" if block.caption else image
 
@@ -110,6 +140,16 @@ pre { background: #f4f4f6; padding: .6em; overflow-x: auto; }
 figure { margin: 1.5em 0; }
 figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption, .caption { color: #555; font-size: .9em; }
+.note { color: #555; font-size: .82em; margin-top: -.4em; }
+.summary-line { font-size: 1.05em; }
+table td.verdict-holds { background: #dcf5dc; color: #14521b; font-weight: 600; }
+table td.verdict-fails { background: #fbe0de; color: #8a1c12; font-weight: 600; }
+table td.verdict-partial { background: #fdf2cf; color: #6b4e00; font-weight: 600; }
+table td.verdict-inconclusive { background: #ececf0; color: #3d3d45; font-weight: 600; }
+table td.verdict-unmeasured { background: #f6f6f8; color: #77777f; font-style: italic; }
+td[class^="verdict-"] { white-space: nowrap; }
+details { margin: .6em 0; border: 1px solid #e3e3e8; border-radius: 4px; padding: .3em .8em; }
+details > summary { cursor: pointer; font-weight: 600; }
 """
 
 
@@ -118,9 +158,28 @@ def _slug(text: str) -> str:
 
 
 def _html_table(table: Table) -> str:
-    body = table.frame.to_html(index=False, escape=True, border=0, table_id=table.table_id or None)
+    if table.cell_class:
+        body = _html_classed_table(table)
+    else:
+        body = table.frame.to_html(index=False, escape=True, border=0, table_id=table.table_id or None)
     caption = f'\n<p class="caption">{html.escape(table.caption)}</p>' if table.caption else ""
     return body + caption
+
+
+def _html_classed_table(table: Table) -> str:
+    """A table whose cells in ``table.cell_class``'s columns carry a class by their text (verdicts)."""
+    ident = f' id="{html.escape(table.table_id, quote=True)}"' if table.table_id else ""
+    head = "".join(f"<th>{html.escape(str(c), quote=False)}</th>" for c in table.frame.columns)
+    lines = []
+    for values in table.frame.itertuples(index=False):
+        cells = []
+        for column, value in zip(table.frame.columns, values):
+            name = table.cell_class.get(column, {}).get(str(value))
+            attr = f' class="{html.escape(name, quote=True)}"' if name else ""
+            cells.append(f"<td{attr}>{html.escape(str(value), quote=False)}</td>")
+        lines.append(f"<tr>{''.join(cells)}</tr>")
+    rows = "\n".join(lines)
+    return f"<table{ident}>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{rows}\n</tbody></table>"
 
 
 def _html_image(image: Image) -> str:
@@ -140,6 +199,12 @@ def _html_block(block: Block) -> str:
         return f"<pre><code>{html.escape(block.text)}</code></pre>"
     if isinstance(block, Table):
         return _html_table(block)
+    if isinstance(block, Note):
+        return f'<p class="note">{html.escape(block.text, quote=False)}</p>'
+    if isinstance(block, Details):
+        inner = "\n".join(_html_block(b) for b in block.blocks)
+        summary = f"<summary>{html.escape(block.summary, quote=False)}</summary>"
+        return f"<details{' open' if block.open else ''}>{summary}\n{inner}\n</details>"
     return _html_image(block)
 
 

@@ -11,8 +11,9 @@ import pandas as pd
 
 from mubench.formatting import fixed, integer, percent, text
 from mubench.report import rows as sel
-from mubench.report.claims import claims_table, evaluate_claims
-from mubench.report.document import Code, Document, Heading, Image, Paragraph, Table
+from mubench.report.claims import evaluate_claims
+from mubench.report.document import Code, Document, Heading, Image, Note, Paragraph, Table
+from mubench.report.glance import claim_details, glance_table, summary_line, verdict_classes
 from mubench.report.output import PLOTS_DIR
 
 
@@ -119,20 +120,16 @@ def environment_section(rows: pd.DataFrame, env: Mapping[str, Any], images: Mapp
 
 def claims_section(rows: pd.DataFrame, env: Mapping[str, Any], images: Mapping[str, bytes]) -> list:
     claims = evaluate_claims(rows)
-    groups = [
-        Paragraph(f"{claim.claim}, condition groups: " + "; ".join(f"({i}) {g}" for i, g in
-                                                                  enumerate(claim.groups, 1)) + ".")
-        for claim in claims
-        if claim.groups
-    ]  # fmt: skip
     return [
         Heading("Claims of the paper"),
-        Paragraph(
+        Paragraph(summary_line(claims)),
+        Table(glance_table(claims), table_id="claims", cell_class=verdict_classes(claims)),
+        Note(
             "The paper's figures and those of the authors' released code are quoted (not measured here); "
-            "'measured' is computed from the rows of this folder, and each verdict by the rule beside it."
+            "'measured' is computed from the rows of this folder, and each verdict by the rule under the "
+            "claim's details below."
         ),
-        Table(claims_table(claims), table_id="claims"),
-        *groups,
+        *(claim_details(i, claim) for i, claim in enumerate(claims, 1)),
     ]
 
 

@@ -18,7 +18,7 @@ from mubench.ranges import RANGES
 from mubench.suite.spec import load_suite
 from mubench.suite.tables import KEYS
 
-OUTPUT_ONLY = {"csv", "json", "quiet"}  # where rows go, not what is measured: the command's alone
+OUTPUT_ONLY = {"csv", "json", "quiet", "wide"}  # where rows go and how they show: the command's alone
 MODELS = {"params": ["ode-u-tiny"], "flops": ["ode-u-tiny"], "latency": ["ode-u-tiny"],
           "robustness": list(SHIPPED_PAIR), "profile": ["ode-u-tiny"]}  # fmt: skip
 

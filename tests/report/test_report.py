@@ -73,7 +73,8 @@ def test_report_from_fixture_writes_markdown_html_and_plots(runner, tmp_path, cl
     assert re.search(r"<table[^>]* id=\"claims\"", page)
     assert md.index("## Claims of the paper") < md.index("## Parameters and MACs per model")
     for claim in cl.evaluate_claims(fixture_rows):
-        for value in (claim.claim, claim.verdict, claim.measured):
+        figures = [detail.figures for detail in claim.details]
+        for value in (claim.claim, claim.verdict, claim.summary, claim.rule, *figures):
             assert html.escape(value, quote=False) in page
             assert value.replace("|", r"\|") in md
     assert "Failed measurements" not in md  # every fixture row is ok
@@ -469,35 +470,41 @@ def test_convergence_claim_follows_rows(rows):
     assert judged(unscored)["convergence"].verdict == cl.NOT_MEASURED
 
 
-def test_claims_table_has_the_published_figures_and_the_rules(fixture_rows):
-    table = cl.claims_table(cl.evaluate_claims(fixture_rows))
-    assert list(table.columns) == [
-        "claim",
-        "paper",
-        "authors' code",
-        "measured",
-        "conditions",
-        "verdict",
-        "rule",
-    ]
+def test_claims_table_has_the_published_figures_and_a_short_measured_cell(fixture_rows):
+    from mubench.report.glance import GLANCE_COLUMNS, glance_table
+
+    claims = cl.evaluate_claims(fixture_rows)
+    table = glance_table(claims)
+    assert list(table.columns) == GLANCE_COLUMNS
     assert len(table) == 6
     assert table["paper"].tolist()[:2] == [cl.PAPER_PARAMS, cl.PAPER_MACS]
     assert table["authors' code"].iloc[0] == cl.AUTHORS_PARAMS
-    assert table["rule"].str.len().min() > 20
+    assert table["measured"].tolist() == [claim.summary for claim in claims]
+    assert all(len(rule) > 20 for rule in (claim.rule for claim in claims))
 
 
-def test_the_claims_cells_are_short_and_their_groups_are_listed_under_the_table(fixture_rows, tmp_path):
+def test_each_claims_groups_are_numbered_under_the_table_with_its_rule(fixture_rows):
     claims = judged(fixture_rows)
     assert len(claims["latency"].groups) == 2 and "batch 1" in claims["latency"].groups[0]
-    for claim in claims.values():  # a cell named every group in full before
+    assert [d.condition for d in claims["latency"].details] == list(claims["latency"].groups)
+    assert claims["latency"].summary.endswith("faster in 2 of 2 condition groups")
+    for claim in claims.values():
         assert len(claim.conditions) < 120 or not claim.groups, claim.conditions
         assert not any(group in claim.conditions for group in claim.groups)
     from mubench.report import make_document
-    from mubench.report.document import Paragraph
+    from mubench.report.document import Details, Note, Table
 
     doc = make_document(fixture_rows, {}, {})
-    listed = [b.text for b in doc.blocks if isinstance(b, Paragraph) and "condition groups: (1)" in b.text]
-    assert any(claims["latency"].groups[1] in text for text in listed)
+    details = [b for b in doc.blocks if isinstance(b, Details)]
+    assert [d.summary for d in details][:2] == [
+        f"1. {claims['params'].claim}: {claims['params'].verdict}",
+        f"2. {claims['macs'].claim}: {claims['macs'].verdict}",
+    ]
+    latency = details[2]
+    groups = next(b for b in latency.blocks if isinstance(b, Table)).frame
+    assert groups["#"].tolist() == ["1", "2"]
+    assert groups["condition"].tolist() == list(claims["latency"].groups)
+    assert any(isinstance(b, Note) and claims["latency"].rule in b.text for b in latency.blocks)
 
 
 def test_the_faster_row_names_the_category_that_dominates_the_gap(rows):

@@ -16,7 +16,7 @@ from mubench.cli.app import app
 from mubench.report import claims as cl
 from mubench.report import make_document, plots
 from mubench.report import rows as sel
-from mubench.report.document import Heading, Paragraph, Table
+from mubench.report.document import Details, Heading, Table
 from mubench.results import make_row, read_results, write_csv
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "report"
@@ -221,8 +221,12 @@ def test_the_claim_per_reference_lists_its_groups_under_the_table(tmp_path):
     assert found.groups == ("ddim(eta=0), 16 images vs ref.npz, sampled on cpu",
                             "ddim(eta=0), 16 images vs test.npz, sampled on cpu")  # fmt: skip
     assert len(found.conditions) < 120 and "listed under the table" in found.conditions
+    assert found.summary == "baseline's FID in fewer steps and less time in 1 of 2 condition groups"
     doc = make_document(pd.concat([first, second], ignore_index=True), {}, {})
-    assert any(isinstance(b, Paragraph) and found.groups[1] in b.text for b in doc.blocks)
+    details = next(b for b in doc.blocks if isinstance(b, Details) and b.summary.startswith("6. "))
+    groups = next(b for b in details.blocks if isinstance(b, Table)).frame
+    assert groups["condition"].tolist() == list(found.groups)
+    assert groups["outcome"].tolist() == ["steps better, time better", "steps same, time better"]
 
 
 # ---------------------------------------------------------------- LPIPS beside PSNR and SSIM
