@@ -2,8 +2,8 @@
 Softplus cost, against InstanceNorm (as the authors' released code), no conditioning, and SiLU (the
 baseline's activation) or ReLU in place of every Softplus. Each variant is timed round-robin against
 lucid-unet in the best CPU mode found by benchmarks/ode_speed.py (compiled with the C++ wrapper,
-channels-last, prepacked,
-fixed-step ODE loop), then profiled by operator category with `mubench profile`'s own functions.
+channels-last, prepacked, fixed-step ODE loop), then profiled by operator category with
+`mubench profile`'s own functions.
 
     python benchmarks/ode_profile.py > results/cpu/ode_variants.txt
 
