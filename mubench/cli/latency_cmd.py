@@ -18,7 +18,7 @@ from mubench.formatting import fixed, integer, percent, ratio, text
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mubench.measure.latency import LatencyConditions
+    from mubench.measure.latency.conditions import LatencyConditions
 
 
 @measurement_command("latency", wide=True)

@@ -43,7 +43,7 @@ def robustness(call: CommandCall) -> None:
     """
     from mubench.distributed import is_main
     from mubench.measure.measurements import measurement
-    from mubench.measure.robustness import LPIPS_LEFT_OUT, metric_plan
+    from mubench.measure.robustness.conditions import LPIPS_LEFT_OUT, metric_plan
     from mubench.results import new_run_id, to_frame
 
     options, csv, json, quiet, wide = call.options, call.csv, call.json, call.quiet, call.wide
