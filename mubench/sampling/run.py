@@ -152,13 +152,13 @@ def sample(
 ) -> dict[str, Any] | None:
     """Generate this process's share of the seeds (all of them, or under torchrun every world_size-th);
     rank 0 writes every image, then the grid, and returns the row (None on the other ranks)."""
-    from mubench.checkpoints import load_checkpoint, shipped_checkpoint
-    from mubench.diffusion.schedules import NoiseSchedule
+    from mubench.checkpoints import shipped_checkpoint
     from mubench.measure.device import resolve_device
     from mubench.measure.setup import build_model, checked_output
     from mubench.models.ode_block import has_ode_blocks, nfe_by_block
     from mubench.registry import get_spec
     from mubench.results import environment, make_row
+    from mubench.sources import load_weights, noise_schedule
 
     world = join(conds.device)
     spec = get_spec(conds.model)
@@ -169,9 +169,14 @@ def sample(
         f"shipped:{path.name}" if path == shipped_checkpoint(conds.model) else str(path)
     )  # fmt: skip
     model = build_model(spec)
-    trained = load_checkpoint(path, model, spec.name) if path is not None else {}
+    trained = load_weights(path, model, spec.name) if path is not None else {}
+    if trained.get("source_format") == "ddp-trainer" and trained.get("prediction") is None:
+        raise UsageError(
+            f"checkpoint '{path}' does not say what its network predicts; convert it with `mubench convert "
+            f"--prediction v|eps|x0` and sample the converted file"
+        )
     model = model.to(device)
-    schedule = NoiseSchedule.create(trained.get("schedule") or spec.schedule)
+    schedule = noise_schedule(trained, spec.schedule)  # the weights' own betas when they record them
     prediction = trained.get("prediction") or spec.prediction
     resolution = int(trained.get("resolution") or spec.resolution)
     spec.check_resolution(resolution)
