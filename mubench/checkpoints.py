@@ -16,9 +16,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 from torch import nn
 
+from mubench.checks import check_tensors_finite
 from mubench.errors import UsageError
 from mubench.registry import get_spec
-from mubench.checks import check_tensors_finite
 from mubench.results import write_bytes_atomic, write_text_atomic
 from mubench.sidecar import CheckpointMeta, read_sidecar, sidecar_path, sidecar_text
 from mubench.sources.detect import describe, network_of

@@ -47,7 +47,9 @@ def check_betas(betas: Any, where: str) -> torch.Tensor:
             raise UsageError(f"{where}: betas must be numbers, got {str(bad)[:40]!r}")
         values = torch.tensor([float(b) for b in betas], dtype=torch.float64)
     if values.numel() < MIN_SCHEDULE_STEPS:
-        raise UsageError(f"{where}: a schedule needs at least {MIN_SCHEDULE_STEPS} betas, got {values.numel()}")
+        raise UsageError(
+            f"{where}: a schedule needs at least {MIN_SCHEDULE_STEPS} betas, got {values.numel()}"
+        )
     outside = ~(torch.isfinite(values) & (values > 0) & (values < 1))
     if outside.any():
         step = int(outside.nonzero()[0])
