@@ -191,8 +191,11 @@ def check_writable(path: Path | None) -> None:
 
 
 def _check_writable(path: Path) -> None:
-    if path.is_dir():
+    from mubench.outputs import check_replaceable
+
+    if path.is_dir() and not path.is_symlink():
         raise UsageError(f"output path '{path}' is a directory; give a file name")
+    check_replaceable(path)
     parent = path.parent if str(path.parent) else Path(".")
     if parent.exists() and not parent.is_dir():
         raise UsageError(f"cannot write '{path}': '{parent}' is a file, not a folder")
@@ -200,9 +203,14 @@ def _check_writable(path: Path) -> None:
         raise UsageError(f"cannot write '{path}': directory '{parent}' does not exist")
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise UsageError(f"cannot write '{path}': permission denied")
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=TEMP_PREFIX, suffix=".tmp")
     os.close(fd)
     os.unlink(tmp)
+
+
+# Temporary files are named .mubench-XXXXXXXX.tmp, not after the file they become: a name the file
+# system accepts for the output (up to 255 bytes) must not be refused because the temporary one is longer.
+TEMP_PREFIX = ".mubench-"
 
 
 def default_file_mode() -> int:
@@ -218,15 +226,26 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename: never a half-written file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write ``data`` to ``path`` through a temporary file and a rename: never a half-written file, and
+    never a link, device, FIFO or folder replaced. An OSError (a full disk ...) is raised as
+    :class:`~mubench.outputs.WriteError`: one line naming the file, and still an OSError."""
+    from mubench.outputs import WriteError, check_replaceable
+
+    check_replaceable(path)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX, suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise WriteError(path, exc) from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 
