@@ -37,7 +37,7 @@ def frechet_distance(mu_a: np.ndarray, sigma_a: np.ndarray, mu_b: np.ndarray, si
     except ValueError as exc:  # a large imaginary part of the matrix square root
         raise MeasurementError(f"the Frechet distance cannot be computed: {exc}") from None
     # A distance is >= 0; a value below by more than rounding means the matrix square root failed.
-    scale = 1e-9 * max(1.0, float(np.trace(sigma_a) + np.trace(sigma_b)))
+    scale = 1e-6 * max(1.0, float(np.trace(sigma_a) + np.trace(sigma_b)))
     if not np.isfinite(distance) or distance < -scale:
         raise MeasurementError(f"the Frechet distance came out as {distance}, which no distance can be")
     return max(distance, 0.0)

@@ -168,7 +168,12 @@ def sample(
     label = "untrained" if path is None else (
         f"shipped:{path.name}" if path == shipped_checkpoint(conds.model) else str(path)
     )  # fmt: skip
-    model = build_model(spec)
+    try:
+        model = build_model(spec)
+    except MubenchError:
+        raise
+    except (Exception, SystemExit) as exc:  # a user's factory may raise anything, exit included
+        raise MeasurementError(f"model '{spec.name}' could not be built: {type(exc).__name__}: {exc}") from None
     trained = load_weights(path, model, spec.name) if path is not None else {}
     if trained.get("source_format") == "ddp-trainer" and trained.get("prediction") is None:
         raise UsageError(

@@ -46,8 +46,9 @@ OUTPUTS = (SUITE_RESULTS, *(f"{kind}.csv" for kind in KEYS), MODULES_CSV, "envir
 FINISHED = ("ok", "skipped")  # any other status (error, oom) runs again on --resume
 
 
-def prepare_folder(out: Path, resume: bool) -> pd.DataFrame:
-    """Create ``out`` if needed; the rows already there when resuming (refused when not resuming)."""
+def prepare_folder(out: Path, resume: bool, suite_name: str | None = None) -> pd.DataFrame:
+    """Create ``out`` if needed; the rows already there when resuming (refused when not resuming, or when
+    they are another suite's). Rows of an item with a damaged row are left out: that item runs again."""
     results = out / SUITE_RESULTS
     if out.exists() and not out.is_dir():
         raise UsageError(f"{opt('out')} '{out}' is a file; give a folder")
@@ -64,16 +65,68 @@ def prepare_folder(out: Path, resume: bool) -> pd.DataFrame:
     if not os.access(out, os.W_OK):
         raise UsageError(f"cannot write into '{out}': permission denied")
     if resume and results.exists():
-        frame, _ = read_results(out)  # checks the schema
+        frame, env = read_results(out)  # checks the schema
         if "suite_item" not in frame:
             raise UsageError(f"'{results}' was not written by `mubench run`; cannot resume it")
-        # A damaged row (a line cut short) that names no item cannot be kept as a result; one that names
-        # its item has no ok status, so that item runs again.
-        intact = frame[frame["suite_item"].notna() & frame["command"].notna()]
-        if len(intact) < len(frame):
-            write_folder(out, intact)
-        return intact
+        _check_same_suite(out, frame, env, suite_name)
+        _read_breakdowns(out / MODULES_CSV)  # a damaged one is refused before anything runs
+        return without_damaged_items(frame)
     return pd.DataFrame()
+
+
+def without_damaged_items(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``frame`` less every row of an item that has a damaged row (a line cut short: no item,
+    command or status). Such a row is the item's by its run id, else by the rows written around it
+    (an item's rows are written together), so that an item with a lost row never counts as finished."""
+    torn = frame["suite_item"].isna() | frame["command"].isna() | frame["status"].isna()
+    if not torn.any():
+        return frame
+    items = frame["suite_item"].tolist()
+    damaged: set[str] = set()
+    for position in [i for i, t in enumerate(torn.tolist()) if t]:
+        run = frame["run_id"].iloc[position] if "run_id" in frame else None
+        same_run = frame.loc[frame["run_id"] == run, "suite_item"].dropna() if pd.notna(run) else []
+        if len(same_run):
+            damaged |= set(same_run)
+            continue
+        before = [x for x in items[:position] if isinstance(x, str)]
+        after = [x for x in items[position + 1 :] if isinstance(x, str)]
+        damaged |= {x for x in (before[-1:] + after[:1]) if x}
+        if items[position] is not None and isinstance(items[position], str):
+            damaged.add(items[position])
+    return frame[~torn & ~frame["suite_item"].isin(damaged)]
+
+
+def _check_same_suite(out: Path, frame: pd.DataFrame, env: dict, suite_name: str | None) -> None:
+    """Refuse to resume a folder holding another suite's rows."""
+    if suite_name is None:
+        return
+    names = set(frame["suite"].dropna().astype(str)) if "suite" in frame else set()
+    if isinstance(env.get("suite"), str):
+        names.add(env["suite"])
+    others = sorted(names - {suite_name})
+    if others:
+        raise UsageError(
+            f"'{out}' holds the results of suite '{others[0]}', not '{suite_name}'; {opt('resume')} only "
+            f"finishes a run of the same suite: give another {opt('out')}"
+        )
+
+
+def _read_breakdowns(path: Path) -> pd.DataFrame:
+    """``flops_modules.csv`` of the folder (empty when there is none); one line if it is damaged."""
+    if not path.is_file():
+        if path.exists() or path.is_symlink():
+            raise UsageError(f"'{path}' is not a file; move it away to resume")
+        return pd.DataFrame()
+    try:
+        frame = pd.read_csv(path, dtype={"suite_item": str})
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise UsageError(f"'{path}' is damaged ({type(exc).__name__}); move it away to resume") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read '{path}': {exc.strerror or exc}") from None
+    if not frame.empty and "suite_item" not in frame:
+        raise UsageError(f"'{path}' has no suite_item column, so it is not mubench's; move it away to resume")
+    return frame
 
 
 def finished_items(previous: pd.DataFrame) -> set[str]:
@@ -89,7 +142,7 @@ def run_suite(
 ) -> tuple[pd.DataFrame, list[ItemOutcome], int]:
     """Run every item not finished before; write the folder after each. Returns all rows, the outcomes,
     and how many kept rows belong to items that are not in this suite (an edited file, or --only)."""
-    previous = prepare_folder(out, resume)
+    previous = prepare_folder(out, resume, suite.name)
     done = finished_items(previous)
     ids = {item.item_id for item in suite.items}
     # Rows of items that run now are replaced; every other earlier row stays, failed ones included.
@@ -156,7 +209,7 @@ def lpips_notes(outcomes: list[ItemOutcome]) -> list[str]:
 def _write_keeping_previous(path: Path, text: str, same: Callable[[str, str], bool] = str.__eq__) -> None:
     """Write ``text`` to ``path``; a different earlier version (a run resumed with an edited suite or on
     another machine) is kept as ``<stem>.1<suffix>``, ``<stem>.2<suffix>``, ... for the rows it describes."""
-    if path.is_file() and not same(path.read_text(), text):
+    if path.is_file() and not same(path.read_bytes().decode("utf-8", errors="replace"), text):
         n = 1
         while (kept := path.with_name(f"{path.stem}.{n}{path.suffix}")).exists():
             n += 1
@@ -177,7 +230,7 @@ def _same_environment(old: str, new: str) -> bool:
 def _write_breakdowns(out: Path, item_id: str, breakdowns: list[pd.DataFrame]) -> None:
     """Keep a flops item's per-module MACs in ``flops_modules.csv`` (an item run again replaces its own)."""
     path = out / MODULES_CSV
-    previous = pd.read_csv(path, dtype={"suite_item": str}) if path.is_file() else pd.DataFrame()
+    previous = _read_breakdowns(path)
     if not breakdowns and (previous.empty or item_id not in set(previous["suite_item"])):
         return
     kept = previous[previous["suite_item"] != item_id] if not previous.empty else previous
