@@ -129,11 +129,24 @@ _partial_failed: list[str] = []  # why the unfinished rows could not be written 
 def _free_partial_name(path: Path) -> Path:
     """``flops.csv`` -> ``flops.partial.csv``, or ``flops.partial-2.csv`` ... when the user has that file:
     a run never overwrites nor deletes a file it did not create."""
-    candidate, n = path.with_name(f"{path.stem}.partial{path.suffix}"), 1
+    candidate, n = path.with_name(_fitting(path.stem, ".partial", path.suffix)), 1
     while candidate.exists() and candidate not in _partial_files:
         n += 1
-        candidate = path.with_name(f"{path.stem}.partial-{n}{path.suffix}")
+        candidate = path.with_name(_fitting(path.stem, f".partial-{n}", path.suffix))
     return candidate
+
+
+NAME_MAX = 255  # bytes in one file name on common file systems
+
+
+def _fitting(stem: str, tag: str, suffix: str) -> str:
+    """``stem + tag + suffix``, the stem shortened when the whole would be longer than a file name may be
+    (a name the user could give must not be refused because its partial file's name is longer)."""
+    room = NAME_MAX - len((tag + suffix).encode())
+    encoded = stem.encode()
+    if len(encoded) > room:
+        stem = encoded[:room].decode(errors="ignore")
+    return f"{stem}{tag}{suffix}"
 
 
 def _where_partial_rows() -> str:
