@@ -332,7 +332,10 @@ def _checked_numbers(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     converted = {}
     for name in frame.columns:
         column = BY_NAME.get(name)
-        if column is None or column.type not in (int, float) or pd.api.types.is_numeric_dtype(frame[name]):
+        if column is None or column.type not in (int, float):
+            continue
+        if pd.api.types.is_numeric_dtype(frame[name]):
+            _check_finite_column(frame[name], name, path)
             continue
         values = []
         for row, value in enumerate(frame[name], start=2 if path.suffix != ".json" else 1):
@@ -344,4 +347,19 @@ def _checked_numbers(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
                     f"'{path}' {where}: {name} is {str(value)[:40]!r}, not a number it can hold"
                 ) from None
         converted[name] = values
+        _check_finite_column(pd.Series(values), name, path)
     return frame.assign(**converted) if converted else frame
+
+
+def _check_finite_column(values: pd.Series, name: str, path: Path) -> None:
+    """mubench never writes an infinity (an exact copy's PSNR is left out, a ratio by zero is empty):
+    one in a result file means it was damaged or edited, and no comparison or report should use it."""
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    infinite = [i for i, v in enumerate(numbers) if math.isinf(v)]
+    if infinite:
+        first = infinite[0]
+        where = f"line {first + 2}" if path.suffix != ".json" else f"row {first + 1}"
+        raise UsageError(
+            f"'{path}' {where}: {name} is {numbers[first]}, a value mubench never writes; the file was "
+            "damaged or edited"
+        )

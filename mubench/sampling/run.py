@@ -173,7 +173,9 @@ def sample(
     except MubenchError:
         raise
     except (Exception, SystemExit) as exc:  # a user's factory may raise anything, exit included
-        raise MeasurementError(f"model '{spec.name}' could not be built: {type(exc).__name__}: {exc}") from None
+        raise MeasurementError(
+            f"model '{spec.name}' could not be built: {type(exc).__name__}: {exc}"
+        ) from None
     trained = load_weights(path, model, spec.name) if path is not None else {}
     if trained.get("source_format") == "ddp-trainer" and trained.get("prediction") is None:
         raise UsageError(

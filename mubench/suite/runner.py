@@ -178,7 +178,7 @@ def run_suite(
             suite=suite.name, suite_item=item.item_id, suite_options=options, suite_note=item.note
         )
         frames.append(frame)
-        write_folder(out, pd.concat(frames, ignore_index=True))
+        _write_or_keep(out, pd.concat(frames, ignore_index=True))
         ok = (frame["status"] == "ok").all()
         outcomes.append(ItemOutcome(item, len(frame), "ok" if ok else "failed", time.perf_counter() - begin))
         completed += 1
@@ -236,6 +236,27 @@ def _write_breakdowns(out: Path, item_id: str, breakdowns: list[pd.DataFrame]) -
     kept = previous[previous["suite_item"] != item_id] if not previous.empty else previous
     new = [b.assign(suite_item=item_id) for b in breakdowns]
     write_csv(pd.concat([kept, *new], ignore_index=True), path)
+
+
+def _write_or_keep(out: Path, combined: pd.DataFrame) -> None:
+    """:func:`write_folder`; when the folder cannot be written (a full disk), the rows go to a file in the
+    temporary folder, named in the one-line error that stops the run."""
+    import tempfile
+
+    from mubench.outputs import WriteError
+
+    try:
+        write_folder(out, combined)
+    except OSError as exc:
+        fallback = Path(tempfile.gettempdir()) / f"mubench-run-{new_run_id()}.csv"
+        try:
+            write_csv(with_declared_types(combined), fallback)
+            kept = f"every row so far is in {fallback}"
+        except OSError:
+            kept = "nor in the temporary folder; the rows of the items written before stay in the folder"
+        error = WriteError(out / SUITE_RESULTS, exc)
+        error.message = f"{error.message}; {kept}"
+        raise error from None
 
 
 def write_folder(out: Path, combined: pd.DataFrame) -> None:
