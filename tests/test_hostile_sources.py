@@ -70,7 +70,9 @@ def test_a_unet_config_value_of_the_wrong_type_is_one_line(command, field, value
     assert field in result.output and not out.exists()
 
 
-@pytest.mark.parametrize(("field", "value"), SCHEDULER_VALUES, ids=[f"{f}={v!r}" for f, v in SCHEDULER_VALUES])
+@pytest.mark.parametrize(
+    ("field", "value"), SCHEDULER_VALUES, ids=[f"{f}={v!r}" for f, v in SCHEDULER_VALUES]
+)
 def test_a_scheduler_value_of_the_wrong_type_or_an_impossible_beta_is_one_line(
     field, value, pipeline, tmp_path, runner
 ):
@@ -106,7 +108,10 @@ def test_a_converted_checkpoint_is_sampled_with_its_own_betas(pipeline, tmp_path
     from mubench.diffusion import samplers
 
     out = tmp_path / "c.safetensors"
-    assert runner.invoke(app, ["convert", str(pipeline), "-m", "ddpm-unet-tiny", "--out", str(out)]).exit_code == 0
+    assert (
+        runner.invoke(app, ["convert", str(pipeline), "-m", "ddpm-unet-tiny", "--out", str(out)]).exit_code
+        == 0
+    )
     betas = json.loads(out.with_suffix(".json").read_text())["betas"]
     seen = []
     real = samplers.Sampler.sample

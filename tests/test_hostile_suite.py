@@ -74,7 +74,9 @@ def test_a_suite_toml_of_the_folder_that_is_not_utf8_is_kept_aside(finished, run
     (out / "suite.toml").write_bytes(b"\xff\xfe old")
     result = _resume(runner, suite, out)
     assert result.exit_code == 0, result.output
-    assert (out / "suite.1.toml").read_bytes() == b"\xff\xfe old" and (out / "suite.toml").read_text() == SUITE
+    assert (out / "suite.1.toml").read_bytes() == b"\xff\xfe old" and (
+        out / "suite.toml"
+    ).read_text() == SUITE
 
 
 @pytest.mark.parametrize("cut", ["at its start", "before its status", "before its item"])

@@ -80,7 +80,10 @@ CHECKPOINT = str(shipped_checkpoint("ode-u-tiny"))
 WRITERS = {  # command line -> the file the injected failure hits
     "sample": (["sample", *TINY, "--seeds", "0-1", "--steps", "2", "--out", "s", "-q"], "000000.png"),
     "sample grid": (["sample", *TINY, "--seeds", "0-1", "--steps", "2", "--out", "s", "-q"], "grid.png"),
-    "train": (["train", *TINY, "--steps", "1", "--batch-size", "2", "--out", "t.safetensors", "-q"], "t.json"),
+    "train": (
+        ["train", *TINY, "--steps", "1", "--batch-size", "2", "--out", "t.safetensors", "-q"],
+        "t.json",
+    ),
     "report": (["report", "rows.csv", "--out", "rep", "-q"], "report.md"),
     "run": (["run", "suite.toml", "--out", "r", "-q"], "results.csv"),
 }
