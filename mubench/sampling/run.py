@@ -115,6 +115,8 @@ def prepare_out(out: Path, conds: SampleConditions, label: str, seeds: list[int]
     try:
         out.mkdir(parents=True, exist_ok=True)
         _write_record(out, made, describe_seeds(seeds), complete=False)
+    except MubenchError:  # a write that failed: its own line and exit code
+        raise
     except OSError as exc:
         raise UsageError(f"{opt('out')} '{out}': cannot write there ({exc.strerror or exc})") from None
 
