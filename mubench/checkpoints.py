@@ -8,7 +8,6 @@ against the built model, and names each mismatch. Legacy ``.pt``/``.pth`` files 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,33 +16,32 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 from torch import nn
 
+from mubench.checks import check_tensors_finite
 from mubench.errors import UsageError
 from mubench.registry import get_spec
 from mubench.results import write_bytes_atomic, write_text_atomic
+from mubench.sidecar import CheckpointMeta, read_sidecar, sidecar_path, sidecar_text
 from mubench.sources.detect import describe, network_of
 from mubench.sources.files import fit_problems
 
 
 def sidecar(path: Path) -> Path:
-    return path.with_suffix(".json")
+    return sidecar_path(path)
 
 
 def save_checkpoint(path: Path, model: nn.Module, meta: dict[str, Any]) -> None:
-    """Write the model's tensors to ``path`` and ``meta`` to its JSON sidecar, each atomically."""
+    """Write the model's tensors to ``path`` and ``meta`` to its JSON sidecar, each atomically; weights
+    holding NaN or infinity, or a sidecar with a field of the wrong type, are refused before writing."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    check_tensors_finite(tensors, f"checkpoint '{path}'")
+    text = sidecar_text(meta, f"checkpoint sidecar '{sidecar(path)}'")
     write_bytes_atomic(path, save(tensors, metadata={"model": str(meta.get("model", ""))}))
-    write_text_atomic(sidecar(path), json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    write_text_atomic(sidecar(path), text)
 
 
-def read_meta(path: Path) -> dict[str, Any]:
-    """The JSON sidecar of ``path`` ({} when there is none)."""
-    side = sidecar(path)
-    if not side.exists():
-        return {}
-    try:
-        return json.loads(side.read_text())
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"checkpoint sidecar '{side}' is not valid JSON: {exc}") from None
+def read_meta(path: Path) -> CheckpointMeta:
+    """The JSON sidecar of ``path``, checked ({} when there is none); see :mod:`mubench.sidecar`."""
+    return read_sidecar(path)
 
 
 def _read_tensors(path: Path) -> dict[str, torch.Tensor]:

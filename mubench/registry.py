@@ -198,7 +198,18 @@ def _user_spec(name: str, factory: Any) -> ModelSpec:
         family="user",
         description=doc.splitlines()[0] if doc else "user model",
         source=name,
-        resolution=int(getattr(factory, "mubench_resolution", 32)),
-        channels=int(getattr(factory, "mubench_channels", 3)),
-        resolution_multiple=int(getattr(factory, "mubench_resolution_multiple", 1)),
+        resolution=_declared(name, factory, "mubench_resolution", 32),
+        channels=_declared(name, factory, "mubench_channels", 3),
+        resolution_multiple=_declared(name, factory, "mubench_resolution_multiple", 1),
     )
+
+
+def _declared(name: str, factory: Any, attribute: str, default: int) -> int:
+    """A whole number >= 1 that a user's factory declares as ``attribute`` (``default`` if it declares
+    none); anything else is refused, never rounded or ignored."""
+    value = getattr(factory, attribute, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(
+            f"{opt('model')} '{name}': {attribute} = {value!r} must be a whole number >= 1"[:300]
+        )
+    return value

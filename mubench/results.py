@@ -194,8 +194,11 @@ def check_writable(path: Path | None) -> None:
 
 
 def _check_writable(path: Path) -> None:
-    if path.is_dir():
+    from mubench.outputs import check_replaceable
+
+    if path.is_dir() and not path.is_symlink():
         raise UsageError(f"output path '{path}' is a directory; give a file name")
+    check_replaceable(path)
     parent = path.parent if str(path.parent) else Path(".")
     if parent.exists() and not parent.is_dir():
         raise UsageError(f"cannot write '{path}': '{parent}' is a file, not a folder")
@@ -203,9 +206,14 @@ def _check_writable(path: Path) -> None:
         raise UsageError(f"cannot write '{path}': directory '{parent}' does not exist")
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise UsageError(f"cannot write '{path}': permission denied")
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=TEMP_PREFIX, suffix=".tmp")
     os.close(fd)
     os.unlink(tmp)
+
+
+# Temporary files are named .mubench-XXXXXXXX.tmp, not after the file they become: a name the file
+# system accepts for the output (up to 255 bytes) must not be refused because the temporary one is longer.
+TEMP_PREFIX = ".mubench-"
 
 
 def default_file_mode() -> int:
@@ -221,15 +229,26 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename: never a half-written file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write ``data`` to ``path`` through a temporary file and a rename: never a half-written file, and
+    never a link, device, FIFO or folder replaced. An OSError (a full disk ...) is raised as
+    :class:`~mubench.outputs.WriteError`: one line naming the file, and still an OSError."""
+    from mubench.outputs import WriteError, check_replaceable
+
+    check_replaceable(path)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX, suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise WriteError(path, exc) from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 
@@ -316,7 +335,10 @@ def _checked_numbers(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     converted = {}
     for name in frame.columns:
         column = BY_NAME.get(name)
-        if column is None or column.type not in (int, float) or pd.api.types.is_numeric_dtype(frame[name]):
+        if column is None or column.type not in (int, float):
+            continue
+        if pd.api.types.is_numeric_dtype(frame[name]):
+            _check_finite_column(frame[name], name, path)
             continue
         values = []
         for row, value in enumerate(frame[name], start=2 if path.suffix != ".json" else 1):
@@ -328,4 +350,19 @@ def _checked_numbers(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
                     f"'{path}' {where}: {name} is {str(value)[:40]!r}, not a number it can hold"
                 ) from None
         converted[name] = values
+        _check_finite_column(pd.Series(values), name, path)
     return frame.assign(**converted) if converted else frame
+
+
+def _check_finite_column(values: pd.Series, name: str, path: Path) -> None:
+    """mubench never writes an infinity (an exact copy's PSNR is left out, a ratio by zero is empty):
+    one in a result file means it was damaged or edited, and no comparison or report should use it."""
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    infinite = [i for i, v in enumerate(numbers) if math.isinf(v)]
+    if infinite:
+        first = infinite[0]
+        where = f"line {first + 2}" if path.suffix != ".json" else f"row {first + 1}"
+        raise UsageError(
+            f"'{path}' {where}: {name} is {numbers[first]}, a value mubench never writes; the file was "
+            "damaged or edited"
+        )

@@ -260,7 +260,12 @@ def train(
         # The state is written first, so it may be a save ahead of the checkpoint: it wins when it has
         # a step (and then its EMA); older states rely on the checkpoint's.
         state_step = _load_state(out, model, ema, optimizer, cfg.model)
-        start = int(meta["steps"]) if state_step is None else state_step
+        start = meta.get("steps") if state_step is None else state_step
+        if start is None:
+            raise UsageError(
+                f"{opt('resume')}: the sidecar of '{out}' records no 'steps'; train afresh into another "
+                f"{opt('out')}"
+            )
         _check_resume(meta, out, cfg, start, prediction, schedule.name, resolution)
 
     def save(step: int) -> dict[str, Any]:

@@ -80,10 +80,11 @@ class _Group(typer.core.TyperGroup):
         return params
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        given = args[0] if args and args[0] is not None else kwargs.get("args") or sys.argv[1:]
         try:
             result = super().main(*args, standalone_mode=False, **kwargs)
         except Exception as exc:
-            sys.exit(_parser_exit(exc))
+            sys.exit(_parser_exit(exc, [str(a) for a in given]))
         if not standalone_mode:
             return result
         sys.exit(result if isinstance(result, int) else 0)
@@ -122,7 +123,23 @@ def main() -> None:
     app(prog_name="mubench")
 
 
-def _parser_exit(exc: Exception) -> int:
+_NOT_NUMBERS = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
+
+
+def _not_a_number(exc: Exception, args: list[str]) -> str | None:
+    """The value given to the option ``exc`` is about, when it is NaN or an infinity: the range check
+    would otherwise call NaN too small ("should be >= 0")."""
+    names = getattr(getattr(exc, "param", None), "opts", None) or []
+    for i, arg in enumerate(args):
+        name, sep, value = arg.partition("=")
+        if name in names:
+            value = value if sep else (args[i + 1] if i + 1 < len(args) else "")
+            if value.strip().lower() in _NOT_NUMBERS:
+                return f"Invalid value for '{name}': {value} is not a finite number"
+    return None
+
+
+def _parser_exit(exc: Exception, args: list[str] | None = None) -> int:
     """Show what the parser raised as standalone click would, a usage error as one line, and return its
     exit code; re-raise anything else. Known by duck type: click's classes live in typer's vendored copy
     or in the click package, depending on typer's version."""
@@ -137,9 +154,8 @@ def _parser_exit(exc: Exception) -> int:
     if exit_code == 2:
         ctx = getattr(exc, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-        err_console.print(
-            f"error: {exc.format_message()}{hint}", markup=False, highlight=False, soft_wrap=True
-        )
+        message = _not_a_number(exc, args or []) or exc.format_message()
+        err_console.print(f"error: {message}{hint}", markup=False, highlight=False, soft_wrap=True)
     else:
         exc.show()
     return exit_code

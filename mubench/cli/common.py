@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -21,8 +22,24 @@ from mubench.options.catalog import OUTPUTS
 if TYPE_CHECKING:  # imported where used: `mubench --help` starts without pandas and torch
     import pandas as pd
 
+
+def _terminal_width() -> int | None:
+    """COLUMNS when it is a positive whole number; otherwise it is removed, so that rich (and the help
+    pages) use the terminal's width, or 80, instead of failing or printing nothing."""
+    text = os.environ.get("COLUMNS")
+    if text is None:
+        return None
+    if text.strip().isdigit() and 0 < int(text) <= 100_000:
+        return int(text)
+    del os.environ["COLUMNS"]
+    return None
+
+
+_terminal_width()  # an invalid COLUMNS is dropped before rich or typer read it
+
 console = OutputConsole()  # tables whole when piped; COLUMNS when valid
 err_console = OutputConsole(stderr=True)  # notes on one line each when logged
+
 
 # Where rows go, declared once (mubench.options.catalog) for the measurement commands and the others.
 CsvOpt, JsonOpt, QuietOpt = (typer_annotation(option) for option in OUTPUTS)
@@ -37,6 +54,7 @@ def friendly_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         _partial_files.clear()  # only this command's files (tests run many commands in one process)
         _partial_for.clear()
+        _partial_failed.clear()
         try:
             return func(*args, **kwargs)
         except MubenchError as exc:
@@ -48,6 +66,13 @@ def friendly_errors(func: F) -> F:
                 soft_wrap=True,
             )
             raise typer.Exit(exc.exit_code) from None
+        except OSError as exc:  # a file that could not be read or written, wherever it was met
+            from mubench.outputs import MACHINE_ERRNOS
+
+            named = f" '{exc.filename}'" if exc.filename else ""
+            err_console.print(f"error: cannot use{named}: {exc.strerror or exc}{_where_partial_rows()}",
+                              highlight=False, markup=False, soft_wrap=True)  # fmt: skip
+            raise typer.Exit(1 if exc.errno in MACHINE_ERRNOS else 2) from None
         except KeyboardInterrupt:
             err_console.print(f"interrupted{_where_partial_rows()}", highlight=False, markup=False)
             raise typer.Exit(130) from None
@@ -60,12 +85,16 @@ def models_or_default(models: list[str] | None, default: tuple[str, ...] = DEFAU
     return list(models) if models else list(default)
 
 
-def check_outputs(*paths: Path | None) -> None:
-    """Fail before measuring if an output file could not be written, or two outputs are one file; choose
-    where this run keeps its unfinished rows (a ``*.partial.*`` name that no file has yet)."""
+def check_outputs(*paths: Path | None, inputs: tuple[str | Path, ...] = ()) -> None:
+    """Fail before measuring if an output file could not be written, is one of ``inputs`` (or inside an
+    input folder), or two outputs are one file; choose where this run keeps its unfinished rows (a
+    ``*.partial.*`` name that no file has yet)."""
+    from mubench.outputs import check_not_input
     from mubench.results import check_writable
 
     given = [p for p in paths if p is not None]
+    for path in given:
+        check_not_input(path, inputs)
     resolved = [p.resolve() for p in given]
     for i, path in enumerate(resolved):
         if path in resolved[:i]:
@@ -78,16 +107,30 @@ def check_outputs(*paths: Path | None) -> None:
 
 _partial_files: set[Path] = set()  # written by this process: named if the run is interrupted
 _partial_for: dict[Path, Path] = {}  # requested file -> where this run keeps its unfinished rows
+_partial_failed: list[str] = []  # why the unfinished rows could not be written (said once)
 
 
 def _free_partial_name(path: Path) -> Path:
     """``flops.csv`` -> ``flops.partial.csv``, or ``flops.partial-2.csv`` ... when the user has that file:
     a run never overwrites nor deletes a file it did not create."""
-    candidate, n = path.with_name(f"{path.stem}.partial{path.suffix}"), 1
+    candidate, n = path.with_name(_fitting(path.stem, ".partial", path.suffix)), 1
     while candidate.exists() and candidate not in _partial_files:
         n += 1
-        candidate = path.with_name(f"{path.stem}.partial-{n}{path.suffix}")
+        candidate = path.with_name(_fitting(path.stem, f".partial-{n}", path.suffix))
     return candidate
+
+
+NAME_MAX = 255  # bytes in one file name on common file systems
+
+
+def _fitting(stem: str, tag: str, suffix: str) -> str:
+    """``stem + tag + suffix``, the stem shortened when the whole would be longer than a file name may be
+    (a name the user could give must not be refused because its partial file's name is longer)."""
+    room = NAME_MAX - len((tag + suffix).encode())
+    encoded = stem.encode()
+    if len(encoded) > room:
+        stem = encoded[:room].decode(errors="ignore")
+    return f"{stem}{tag}{suffix}"
 
 
 def _where_partial_rows() -> str:
@@ -115,7 +158,14 @@ def save_partial(frame: pd.DataFrame, csv: Path | None, json: Path | None, devic
     """(Re)write the rows so far, atomically, beside each requested file (``*.partial.*``): an interrupted
     run keeps them, and the files the user already has stay as they were until the run completes."""
     paths = [partial_path(p) if p is not None else None for p in (csv, json)]
-    _save(frame, paths[0], paths[1], device)
+    try:
+        _save(frame, paths[0], paths[1], device)
+    except OSError as exc:  # the rows stay in memory; finish() writes them, or falls back
+        if not _partial_failed:
+            err_console.print(f"note: cannot keep the unfinished rows on disk ({exc.strerror or exc}); "
+                              "the run goes on", highlight=False, markup=False, soft_wrap=True)  # fmt: skip
+        _partial_failed.append(str(exc))
+        return
     _partial_files.update(p for p in paths if p is not None)
 
 
@@ -128,13 +178,7 @@ def finish(frame: pd.DataFrame, csv: Path | None, json: Path | None, device: str
     try:
         _save(frame, csv, json, device)
     except OSError as exc:
-        fallback = _fallback_path(frame)
-        _save(frame, fallback, None, device)
-        err_console.print(
-            f"error: cannot write the rows ({exc.strerror or exc}); they are in {fallback}",
-            highlight=False, markup=False, soft_wrap=True,
-        )  # fmt: skip
-        raise typer.Exit(1) from None
+        _fall_back(frame, exc, device)
     for path in (csv, json):
         if path is not None:
             if partial_path(path) in _partial_files:  # only a file this run created
@@ -143,6 +187,21 @@ def finish(frame: pd.DataFrame, csv: Path | None, json: Path | None, device: str
             err_console.print(f"wrote {len(frame)} rows to {path}", highlight=False, markup=False)
     if (frame["status"] != "ok").any():
         raise typer.Exit(1)
+
+
+def _fall_back(frame: pd.DataFrame, exc: OSError, device: str) -> None:
+    """Keep the rows that could not be written: in a file of the temporary folder, or, when that cannot
+    be written either, as CSV on stdout. Exits 1."""
+    fallback = _fallback_path(frame)
+    try:
+        _save(frame, fallback, None, device)
+        where = f"they are in {fallback}"
+    except OSError as again:
+        where = f"nor in {fallback} ({again.strerror or again}); they follow as CSV"
+        print(frame.to_csv(index=False), end="")
+    err_console.print(f"error: cannot write the rows ({exc.strerror or exc}); {where}",
+                      highlight=False, markup=False, soft_wrap=True)  # fmt: skip
+    raise typer.Exit(1) from None
 
 
 def _failures(frame: pd.DataFrame) -> list[tuple[str, str]]:

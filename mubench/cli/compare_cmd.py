@@ -77,7 +77,7 @@ def compare(
     exact = tuple(fail_on_change or ())
     for name in (*exact, *(metric or ())):
         check_metric(name, "fail_on_change" if name in exact else "metric")
-    check_outputs(csv)
+    check_outputs(csv, inputs=(baseline, current))
     base_rows, _ = read_results(baseline)
     current_rows, _ = read_results(current)
     result = compare_frames(base_rows, current_rows, gates, exact, tuple(metric or ()), fail_on_missing)

@@ -133,7 +133,7 @@ def fid(
     from mubench.fid.run import images_to_read
     from mubench.results import new_run_id, to_frame
 
-    check_outputs(csv, json)
+    check_outputs(csv, json, inputs=(a, b, *([inception_weights] if inception_weights else [])))
     with progress(images_to_read(a, b) or None, "Inception features", quiet or not is_main()) as tick:
         row = score(
             a, b, new_run_id(), kid, kid_subsets, kid_subset_size, dims, inception_weights, batch_size,

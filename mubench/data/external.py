@@ -63,7 +63,8 @@ def load_folder(path: str, split: str) -> Images:
     """Every image file in ``path`` (sorted by name), centre-cropped to 32 x 32; the same for both splits."""
     folder = Path(path)
     if not folder.is_dir():
-        raise UsageError(f"{opt('dataset')} folder:{path}: no such directory")
+        what = "is a file; give the folder holding the images" if folder.exists() else "no such directory"
+        raise UsageError(f"{opt('dataset')} folder:{path}: {what}")
     files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise UsageError(

@@ -48,6 +48,11 @@ class NoiseSchedule:
     name: str
     betas: torch.Tensor  # (T,) float64
 
+    def __post_init__(self) -> None:
+        from mubench.checks import check_betas
+
+        object.__setattr__(self, "betas", check_betas(self.betas, f"noise schedule '{self.name}'"))
+
     @classmethod
     def create(cls, name: str, num_steps: int = 1000) -> NoiseSchedule:
         makers = {"linear": linear_betas, "cosine": cosine_betas, "sigmoid": sigmoid_betas}

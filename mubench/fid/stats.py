@@ -27,11 +27,20 @@ def frechet_distance(mu_a: np.ndarray, sigma_a: np.ndarray, mu_b: np.ndarray, si
 
     from pytorch_fid.fid_score import calculate_frechet_distance
 
+    from mubench.checks import check_statistics
+
+    check_statistics(mu_a, sigma_a, "the first side's statistics")
+    check_statistics(mu_b, sigma_b, "the second side's statistics")
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            return float(calculate_frechet_distance(mu_a, sigma_a, mu_b, sigma_b))
+            distance = float(calculate_frechet_distance(mu_a, sigma_a, mu_b, sigma_b))
     except ValueError as exc:  # a large imaginary part of the matrix square root
         raise MeasurementError(f"the Frechet distance cannot be computed: {exc}") from None
+    # A distance is >= 0; a value below by more than rounding means the matrix square root failed.
+    scale = 1e-6 * max(1.0, float(np.trace(sigma_a) + np.trace(sigma_b)))
+    if not np.isfinite(distance) or distance < -scale:
+        raise MeasurementError(f"the Frechet distance came out as {distance}, which no distance can be")
+    return max(distance, 0.0)
 
 
 def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -50,12 +59,9 @@ def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise UsageError(f"cannot read '{path}' as an .npz file: {reason}") from None
-    if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
-        raise UsageError(
-            f"'{path}': mu of shape {mu.shape} and sigma of shape {sigma.shape}; expected (d,) and (d, d)"
-        )
-    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
-        raise UsageError(f"'{path}': mu or sigma holds non-finite values")
+    from mubench.checks import check_statistics
+
+    check_statistics(mu, sigma, f"'{path}'")
     return mu, sigma
 
 
@@ -73,16 +79,22 @@ def check_out(out: Path) -> None:
 def write_npz(out: Path, mu: np.ndarray, sigma: np.ndarray) -> None:
     """Write ``mu`` and ``sigma`` whole, or nothing: through a temporary file linked to ``out``, so that an
     existing file, even one made meanwhile, is never replaced."""
-    from mubench.results import default_file_mode
+    from mubench.checks import check_statistics
+    from mubench.outputs import WriteError
+    from mubench.results import TEMP_PREFIX, default_file_mode
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
+    check_statistics(mu, sigma, f"the statistics for '{out}' (nothing written)")
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".partial", dir=out.parent)
         with os.fdopen(fd, "wb") as handle:
             np.savez(handle, mu=mu, sigma=sigma)
         os.chmod(tmp, default_file_mode())
-        try:
-            os.link(tmp, out)
-        except FileExistsError:
-            raise UsageError(f"{opt('out')} '{out}' appeared while computing; it was left as it is") from None
+        os.link(tmp, out)
+    except FileExistsError:
+        raise UsageError(f"{opt('out')} '{out}' appeared while computing; it was left as it is") from None
+    except OSError as exc:
+        raise WriteError(out, exc) from None
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)

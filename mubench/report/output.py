@@ -6,8 +6,9 @@ import os
 from pathlib import Path
 
 from mubench.errors import UsageError, opt
+from mubench.outputs import check_own_files, record_own_files
 from mubench.report.document import Document, to_html, to_markdown
-from mubench.results import write_bytes_atomic, write_text_atomic
+from mubench.results import write_bytes_atomic
 
 REPORT_MD, REPORT_HTML, PLOTS_DIR = "report.md", "report.html", "plots"
 
@@ -24,13 +25,28 @@ def prepare_out_dir(out_dir: Path) -> None:
 
 
 def write_report(doc: Document, out_dir: Path) -> list[Path]:
-    """Write the plots, the Markdown and the HTML atomically into ``out_dir`` (prepared)."""
+    """Write the plots, the Markdown and the HTML atomically into ``out_dir`` (prepared). A file of those
+    names that mubench did not write there (or that was changed since) is refused before anything is
+    written: see :mod:`mubench.outputs`."""
+    images = [(out_dir / image.path, image.data) for image in doc.images()]
+    texts = [(out_dir / name, render(doc).encode("utf-8")) for name, render in
+             ((REPORT_MD, to_markdown), (REPORT_HTML, to_html))]  # fmt: skip
+    check_own_files(out_dir, [path for path, _ in images + texts], legacy=_older_report(out_dir))
     written = []
-    for image in doc.images():
-        path = out_dir / image.path
-        write_bytes_atomic(path, image.data)
-        written.append(path)
-    for name, render in ((REPORT_MD, to_markdown), (REPORT_HTML, to_html)):
-        write_text_atomic(out_dir / name, render(doc))
-        written.append(out_dir / name)
+    try:
+        for path, data in images + texts:
+            write_bytes_atomic(path, data)
+            written.append(path)
+    finally:
+        if written:
+            record_own_files(out_dir, written)
     return written
+
+
+def _older_report(out_dir: Path) -> bool:
+    """A report written before mubench kept its record of files: report.md opens with its title."""
+    try:
+        with (out_dir / REPORT_MD).open(encoding="utf-8") as handle:
+            return handle.readline().startswith("# mubench report")
+    except (OSError, UnicodeDecodeError):
+        return False

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from pathlib import Path
 
 import numpy as np
@@ -28,15 +27,12 @@ def write_png(image: np.ndarray, path: Path) -> None:
     file named ``path`` is always a whole image."""
     from PIL import Image
 
+    from mubench.results import write_bytes_atomic
+
     pil = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".partial.png", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            pil.save(handle, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    pil.save(buffer, format="PNG")
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def write_grid(out: Path, seeds: list[int], path: Path) -> None:

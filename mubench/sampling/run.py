@@ -115,6 +115,8 @@ def prepare_out(out: Path, conds: SampleConditions, label: str, seeds: list[int]
     try:
         out.mkdir(parents=True, exist_ok=True)
         _write_record(out, made, describe_seeds(seeds), complete=False)
+    except MubenchError:  # a write that failed: its own line and exit code
+        raise
     except OSError as exc:
         raise UsageError(f"{opt('out')} '{out}': cannot write there ({exc.strerror or exc})") from None
 
@@ -152,13 +154,13 @@ def sample(
 ) -> dict[str, Any] | None:
     """Generate this process's share of the seeds (all of them, or under torchrun every world_size-th);
     rank 0 writes every image, then the grid, and returns the row (None on the other ranks)."""
-    from mubench.checkpoints import load_checkpoint, shipped_checkpoint
-    from mubench.diffusion.schedules import NoiseSchedule
+    from mubench.checkpoints import shipped_checkpoint
     from mubench.measure.runtime.build import build_model, checked_output
     from mubench.measure.runtime.device import resolve_device
     from mubench.models.ode_block import has_ode_blocks, nfe_by_block
     from mubench.registry import get_spec
     from mubench.results import environment, make_row
+    from mubench.sources import load_weights, noise_schedule
 
     world = join(conds.device)
     spec = get_spec(conds.model)
@@ -168,10 +170,22 @@ def sample(
     label = "untrained" if path is None else (
         f"shipped:{path.name}" if path == shipped_checkpoint(conds.model) else str(path)
     )  # fmt: skip
-    model = build_model(spec)
-    trained = load_checkpoint(path, model, spec.name) if path is not None else {}
+    try:
+        model = build_model(spec)
+    except MubenchError:
+        raise
+    except (Exception, SystemExit) as exc:  # a user's factory may raise anything, exit included
+        raise MeasurementError(
+            f"model '{spec.name}' could not be built: {type(exc).__name__}: {exc}"
+        ) from None
+    trained = load_weights(path, model, spec.name) if path is not None else {}
+    if trained.get("source_format") == "ddp-trainer" and trained.get("prediction") is None:
+        raise UsageError(
+            f"checkpoint '{path}' does not say what its network predicts; convert it with `mubench convert "
+            f"--prediction v|eps|x0` and sample the converted file"
+        )
     model = model.to(device)
-    schedule = NoiseSchedule.create(trained.get("schedule") or spec.schedule)
+    schedule = noise_schedule(trained, spec.schedule)  # the weights' own betas when they record them
     prediction = trained.get("prediction") or spec.prediction
     resolution = int(trained.get("resolution") or spec.resolution)
     spec.check_resolution(resolution)

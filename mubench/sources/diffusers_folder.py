@@ -18,7 +18,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from mubench.checks import check_betas
 from mubench.errors import UsageError
+from mubench.sources.diffusers_config import check_scheduler_config, check_unet_config
 from mubench.sources.files import read_safetensors, read_torch
 from mubench.sources.renaming import Renamer
 
@@ -344,10 +346,12 @@ def read_schedule(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
     config = _json(path)
+    check_scheduler_config(config, path)
     kind = config.get("prediction_type", "epsilon")
     if kind not in PREDICTIONS:
         raise UsageError(f"scheduler config '{path}': prediction_type '{kind}' is not supported")
     name, betas = _betas(config, path)
+    betas = check_betas(betas, f"scheduler config '{path}'")
     return {"schedule": name, "betas": betas, "prediction": PREDICTIONS[kind]}
 
 
@@ -361,6 +365,8 @@ def read(path: Path, model: nn.Module, model_name: str) -> tuple[Renamer, dict[s
             f"checkpoint '{path}' is a diffusers UNet2DModel folder; model '{model_name}' is not a DDPM "
             "U-Net (use ddpm-unet or a variant)"
         )
-    check_config(_json(folder.config), folder.config, model, model_name)
+    config = _json(folder.config)
+    check_unet_config(config, folder.config)
+    check_config(config, folder.config, model, model_name)
     renamed = to_mubench(read_weights(folder), model)
     return renamed, read_schedule(folder.scheduler), weights_file(folder)

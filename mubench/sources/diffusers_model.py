@@ -34,6 +34,7 @@ class DiffusersDenoiser(nn.Module):
 def diffusers_spec(name: str) -> Any:
     """The :class:`~mubench.registry.ModelSpec` of ``diffusers:PATH``."""
     from mubench.registry import ModelSpec
+    from mubench.sources.diffusers_config import check_unet_config, sample_resolution
     from mubench.sources.diffusers_folder import _json, is_diffusers_folder, locate, weights_file
 
     path = Path(name[len(PREFIX) :]).expanduser()
@@ -50,6 +51,7 @@ def diffusers_spec(name: str) -> Any:
         )
     folder = locate(path)
     config = _json(folder.config)
+    check_unet_config(config, folder.config)
     if config.get("_class_name", "UNet2DModel") != "UNet2DModel":
         raise UsageError(
             f"{opt('model')} '{name}': '{folder.config}' is a {config['_class_name']}, not a UNet2DModel"
@@ -69,7 +71,7 @@ def diffusers_spec(name: str) -> Any:
         family="diffusers",
         description=f"diffusers UNet2DModel from {path}",
         source=str(path),
-        resolution=int(config.get("sample_size") or 32),
+        resolution=sample_resolution(config, folder.config) or 32,
         channels=int(config.get("in_channels", 3)),
         resolution_multiple=2 ** (len(widths) - 1),
         extra={"weights_path": path},

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,9 +85,13 @@ def load_suite(path: Path, device: str | None = None, only: tuple[str, ...] = ()
             f"{opt('only')} {unknown_kinds[0]}: not a measurement; choose from {', '.join(KEYS)}"
         )
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise UsageError(f"suite file '{path}' not found") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"suite file '{path}' is not UTF-8 text (byte {exc.start}); TOML is UTF-8") from None
+    except IsADirectoryError:
+        raise UsageError(f"suite file '{path}' is a folder; give a .toml file") from None
     except OSError as exc:
         raise UsageError(f"cannot read suite file '{path}': {exc.strerror}") from None
     try:
@@ -119,7 +124,8 @@ def load_suite(path: Path, device: str | None = None, only: tuple[str, ...] = ()
             if "device" in KEYS[kind] and device is not None:
                 merged["device"] = device
             _check_keys(path, where, merged, KEYS[kind])
-            items += _expand(path, kind, where, merged, left_out if device is not None else None)
+            items += _expand(path, kind, where, merged, left_out if device is not None else None,
+                             room=MAX_ITEMS - len(items))  # fmt: skip
     if not items and left_out:
         raise UsageError(f"{path}: nothing to run: {'; '.join(left_out)}")
     if not items:
@@ -130,6 +136,7 @@ def load_suite(path: Path, device: str | None = None, only: tuple[str, ...] = ()
     return Suite(path, name, description, tuple(items), text, tuple(left_out))
 
 
+MAX_ITEMS = 10_000  # items one table may expand to: more is a mistake, not a benchmark
 DEVICE_ONLY_MODES = {"prepack": "cpu", "cuda-graphs": "cuda"}  # keys that need one device type
 
 
@@ -168,7 +175,12 @@ def _check_keys(path: Path, where: str, table: dict[str, Any], keys: dict[str, O
 
 
 def _expand(
-    path: Path, kind: str, where: str, opts: dict[str, Any], left_out: list[str] | None = None
+    path: Path,
+    kind: str,
+    where: str,
+    opts: dict[str, Any],
+    left_out: list[str] | None = None,
+    room: int = 10_000,
 ) -> list[SuiteItem]:
     """One item per combination of the list-valued conditions (and per model unless measured together).
     With ``left_out`` (a --device given), a combination that device cannot run is noted there instead."""
@@ -189,6 +201,12 @@ def _expand(
     ]
     measurement = MEASUREMENTS[kind]
     groups = [tuple(models)] if measurement.together else [(m,) for m in models]
+    count = math.prod(len(axis) for axis in axes) * len(groups)
+    if count > room:  # counted before any item is built: a million would take minutes to check
+        raise UsageError(
+            f"{path}: {where} expands to {count:,} items (its lists multiply), more than the "
+            f"{MAX_ITEMS:,} a suite may hold: split it, or shorten the lists"
+        )
     items = []
     base = path.parent
     for combination in itertools.product(*axes):

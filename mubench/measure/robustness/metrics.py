@@ -62,6 +62,17 @@ def finite_images(per_image: dict[str, list[float]]) -> list[bool]:
     return [all(map(math.isfinite, scores)) for scores in zip(*per_image.values())]
 
 
+def exact_copies(per_image: dict[str, list[float]]) -> int:
+    """Images scored PSNR +inf (an output equal to the clean image) with every other score finite."""
+    names = list(per_image)
+    return sum(
+        1
+        for scores in zip(*per_image.values())
+        if all(math.isfinite(v) or (name == "psnr_db" and v == math.inf) for name, v in zip(names, scores))
+        and not all(map(math.isfinite, scores))
+    )
+
+
 def summary(per_image: dict[str, list[float]], keep: list[bool] | None = None) -> dict[str, float]:
     """Each metric's spread over the images in ``keep`` (default: those whose scores are all finite), so
     that every statistic of a row describes the same images."""
@@ -96,18 +107,24 @@ def scored_fields(
     n, left_out = len(keep), keep.count(False)
     fields: dict[str, Any] = {**summary(per_image, keep), "n_nonfinite": left_out}
     notes = []
-    if left_out:
+    exact = exact_copies(per_image)
+    if exact:  # MSE 0: a perfect result, not a failure; PSNR has no finite value for it
+        notes.append(
+            f"{exact} of {n} images are exact copies of the clean image (PSNR +inf), left out of the "
+            "statistics"
+        )
+    if left_out > exact:
         kinds = sorted({repr(v) for values in per_image.values() for v in values if not math.isfinite(v)})
         names = " or ".join(_METRIC_NAMES[prefix] for prefix in per_image)
         notes.append(
-            f"{left_out} of {n} images scored non-finite ({', '.join(kinds)} in {names})"
+            f"{left_out - exact} of {n} images scored non-finite ({', '.join(kinds)} in {names})"
             + ("; nothing to measure" if left_out == n else "; statistics over the other images")
         )
     if base is not None:
         paired = sum(a and b for a, b in zip(keep, finite_images(base)))
         if 0 < paired < n - left_out:
             notes.append(f"paired differences over the {paired} images finite in the baseline too")
-    if left_out == n:
+    if left_out == n and left_out > exact:
         fields["status"] = "error"
     if notes:
         fields["message"] = "; ".join(notes)
