@@ -29,3 +29,6 @@ DEFAULT_METRICS = (
     "params_total", "macs", "nfe", "macs_per_trajectory", "call_ms_median", "trajectory_s_median",
     "peak_mem_mib", "peak_activation_mib", "psnr_db_mean", "ssim_mean",
 )  # fmt: skip
+
+# What a denoiser is trained to predict: the noise, the velocity v, or the clean image.
+PREDICTIONS = ("eps", "v", "x0")

@@ -4,23 +4,19 @@ the user's that mubench did not write.
 - :func:`check_replaceable`: a symbolic link, a device node, a FIFO, a socket or a folder is never
   replaced by a regular file (an atomic replace would do exactly that).
 - :func:`check_not_input`: an output that is an input, or lies inside an input folder, is refused.
-- :func:`check_own_files` / :func:`record_own_files`: a folder mubench writes several files into (a
-  report) keeps a record of what it wrote (``.mubench-files.json``: name -> sha256); a file there that is
-  not in the record with the same content is the user's, and is refused rather than overwritten.
+- :mod:`mubench.own_files`: a folder mubench writes several files into (a report) keeps a record of
+  what it wrote; a file there that is not in it is the user's.
 """
 
 from __future__ import annotations
 
 import errno
-import hashlib
-import json
 import stat
 from collections.abc import Iterable
 from pathlib import Path
 
 from mubench.errors import MeasurementError, UsageError
 
-RECORD = ".mubench-files.json"
 # errno values that say something of the machine (full disk, failing device), not of the path given
 MACHINE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG}
 
@@ -60,41 +56,3 @@ def check_not_input(path: Path, inputs: Iterable[str | Path]) -> None:
         source = Path(given).resolve()
         if target == source or (source.is_dir() and source in target.parents):
             raise UsageError(f"output '{path}' would overwrite the input '{given}'; give another file name")
-
-
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _record(folder: Path) -> dict[str, str]:
-    try:
-        record = json.loads((folder / RECORD).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return {str(k): str(v) for k, v in record.items()} if isinstance(record, dict) else {}
-
-
-def check_own_files(folder: Path, paths: Iterable[Path], legacy: bool = False) -> None:
-    """Refuse to write ``paths`` (inside ``folder``) if one exists and mubench did not write it there, or
-    it was changed since. ``legacy``: the folder holds files of a mubench older than the record, which
-    count as its own."""
-    record = _record(folder)
-    for path in paths:
-        check_replaceable(path)
-        if not path.exists() or (legacy and not record):
-            continue
-        name = path.relative_to(folder).as_posix()
-        if record.get(name) != _digest(path):
-            raise UsageError(
-                f"'{path}' was not written by mubench (or was changed since); it is left as it is: move it, "
-                "or give another output folder"
-            )
-
-
-def record_own_files(folder: Path, paths: Iterable[Path]) -> None:
-    """Add ``paths`` (just written inside ``folder``) to the folder's record of mubench's own files."""
-    from mubench.results import write_text_atomic
-
-    record = _record(folder)
-    record.update({p.relative_to(folder).as_posix(): _digest(p) for p in paths})
-    write_text_atomic(folder / RECORD, json.dumps(record, indent=1, sort_keys=True) + "\n")

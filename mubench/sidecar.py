@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from mubench.checks import check_betas, finite_number
+from mubench.defaults import PREDICTIONS
 from mubench.errors import UsageError
-from mubench.sources import PREDICTIONS
 
 
 class CheckpointMeta(TypedDict, total=False):

@@ -19,8 +19,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save
 from torch import nn
 
 import mubench
@@ -32,6 +30,7 @@ from mubench.measure.failures import MODEL_FAILURES
 from mubench.measure.runtime.build import build_model, checked_output
 from mubench.registry import get_spec
 from mubench.results import write_bytes_atomic
+from mubench.train_state import brief, load_state, save_state, state_path
 
 # The numeric settings of a run: each must be finite and in range before anything is built.
 NUMBERS = ("steps", "minutes", "batch_size", "lr", "ema_decay", "grad_clip", "seed", "save_every")
@@ -76,81 +75,6 @@ class TrainConfig:
             )
 
 
-def _state_path(out: Path) -> Path:
-    return out.with_name(out.stem + ".state.safetensors")
-
-
-def _save_state(out: Path, model: nn.Module, ema: nn.Module, optimizer: torch.optim.Adam, step: int) -> None:
-    tensors = {f"model/{k}": v.detach() for k, v in model.state_dict().items()}
-    tensors |= {f"ema/{k}": v.detach() for k, v in ema.state_dict().items()}
-    for i, param in enumerate(p for group in optimizer.param_groups for p in group["params"]):
-        for key, value in optimizer.state.get(param, {}).items():
-            tensors[f"adam/{i}/{key}"] = value.detach().reshape(-1) if value.dim() == 0 else value.detach()
-    data = save({k: v.cpu().contiguous() for k, v in tensors.items()}, metadata={"step": str(step)})
-    write_bytes_atomic(_state_path(out), data)
-
-
-def _brief(exc: Exception, limit: int = 160) -> str:
-    """An exception's message on one line, shortened: load_state_dict's runs over many lines."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _read_state(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    try:
-        with safe_open(str(path), framework="pt") as handle:  # one read: tensors and metadata
-            names = handle.keys()  # a safetensors handle, not a dict: it is not iterable
-            return {k: handle.get_tensor(k) for k in names}, handle.metadata() or {}
-    except (SafetensorError, OSError) as exc:
-        raise UsageError(
-            f"{opt('resume')}: state file '{path}' cannot be read ({_brief(exc)}); "
-            f"this run cannot be resumed: train afresh into another {opt('out')}"
-        ) from None
-
-
-def _adam_moments(
-    tensors: dict[str, torch.Tensor], params: list[nn.Parameter]
-) -> dict[int, dict[str, torch.Tensor]]:
-    """Adam's per-parameter state from ``adam/<index>/<name>`` tensors, checked against ``params``."""
-    adam: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        if key.startswith("adam/"):
-            _, index, name = key.split("/")
-            adam.setdefault(int(index), {})[name] = value
-    for i, state in adam.items():
-        if i not in range(len(params)) or any(
-            v.shape != params[i].shape for k, v in state.items() if k != "step"
-        ):
-            raise ValueError(f"Adam state {i} does not fit the model's parameters")
-        state["step"] = state["step"].reshape(())
-    return adam
-
-
-def _load_state(
-    out: Path, model: nn.Module, ema: nn.Module, optimizer: torch.optim.Adam, model_name: str
-) -> int | None:
-    """Restore the raw weights, Adam's moments and (in states that hold them) the EMA weights from the
-    resume state; return its step, or None for a state written before the EMA and step were kept in it."""
-    path = _state_path(out)
-    tensors, metadata = _read_state(path)
-    params = [p for group in optimizer.param_groups for p in group["params"]]
-    ema_weights = {k[4:]: v for k, v in tensors.items() if k.startswith("ema/")}
-    try:
-        adam = _adam_moments(tensors, params)
-        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
-        step = int(metadata["step"]) if ema_weights and "step" in metadata else None
-        if step is not None:
-            ema.load_state_dict(ema_weights)
-    except (RuntimeError, ValueError, KeyError) as exc:
-        raise UsageError(
-            f"{opt('resume')}: state file '{path}' does not match model '{model_name}' ({_brief(exc)}); "
-            f"this run cannot be resumed: train afresh into another {opt('out')}"
-        ) from None
-    for i, state in adam.items():
-        optimizer.state[params[i]] = state
-    return step
-
-
 def _resume_differences(
     meta: dict[str, Any], cfg: TrainConfig, prediction: str, schedule: str, resolution: int
 ) -> list[str]:
@@ -189,7 +113,7 @@ def _check_resume(meta: dict[str, Any], out: Path, cfg: TrainConfig, trained: in
 
 def _snapshot(out: Path) -> dict[Path, bytes | None]:
     """The bytes of the run's files at ``out`` (None: absent), to put back if the run fails."""
-    return {p: p.read_bytes() if p.exists() else None for p in (out, sidecar(out), _state_path(out))}
+    return {p: p.read_bytes() if p.exists() else None for p in (out, sidecar(out), state_path(out))}
 
 
 def _restore(snapshot: dict[Path, bytes | None]) -> None:
@@ -209,14 +133,14 @@ def _finite(module: nn.Module) -> bool:
 
 def check_out(out: Path, resume: bool) -> None:
     """Refuse, before any work, to overwrite a finished run (without --resume) or to resume nothing."""
-    if resume and not (out.exists() and _state_path(out).exists()):
+    if resume and not (out.exists() and state_path(out).exists()):
         raise UsageError(f"{opt('resume')}: no checkpoint and state to resume at '{out}'")
     if not resume and out.exists():
         raise UsageError(
             f"{opt('out')} '{out}' already exists: pass {opt('resume')} to continue its run, "
             f"or choose another {opt('out')} (or delete it) to train afresh"
         )
-    beside = [p for p in (sidecar(out), _state_path(out)) if p.exists()]
+    beside = [p for p in (sidecar(out), state_path(out)) if p.exists()]
     if not resume and beside:  # a fresh run would write these too: never over files it did not make
         raise UsageError(
             f"{opt('out')} '{out}': '{beside[0]}' already exists beside it; move it away or choose another "
@@ -247,7 +171,7 @@ def train(
         raise
     except Exception as exc:  # a user's factory may raise anything
         raise MeasurementError(
-            f"model '{cfg.model}': its factory raised {type(exc).__name__}: {_brief(exc)}"
+            f"model '{cfg.model}': its factory raised {type(exc).__name__}: {brief(exc)}"
         ) from None
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -259,7 +183,7 @@ def train(
         meta = load_checkpoint(out, ema, cfg.model)
         # The state is written first, so it may be a save ahead of the checkpoint: it wins when it has
         # a step (and then its EMA); older states rely on the checkpoint's.
-        state_step = _load_state(out, model, ema, optimizer, cfg.model)
+        state_step = load_state(out, model, ema, optimizer, cfg.model)
         start = meta.get("steps") if state_step is None else state_step
         if start is None:
             raise UsageError(
@@ -293,7 +217,7 @@ def train(
 
 def _os_error(exc: OSError) -> str:
     """An OSError on one line: its reason and the file it concerns."""
-    reason = exc.strerror or _brief(exc)
+    reason = exc.strerror or brief(exc)
     return f"{reason} ('{exc.filename}')" if exc.filename else reason
 
 
@@ -336,7 +260,7 @@ def _run(
             what = (
                 f"SystemExit({exc.code!r})"
                 if isinstance(exc, SystemExit)
-                else f"{type(exc).__name__}: {_brief(exc)}"
+                else f"{type(exc).__name__}: {brief(exc)}"
             )
             raise MeasurementError(
                 f"training stopped at step {step + 1}: model '{cfg.model}' raised {what}"
@@ -399,6 +323,6 @@ def _checkpoint(
         "mubench_version": mubench.__version__,
         "format": "safetensors; EMA weights",
     }
-    _save_state(out, model, ema, optimizer, step)  # first: a checkpoint is never ahead of its state
+    save_state(out, model, ema, optimizer, step)  # first: a checkpoint is never ahead of its state
     save_checkpoint(out, ema, meta)
     return meta

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 import torch
 
+from mubench.defaults import PREDICTIONS
 from mubench.diffusion.schedules import NoiseSchedule
 from mubench.errors import UsageError, opt
 from mubench.ranges import check_numbers
 
 SAMPLERS = ("ddpm", "ddim")
-PREDICTIONS = ("eps", "v", "x0")
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 # One generator for the batch, or one per image (the image's noise then ignores the rest of the batch).

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from mubench.errors import UsageError, opt
-from mubench.outputs import check_own_files, record_own_files
+from mubench.own_files import check_own_files, record_own_files
 from mubench.report.document import Document, to_html, to_markdown
 from mubench.results import write_bytes_atomic
 

@@ -19,12 +19,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from mubench.defaults import PREDICTIONS
 from mubench.errors import UsageError, opt
 from mubench.sources.detect import describe, network_of
 from mubench.sources.files import TORCH_SUFFIXES, fit_problems, read_tensor_file, sha256_of, source_label
 from mubench.sources.renaming import Renamer
 
-PREDICTIONS = ("eps", "v", "x0")
 WEIGHTS = ("ema", "raw")
 
 

@@ -186,7 +186,7 @@ def test_the_state_holds_the_step_and_the_ema_weights(tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
-@pytest.mark.parametrize("interrupted", ["_save_state", "save_checkpoint"])
+@pytest.mark.parametrize("interrupted", ["save_state", "save_checkpoint"])
 def test_a_run_interrupted_while_saving_resumes_where_it_was(tmp_path, monkeypatch, interrupted):
     import mubench.train
 
