@@ -43,7 +43,7 @@ class ItemOutcome:
 
 
 MODULES_CSV = "flops_modules.csv"  # flops tables with a depth: MACs per module, per item
-OUTPUTS = (SUITE_RESULTS, *(f"{kind}.csv" for kind in KEYS), MODULES_CSV, "environment.json", "suite.toml")
+OUTPUTS = (SUITE_RESULTS, *(f"{name}.csv" for name in KEYS), MODULES_CSV, "environment.json", "suite.toml")
 FINISHED = ("ok", "skipped")  # any other status (error, oom) runs again on --resume
 
 
@@ -171,7 +171,9 @@ def run_suite(
         relabel("starting")
         # One run id per item: rows that share it were measured together (the same round-robin timing,
         # the same noisy images); the suite as a whole is named by the `suite` column.
-        measured = measure(MEASUREMENTS[item.kind], list(item.models), item.conds, new_run_id(), relabel)
+        measured = measure(
+            MEASUREMENTS[item.measurement], list(item.models), item.conds, new_run_id(), relabel
+        )
         frame = pd.DataFrame(measured.rows)
         _write_breakdowns(out, item.item_id, [b for b in measured.breakdowns if not b.empty])
         options = json.dumps(item.options, sort_keys=True)
@@ -196,7 +198,7 @@ def condition_notes(outcomes: list[ItemOutcome]) -> list[str]:
     for outcome in outcomes:
         if outcome.status == "done before":
             continue
-        for note in MEASUREMENTS[outcome.item.kind].notes(outcome.item.conds):
+        for note in MEASUREMENTS[outcome.item.measurement].notes(outcome.item.conds):
             if note not in notes:
                 notes.append(note)
     return notes
@@ -259,10 +261,10 @@ def write_folder(out: Path, combined: pd.DataFrame) -> None:
     """``results.csv`` and one CSV per measurement (only the columns that measurement fills)."""
     combined = with_declared_types(combined)
     write_csv(combined, out / SUITE_RESULTS)
-    for kind in KEYS:
-        part = combined[combined["command"] == kind]
+    for name in KEYS:
+        part = combined[combined["command"] == name]
         if not part.empty:
-            write_csv(part.dropna(axis="columns", how="all"), out / f"{kind}.csv")
+            write_csv(part.dropna(axis="columns", how="all"), out / f"{name}.csv")
 
 
 def _environment(suite: Suite) -> dict:

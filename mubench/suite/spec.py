@@ -46,7 +46,7 @@ SUITE_KEYS = {
 class SuiteItem:
     """One unit of work: a measurement of some models under one set of conditions."""
 
-    kind: str
+    measurement: str  # its name: params, flops, latency, profile or robustness
     models: tuple[str, ...]
     options: dict[str, Any]  # normalised keys (dashes), one value each; `models` and `note` excluded
     conds: Any = field(compare=False, repr=False)
@@ -56,13 +56,15 @@ class SuiteItem:
     @property
     def item_id(self) -> str:
         """Stable id of what is measured (not of where it is written): rows carry it for --resume."""
-        what = json.dumps({"kind": self.kind, "models": self.models, "options": self.options}, sort_keys=True)
+        # "kind" as the key: ids written by earlier versions stay valid for --resume
+        what = {"kind": self.measurement, "models": self.models, "options": self.options}
+        what = json.dumps(what, sort_keys=True)
         return hashlib.sha1(what.encode()).hexdigest()[:12]
 
     @property
     def label(self) -> str:
         opts = " ".join(f"{k}={v}" for k, v in self.options.items())
-        return f"{self.kind} {','.join(self.models)}" + (f" ({opts})" if opts else "")
+        return f"{self.measurement} {','.join(self.models)}" + (f" ({opts})" if opts else "")
 
 
 @dataclass(frozen=True)
@@ -79,10 +81,10 @@ def load_suite(path: Path, device: str | None = None, only: tuple[str, ...] = ()
     """Read and check a suite file. ``device`` replaces the latency tables' device (``--device``), leaving
     out the tables of a mode that device cannot run (see ``Suite.left_out``); ``only`` keeps the tables
     of those measurements (``--only``)."""
-    unknown_kinds = sorted(set(only) - set(KEYS))
-    if unknown_kinds:
+    unknown_names = sorted(set(only) - set(KEYS))
+    if unknown_names:
         raise UsageError(
-            f"{opt('only')} {unknown_kinds[0]}: not a measurement; choose from {', '.join(KEYS)}"
+            f"{opt('only')} {unknown_names[0]}: not a measurement; choose from {', '.join(KEYS)}"
         )
     try:
         text = path.read_bytes().decode("utf-8")
@@ -114,17 +116,17 @@ def load_suite(path: Path, device: str | None = None, only: tuple[str, ...] = ()
             raise UsageError(f"{path}: [defaults]: key '{key}' is not accepted by any measurement")
     items: list[SuiteItem] = []
     left_out: list[str] = []
-    for kind in [k for k in data if k in KEYS and (not only or k in only)]:  # in the file's order
-        tables = data[kind]
+    for name in [k for k in data if k in KEYS and (not only or k in only)]:  # in the file's order
+        tables = data[name]
         for number, table in enumerate(tables if isinstance(tables, list) else [tables], start=1):
-            where = f"[[{kind}]] #{number}"
+            where = f"[[{name}]] #{number}"
             opts = _normalised(_table(path, where, table))
-            _check_keys(path, where, opts, KEYS[kind])
-            merged = {k: v for k, v in defaults.items() if k in KEYS[kind]} | opts
-            if "device" in KEYS[kind] and device is not None:
+            _check_keys(path, where, opts, KEYS[name])
+            merged = {k: v for k, v in defaults.items() if k in KEYS[name]} | opts
+            if "device" in KEYS[name] and device is not None:
                 merged["device"] = device
-            _check_keys(path, where, merged, KEYS[kind])
-            items += _expand(path, kind, where, merged, left_out if device is not None else None,
+            _check_keys(path, where, merged, KEYS[name])
+            items += _expand(path, name, where, merged, left_out if device is not None else None,
                              room=MAX_ITEMS - len(items))  # fmt: skip
     if not items and left_out:
         raise UsageError(f"{path}: nothing to run: {'; '.join(left_out)}")
@@ -142,9 +144,9 @@ DEVICE_ONLY_MODES = {"prepack": "cpu", "cuda-graphs": "cuda"}  # keys that need 
 
 def _cannot_run_on(options: dict[str, Any], device: str) -> str | None:
     """Why an item cannot run on ``device`` (a mode for another device type), or None."""
-    kind = "cuda" if device.startswith("cuda") else "cpu"
+    device_type = "cuda" if device.startswith("cuda") else "cpu"
     for key, needs in DEVICE_ONLY_MODES.items():
-        if options.get(key) is True and kind != needs:
+        if options.get(key) is True and device_type != needs:
             return f"{key} runs on {needs} only; left out on device {device}"
     return None
 
@@ -176,7 +178,7 @@ def _check_keys(path: Path, where: str, table: dict[str, Any], keys: dict[str, O
 
 def _expand(
     path: Path,
-    kind: str,
+    name: str,
     where: str,
     opts: dict[str, Any],
     left_out: list[str] | None = None,
@@ -193,13 +195,13 @@ def _expand(
     repeated = sorted({m for m in models if models.count(m) > 1})
     if repeated:
         raise UsageError(f"{path}: {where}: models {', '.join(repeated)} given more than once")
-    keys = KEYS[kind]
+    keys = KEYS[name]
     opts = {k: sorted(v) if keys[k].unordered else v for k, v in opts.items()}
     axes = [
         [(k, x) for x in v] if isinstance(v, list) and not keys[k].is_list else [(k, v)]
         for k, v in opts.items()
     ]
-    measurement = MEASUREMENTS[kind]
+    measurement = MEASUREMENTS[name]
     groups = [tuple(models)] if measurement.together else [(m,) for m in models]
     count = math.prod(len(axis) for axis in axes) * len(groups)
     if count > room:  # counted before any item is built: a million would take minutes to check
@@ -220,7 +222,7 @@ def _expand(
                 conds = conditions(measurement, {"models": list(group), **one}, base)
             except UsageError as exc:
                 raise UsageError(f"{path}: {where}: {_as_key(exc)}") from None
-            items.append(SuiteItem(kind, group, one, conds, where, note))
+            items.append(SuiteItem(name, group, one, conds, where, note))
     return items
 
 

@@ -49,21 +49,21 @@ def test_tables_expand_into_items(tmp_path):
         )
     )
     assert suite.name == "demo"
-    kinds_ = [item.kind for item in suite.items]
+    kinds_ = [item.measurement for item in suite.items]
     # params and flops: one item per model (x 2 steps values); latency and robustness measure the models
     # together (round-robin timing, shared noisy images): one item per condition.
     assert kinds_ == ["params"] * 2 + ["flops"] * 4 + ["latency"] * 2 + ["robustness"] * 2
-    flops = [item for item in suite.items if item.kind == "flops"]
+    flops = [item for item in suite.items if item.measurement == "flops"]
     assert [(i.models, i.conds.steps, i.conds.resolution, i.conds.seed) for i in flops] == [
         (("lucid-unet-tiny",), 1, 32, 1),
         (("ode-u-tiny",), 1, 32, 1),
         (("lucid-unet-tiny",), 1000, 32, 1),
         (("ode-u-tiny",), 1000, 32, 1),
     ]
-    latency = [item for item in suite.items if item.kind == "latency"]
+    latency = [item for item in suite.items if item.measurement == "latency"]
     assert [i.conds.batch_size for i in latency] == [1, 8]
     assert all(i.models == ("lucid-unet-tiny", "ode-u-tiny") for i in latency)
-    robustness = [item for item in suite.items if item.kind == "robustness"]
+    robustness = [item for item in suite.items if item.measurement == "robustness"]
     assert [i.conds.sigmas for i in robustness] == [(0.1,), (0.3,)]
     assert robustness[0].conds.references == ("identity",)
     assert not hasattr(suite.items[0].conds, "resolution")  # params takes no conditions: defaults skip it
@@ -115,7 +115,7 @@ def test_only_keeps_the_tables_of_the_measurements_named(tmp_path, runner, clean
         tmp_path, f"[[params]]\nmodels = {TINY}\n[[flops]]\nmodels = {TINY}\n[[latency]]\nmodels = {TINY}\n"
     )
     kept = load_suite(path, only=("flops", "latency")).items
-    assert [i.kind for i in kept] == ["flops", "flops", "latency"]
+    assert [i.measurement for i in kept] == ["flops", "flops", "latency"]
     with pytest.raises(UsageError, match="only speed: not a measurement"):
         load_suite(path, only=("speed",))
     with pytest.raises(UsageError, match=r"no \[\[robustness\]\] tables"):
@@ -401,7 +401,7 @@ def test_a_device_override_leaves_out_the_tables_that_device_cannot_run(tmp_path
     assert suite.left_out == ("[[latency]] #2: prepack runs on cpu only; left out on device cuda",)
     graphs = f"[[params]]\nmodels = {TINY}\n[[latency]]\nmodels = {TINY}\ncuda-graphs = true\n"
     suite = load_suite(write(tmp_path, graphs, "g.toml"), device="cpu")
-    assert [i.kind for i in suite.items] == ["params", "params"] and len(suite.left_out) == 1
+    assert [i.measurement for i in suite.items] == ["params", "params"] and len(suite.left_out) == 1
     both = f"[[latency]]\nmodels = {TINY}\nchannels-last = true\nprepack = [false, true]\n"
     suite = load_suite(write(tmp_path, both, "b.toml"), device="cuda")
     assert [i.conds.prepack for i in suite.items] == [False] and len(suite.left_out) == 1
@@ -417,7 +417,7 @@ def test_the_paper_suite_loads_for_a_gpu_run(monkeypatch):
     monkeypatch.setattr("mubench.measure.runtime.device.resolve_device", torch.device)
     paper = Path(__file__).parents[2] / "benchmarks" / "paper.toml"
     suite = load_suite(paper, device="cuda", only=("params", "flops", "latency"))
-    latency = [i for i in suite.items if i.kind == "latency"]
+    latency = [i for i in suite.items if i.measurement == "latency"]
     assert latency and all(i.conds.device == "cuda" and not i.conds.prepack for i in latency)
     assert len(suite.left_out) == 2  # the two prepacked CPU tables
 
