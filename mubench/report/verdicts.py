@@ -16,11 +16,7 @@ from mubench.formatting import percent
 from mubench.registry import get_spec, paper_pair, pretrained_pair
 
 BASELINE, CANDIDATE = paper_pair()  # the paper's comparison, as the registry marks it
-
-
 AUTHORS_MODEL = "ode-u-ref"  # the authors' released cU-Net, as it is
-
-
 # Quality claims need trained weights: the paper's pair if it has them, else the pair mubench ships.
 QUALITY_PAIRS = ((CANDIDATE, BASELINE), pretrained_pair()[::-1])
 
@@ -32,20 +28,10 @@ def authors_ratio(field: str) -> tuple[str, str]:
 
 
 HOLDS = "holds"
-
-
 FAILS = "does not hold"
-
-
 NOT_MEASURED = "not measured here"
-
-
 INCONCLUSIVE = "inconclusive"
-
-
 SOME_CONDITIONS = "holds in some conditions"
-
-
 SOME_SIGMAS = "holds at some sigmas"
 
 

@@ -12,13 +12,7 @@ import pandas as pd
 from matplotlib.ticker import NullFormatter
 
 from mubench.report.document import Heading, Table
-from mubench.report.figures import (
-    dodge,
-    figure,
-    line_style,
-    model_colours,
-    png,
-)
+from mubench.report.figures import dodge, figure, line_style, model_colours, png
 from mubench.report.measurements.robustness import (
     pair_note,
     quality_pair,

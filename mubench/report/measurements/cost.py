@@ -14,11 +14,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
 from mubench.report.document import Heading
-from mubench.report.figures import (
-    MARKERS,
-    figure,
-    png,
-)
+from mubench.report.figures import MARKERS, figure, png
 from mubench.report.measurements.flops import fvcore_macs
 from mubench.report.measurements.robustness import full_process
 from mubench.report.rows import column

@@ -17,13 +17,7 @@ from matplotlib.ticker import NullFormatter
 
 from mubench.formatting import fixed, integer, missing, text
 from mubench.report.document import Heading, Table
-from mubench.report.figures import (
-    figure,
-    line_style,
-    model_colours,
-    plain_log_axis,
-    png,
-)
+from mubench.report.figures import figure, line_style, model_colours, plain_log_axis, png
 from mubench.report.rows import int_text, is_trained, latest, ok_rows
 from mubench.report.tables import distinct_values, format_table, plot_image
 from mubench.report.verdicts import (
@@ -41,8 +35,6 @@ from mubench.report.verdicts import (
 )
 
 SCORE_KEYS = ["reference_key", "model", "checkpoint", "sampler", "steps", "n_images"]
-
-
 SCORE_COLUMNS = [
     *("model", "checkpoint", "sampler", "steps", "nfe_per_trajectory", "fid", "kid_mean", "kid_std"),
     *(
@@ -131,11 +123,7 @@ PAPER_SAMPLES = "faster convergence (its generative form)"
 AUTHORS_SAMPLES = "—"
 FID_TOLERANCE = 0.05  # an FID within 5% of a target reaches it (one figure per set: no CI to go by)
 TIME_TOLERANCE = 0.05  # wall times per image within 5% of each other are the same
-
-
 BETTER, SAME, WORSE, UNMEASURED = "better", "same", "worse", "not measured"
-
-
 SAMPLE_KEYS = ["reference_key", "n_images", "sampler", "sample_device"]
 
 

@@ -12,12 +12,7 @@ import pandas as pd
 
 from mubench.formatting import fixed, integer, missing, percent, text
 from mubench.report.document import Heading, Paragraph, Table
-from mubench.report.figures import (
-    figure,
-    hbar,
-    model_colours,
-    png,
-)
+from mubench.report.figures import figure, hbar, model_colours, png
 from mubench.report.measurements.params import params_by_model
 from mubench.report.rows import column, int_text, latest, ok_rows
 from mubench.report.tables import format_table, plot_image

@@ -14,12 +14,7 @@ import pandas as pd
 
 from mubench.formatting import fixed, missing, percent, text
 from mubench.report.document import Heading, Paragraph, Table
-from mubench.report.figures import (
-    figure,
-    model_colours,
-    plain_log_axis,
-    png,
-)
+from mubench.report.figures import figure, model_colours, plain_log_axis, png
 from mubench.report.measurements.profile import profile_ms
 from mubench.report.rows import column, condition_label, ok_rows
 from mubench.report.tables import distinct_values, format_table, plot_image

@@ -14,10 +14,7 @@ import pandas as pd
 
 from mubench.formatting import fixed, percent, text
 from mubench.report.document import Heading, Table
-from mubench.report.figures import (
-    figure,
-    png,
-)
+from mubench.report.figures import figure, png
 from mubench.report.rows import column, condition_label, latest, ok_rows
 from mubench.report.tables import distinct_values, format_table, plot_image
 

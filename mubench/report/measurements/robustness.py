@@ -15,13 +15,7 @@ import pandas as pd
 from mubench.defaults import REFERENCES
 from mubench.formatting import fixed, integer, missing, text
 from mubench.report.document import Heading, Paragraph, Table
-from mubench.report.figures import (
-    dodge,
-    figure,
-    line_style,
-    model_colours,
-    png,
-)
+from mubench.report.figures import dodge, figure, line_style, model_colours, png
 from mubench.report.rows import column, is_reference, is_trained, latest, ok_rows
 from mubench.report.tables import distinct_values, format_table, plot_image
 from mubench.report.verdicts import (
