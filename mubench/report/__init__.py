@@ -3,6 +3,8 @@
 It reads result rows (``results.csv`` + ``environment.json``) and never measures anything. This module
 runs the steps in order: :mod:`~mubench.report.input` reads the folder, :mod:`~mubench.report.plots`
 draws, :mod:`~mubench.report.sections` makes the document and :mod:`~mubench.report.output` writes it.
+Each measurement's row selection, section, plots and claim live together in its module under
+:mod:`mubench.report.measurements`; the rows, verdicts, tables and figures modules hold what they share.
 """
 
 from __future__ import annotations

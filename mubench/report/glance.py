@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from mubench.report.claims import FAILS, HOLDS, INCONCLUSIVE, NOT_MEASURED, Claim
 from mubench.report.document import Block, Details, Note, Paragraph, Table
+from mubench.report.verdicts import FAILS, HOLDS, INCONCLUSIVE, NOT_MEASURED, Claim
 
 # What a verdict is, for counting and colouring: every verdict is one of these.
 KINDS = {"holds": "hold", "fails": "do not hold", "partial": "hold in part", "inconclusive": "inconclusive",

@@ -21,7 +21,8 @@ from mubench.measure.robustness.lpips import BACKBONE_FILES, LpipsScorer
 from mubench.measure.robustness.metrics import Scores, scored_fields
 from mubench.measure.robustness.noise import noise_seed, noisy_images
 from mubench.measure.robustness.run import measure_robustness
-from mubench.report import claims as cl
+from mubench.report.measurements.robustness import HIGH_SIGMA, robustness_claim
+from mubench.report.verdicts import FAILS, HOLDS, Claim
 from mubench.results import read_results
 from mubench.schema import BY_NAME, undeclared
 
@@ -205,19 +206,19 @@ QCAND = "ode-u-tiny"
 def test_the_robustness_claim_uses_lpips_when_present():
     rows, _ = read_results(FIXTURE)
     rob = (rows["command"] == "robustness") & (rows["status"] == "ok")
-    high = rows[rob & (rows["model"] == QCAND) & (rows["sigma"] >= cl.HIGH_SIGMA)]
+    high = rows[rob & (rows["model"] == QCAND) & (rows["sigma"] >= HIGH_SIGMA)]
     high = high.sort_values("steps").groupby("sigma").tail(1).index
     rows.loc[high, "psnr_db_diff_mean"] = -5.0  # worse by PSNR
     rows.loc[high, "psnr_db_diff_ci95"] = 0.1
-    assert _robustness(rows).verdict == cl.FAILS
+    assert _robustness(rows).verdict == FAILS
 
     rows.loc[rob, ["lpips_mean", "lpips_ci95"]] = [0.3, 0.01]
     rows.loc[high, ["lpips_diff_mean", "lpips_diff_ci95"]] = [-0.05, 0.01]  # lower: better by LPIPS
     claim = _robustness(rows)
-    assert claim.verdict == cl.HOLDS and "LPIPS -0.050 ± 0.010" in claim.measured and "PSNR" in claim.measured
+    assert claim.verdict == HOLDS and "LPIPS -0.050 ± 0.010" in claim.measured and "PSNR" in claim.measured
     rows.loc[high, "lpips_diff_mean"] = 0.05
-    assert _robustness(rows).verdict == cl.FAILS
+    assert _robustness(rows).verdict == FAILS
 
 
-def _robustness(rows: pd.DataFrame) -> cl.Claim:
-    return cl.robustness_claim(rows)
+def _robustness(rows: pd.DataFrame) -> Claim:
+    return robustness_claim(rows)

@@ -18,7 +18,9 @@ from mubench.checkpoints import load_checkpoint, read_meta, shipped_checkpoint, 
 from mubench.cli.app import app
 from mubench.defaults import DEFAULT_PAIR, SHIPPED_PAIR
 from mubench.registry import ModelSpec, get_spec, list_models, paper_pair, pretrained_pair
-from mubench.report import claims
+from mubench.report.measurements.flops import AUTHORS_MACS
+from mubench.report.measurements.params import AUTHORS_PARAMS
+from mubench.report.verdicts import AUTHORS_MODEL, BASELINE, CANDIDATE, QUALITY_PAIRS
 
 SHIPPED = [(name, w) for name in list_models() for w in get_spec(name).weights]
 SHIPPED_IDS = [f"{name}.{w.tag}" for name, w in SHIPPED]
@@ -126,16 +128,16 @@ def test_shipped_pair_is_the_registrys_models_with_weights():
 
 
 def test_claims_compare_the_registrys_pairs():
-    assert (claims.BASELINE, claims.CANDIDATE) == paper_pair()
-    assert claims.QUALITY_PAIRS == ((claims.CANDIDATE, claims.BASELINE), pretrained_pair()[::-1])
+    assert (BASELINE, CANDIDATE) == paper_pair()
+    assert QUALITY_PAIRS == ((CANDIDATE, BASELINE), pretrained_pair()[::-1])
 
 
 def test_claims_quote_the_authors_counts_from_the_registry():
-    ref, base = get_spec(claims.AUTHORS_MODEL), get_spec(claims.BASELINE)
-    assert claims.AUTHORS_PARAMS == "24.7% (8,811,875 / 35,710,339; ode-u-ref)"
-    assert claims.AUTHORS_MACS == "39.3% (thop MACs 2,830,983,168 / 7,206,256,640)"
-    assert f"{ref.expected_params:,} / {base.expected_params:,}" in claims.AUTHORS_PARAMS
-    assert f"{ref.paper_macs:,} / {base.paper_macs:,}" in claims.AUTHORS_MACS
+    ref, base = get_spec(AUTHORS_MODEL), get_spec(BASELINE)
+    assert AUTHORS_PARAMS == "24.7% (8,811,875 / 35,710,339; ode-u-ref)"
+    assert AUTHORS_MACS == "39.3% (thop MACs 2,830,983,168 / 7,206,256,640)"
+    assert f"{ref.expected_params:,} / {base.expected_params:,}" in AUTHORS_PARAMS
+    assert f"{ref.paper_macs:,} / {base.paper_macs:,}" in AUTHORS_MACS
 
 
 @pytest.mark.parametrize("role", ["baseline", "candidate"])

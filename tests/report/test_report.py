@@ -14,8 +14,21 @@ import pandas as pd
 import pytest
 
 from mubench.cli.app import app
-from mubench.report import claims as cl
 from mubench.report import plots
+from mubench.report.claims import evaluate_claims
+from mubench.report.measurements.convergence import CONVERGED_DB
+from mubench.report.measurements.flops import MACS_LIMIT, PAPER_MACS
+from mubench.report.measurements.params import AUTHORS_PARAMS, PAPER_PARAMS, PARAMS_LIMIT
+from mubench.report.measurements.robustness import HIGH_SIGMA
+from mubench.report.verdicts import (
+    FAILS,
+    HOLDS,
+    INCONCLUSIVE,
+    NOT_MEASURED,
+    SOME_CONDITIONS,
+    SOME_SIGMAS,
+    Claim,
+)
 from mubench.results import read_results, write_csv
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "report"
@@ -34,8 +47,8 @@ def rows(fixture_rows: pd.DataFrame) -> pd.DataFrame:
     return fixture_rows.copy()
 
 
-def judged(rows: pd.DataFrame) -> dict[str, cl.Claim]:
-    return {claim.key: claim for claim in cl.evaluate_claims(rows)}
+def judged(rows: pd.DataFrame) -> dict[str, Claim]:
+    return {claim.key: claim for claim in evaluate_claims(rows)}
 
 
 def _ok(rows: pd.DataFrame, command: str) -> pd.DataFrame:
@@ -43,7 +56,7 @@ def _ok(rows: pd.DataFrame, command: str) -> pd.DataFrame:
 
 
 def _all_some_none(flags: list[bool], some: str) -> str:
-    return cl.HOLDS if all(flags) else cl.FAILS if not any(flags) else some
+    return HOLDS if all(flags) else FAILS if not any(flags) else some
 
 
 # ---------------------------------------------------------------- the report files
@@ -72,7 +85,7 @@ def test_report_from_fixture_writes_markdown_html_and_plots(runner, tmp_path, cl
     # The claims table comes first and says the same in both files.
     assert re.search(r"<table[^>]* id=\"claims\"", page)
     assert md.index("## Claims of the paper") < md.index("## Parameters and MACs per model")
-    for claim in cl.evaluate_claims(fixture_rows):
+    for claim in evaluate_claims(fixture_rows):
         figures = [detail.figures for detail in claim.details]
         for value in (claim.claim, claim.verdict, claim.summary, claim.rule, *figures):
             assert html.escape(value, quote=False) in page
@@ -136,7 +149,7 @@ def test_report_of_one_commands_own_csv(runner, tmp_path, clean_exit, rows, comm
     assert re.findall(r"\]\(plots/([^)]+)\.png\)", md) == EXPECTED_PLOTS[command]
     if command != "latency":
         assert "No latency rows in this folder." in md
-    measured = {k for k, c in judged(own).items() if c.verdict != cl.NOT_MEASURED}
+    measured = {k for k, c in judged(own).items() if c.verdict != NOT_MEASURED}
     assert (
         measured
         == {
@@ -263,7 +276,7 @@ def test_the_fixtures_claims_as_measured(rows):
 
 def expected_params(rows: pd.DataFrame) -> str:
     total = _ok(rows, "params").set_index("model")["params_total"]
-    return cl.HOLDS if total[CAND] / total[BASE] <= cl.PARAMS_LIMIT else cl.FAILS
+    return HOLDS if total[CAND] / total[BASE] <= PARAMS_LIMIT else FAILS
 
 
 def test_params_claim_follows_rows(rows):
@@ -271,24 +284,24 @@ def test_params_claim_follows_rows(rows):
     params = rows["command"] == "params"
     base_total = rows.loc[params & (rows["model"] == BASE), "params_total"].iloc[0]
     rows.loc[params & (rows["model"] == CAND), "params_total"] = 2 * base_total
-    assert judged(rows)["params"].verdict == cl.FAILS == expected_params(rows)
+    assert judged(rows)["params"].verdict == FAILS == expected_params(rows)
     rows.loc[params & (rows["model"] == CAND), "params_total"] = base_total // 5
-    assert judged(rows)["params"].verdict == cl.HOLDS
+    assert judged(rows)["params"].verdict == HOLDS
     rows.loc[params & (rows["model"] == BASE), "status"] = "error"  # a failed row is not a measurement
-    assert judged(rows)["params"].verdict == cl.NOT_MEASURED
+    assert judged(rows)["params"].verdict == NOT_MEASURED
 
 
 def test_macs_claim_follows_rows(rows):
     fv = _ok(rows, "flops")
     fv = fv[fv["counter"] == "fvcore"].set_index("model")["macs"]
-    expected = cl.HOLDS if fv[CAND] / fv[BASE] <= cl.MACS_LIMIT else cl.FAILS
+    expected = HOLDS if fv[CAND] / fv[BASE] <= MACS_LIMIT else FAILS
     assert judged(rows)["macs"].verdict == expected
     cand = (rows["command"] == "flops") & (rows["model"] == CAND)
     rows.loc[cand, "macs"] = fv[BASE] * 0.2
-    assert judged(rows)["macs"].verdict == cl.HOLDS
+    assert judged(rows)["macs"].verdict == HOLDS
     rows.loc[cand, "macs"] = fv[BASE] * 0.5
-    assert judged(rows)["macs"].verdict == cl.FAILS
-    assert judged(rows[rows["command"] != "flops"])["macs"].verdict == cl.NOT_MEASURED
+    assert judged(rows)["macs"].verdict == FAILS
+    assert judged(rows[rows["command"] != "flops"])["macs"].verdict == NOT_MEASURED
 
 
 def _latency_pairs(rows: pd.DataFrame) -> list[tuple[pd.Index, pd.Index]]:
@@ -305,7 +318,7 @@ def expected_latency(rows: pd.DataFrame) -> str:
         rows.loc[c, "call_ms_p90"].iloc[0] < rows.loc[b, "call_ms_p10"].iloc[0]
         for c, b in _latency_pairs(rows)
     ]
-    return _all_some_none(faster, cl.SOME_CONDITIONS)
+    return _all_some_none(faster, SOME_CONDITIONS)
 
 
 def _set_latency(rows: pd.DataFrame, cand, base, faster: bool) -> None:
@@ -324,29 +337,29 @@ def test_latency_claim_follows_rows(rows):
     for cand, base in pairs:
         _set_latency(rows, cand, base, faster=False)
     claim = judged(rows)["latency"]
-    assert claim.verdict == cl.FAILS
+    assert claim.verdict == FAILS
     assert claim.measured.count("slower") == 2
 
     for cand, base in pairs:
         _set_latency(rows, cand, base, faster=True)
-    assert judged(rows)["latency"].verdict == cl.HOLDS
+    assert judged(rows)["latency"].verdict == HOLDS
 
     batch_one = [(c, b) for c, b in pairs if rows.loc[c, "batch_size"].iloc[0] == 1]
     _set_latency(rows, *batch_one[0], faster=False)
     claim = judged(rows)["latency"]
-    assert claim.verdict.startswith(cl.SOME_CONDITIONS) and expected_latency(rows) == cl.SOME_CONDITIONS
+    assert claim.verdict.startswith(SOME_CONDITIONS) and expected_latency(rows) == SOME_CONDITIONS
     held = claim.verdict.split(": ", 1)[1]  # groups are named by number, listed under the table
     assert [claim.groups[int(n) - 1] for n in re.findall(r"\((\d)\)", held)] == [
         g for g in claim.groups if "batch 4" in g
     ]
 
-    assert judged(rows[rows["command"] != "latency"])["latency"].verdict == cl.NOT_MEASURED
+    assert judged(rows[rows["command"] != "latency"])["latency"].verdict == NOT_MEASURED
 
 
 def _full_process_candidate_rows(rows: pd.DataFrame) -> pd.Index:
     """Index of the candidate's full-process (most steps) robustness row at each high sigma."""
     rob = _ok(rows, "robustness")
-    cand = rob[(rob["model"] == QCAND) & (rob["sigma"] >= cl.HIGH_SIGMA)]
+    cand = rob[(rob["model"] == QCAND) & (rob["sigma"] >= HIGH_SIGMA)]
     return cand.sort_values("steps").groupby("sigma").tail(1).index
 
 
@@ -366,8 +379,8 @@ def expected_robustness(rows: pd.DataFrame) -> str:
             ci = math.hypot(row["psnr_db_ci95"], base["psnr_db_ci95"])
         outcomes.append("better" if diff - ci > 0 else "worse" if diff + ci < 0 else "tie")
     if all(o == "better" for o in outcomes):
-        return cl.HOLDS
-    return cl.FAILS if "worse" in outcomes and "better" not in outcomes else cl.INCONCLUSIVE
+        return HOLDS
+    return FAILS if "worse" in outcomes and "better" not in outcomes else INCONCLUSIVE
 
 
 def test_robustness_claim_follows_rows(rows):
@@ -379,11 +392,11 @@ def test_robustness_claim_follows_rows(rows):
     high = _full_process_candidate_rows(rows)
     assert len(high) == 2  # sigma 0.2 and 0.3
     rows.loc[high, ["psnr_db_diff_mean", "psnr_db_diff_ci95"]] = [5.0, 0.1]
-    assert judged(rows)["robustness"].verdict == cl.HOLDS == expected_robustness(rows)
+    assert judged(rows)["robustness"].verdict == HOLDS == expected_robustness(rows)
     rows.loc[high[0], "psnr_db_diff_mean"] = -5.0
-    assert judged(rows)["robustness"].verdict == cl.INCONCLUSIVE == expected_robustness(rows)
+    assert judged(rows)["robustness"].verdict == INCONCLUSIVE == expected_robustness(rows)
     rows.loc[high, "psnr_db_diff_mean"] = -5.0
-    assert judged(rows)["robustness"].verdict == cl.FAILS
+    assert judged(rows)["robustness"].verdict == FAILS
 
     # Without paired differences: the difference of the means, CI sqrt(ci_a^2 + ci_b^2).
     rows["psnr_db_diff_mean"] = float("nan")
@@ -391,14 +404,14 @@ def test_robustness_claim_follows_rows(rows):
     assert claim.verdict == expected_robustness(rows)
     assert "unpaired" in claim.measured
 
-    assert judged(rows[rows["sigma"].isna() | (rows["sigma"] < 0.2)])["robustness"].verdict == cl.NOT_MEASURED
+    assert judged(rows[rows["sigma"].isna() | (rows["sigma"] < 0.2)])["robustness"].verdict == NOT_MEASURED
 
 
 def test_quality_claims_need_trained_weights_and_prefer_the_papers_pair(rows):
     untrained = rows.copy()
     untrained.loc[untrained["model"] == QCAND, "checkpoint"] = "untrained"
     verdicts = judged(untrained)
-    assert verdicts["robustness"].verdict == verdicts["convergence"].verdict == cl.NOT_MEASURED
+    assert verdicts["robustness"].verdict == verdicts["convergence"].verdict == NOT_MEASURED
 
     # Trained robustness rows of ode-u and lucid-unet: the paper's pair is used.
     rob = rows[rows["command"] == "robustness"]
@@ -420,7 +433,7 @@ def _sweep_runs(rows: pd.DataFrame) -> pd.DataFrame:
 
 def _converged(frame: pd.DataFrame) -> int:
     best = frame["psnr_db_mean"].max()
-    return int(frame.loc[frame["psnr_db_mean"] >= best - cl.CONVERGED_DB, "steps"].min())
+    return int(frame.loc[frame["psnr_db_mean"] >= best - CONVERGED_DB, "steps"].min())
 
 
 def expected_convergence(rows: pd.DataFrame) -> str:
@@ -430,8 +443,8 @@ def expected_convergence(rows: pd.DataFrame) -> str:
         steps = {m: _converged(f) for m, f in at_sigma.groupby("model")}
         fewer.append(steps[QCAND] < steps[QBASE])
     if not fewer:
-        return cl.NOT_MEASURED
-    return _all_some_none(fewer, cl.SOME_SIGMAS)
+        return NOT_MEASURED
+    return _all_some_none(fewer, SOME_SIGMAS)
 
 
 def _make_converge_at(rows: pd.DataFrame, model: str, steps: int) -> None:
@@ -448,16 +461,16 @@ def test_convergence_claim_follows_rows(rows):
 
     _make_converge_at(rows, QCAND, 1)
     _make_converge_at(rows, QBASE, 10)
-    assert judged(rows)["convergence"].verdict == cl.HOLDS == expected_convergence(rows)
+    assert judged(rows)["convergence"].verdict == HOLDS == expected_convergence(rows)
     assert "1 vs 10 steps" in judged(rows)["convergence"].measured
 
     _make_converge_at(rows, QBASE, 1)  # as few steps as the candidate: not faster
-    assert judged(rows)["convergence"].verdict == cl.FAILS == expected_convergence(rows)
+    assert judged(rows)["convergence"].verdict == FAILS == expected_convergence(rows)
 
     sweep = _sweep_runs(rows)
     no_sweep = rows.drop(index=sweep.index)
-    assert judged(no_sweep)["convergence"].verdict == cl.NOT_MEASURED
-    assert judged(no_sweep)["robustness"].verdict != cl.NOT_MEASURED  # the full-process rows remain
+    assert judged(no_sweep)["convergence"].verdict == NOT_MEASURED
+    assert judged(no_sweep)["robustness"].verdict != NOT_MEASURED  # the full-process rows remain
 
     before = judged(rows)["convergence"]
     extra = sweep[sweep["model"] == QCAND].iloc[[0]].assign(steps=999, psnr_db_mean=100.0)
@@ -467,18 +480,18 @@ def test_convergence_claim_follows_rows(rows):
 
     unscored = rows.copy()
     unscored.loc[sweep.index[sweep["model"] == QCAND], "psnr_db_mean"] = float("nan")  # no PSNR: no verdict
-    assert judged(unscored)["convergence"].verdict == cl.NOT_MEASURED
+    assert judged(unscored)["convergence"].verdict == NOT_MEASURED
 
 
 def test_claims_table_has_the_published_figures_and_a_short_measured_cell(fixture_rows):
     from mubench.report.glance import GLANCE_COLUMNS, glance_table
 
-    claims = cl.evaluate_claims(fixture_rows)
+    claims = evaluate_claims(fixture_rows)
     table = glance_table(claims)
     assert list(table.columns) == GLANCE_COLUMNS
     assert len(table) == 6
-    assert table["paper"].tolist()[:2] == [cl.PAPER_PARAMS, cl.PAPER_MACS]
-    assert table["authors' code"].iloc[0] == cl.AUTHORS_PARAMS
+    assert table["paper"].tolist()[:2] == [PAPER_PARAMS, PAPER_MACS]
+    assert table["authors' code"].iloc[0] == AUTHORS_PARAMS
     assert table["measured"].tolist() == [claim.summary for claim in claims]
     assert all(len(rule) > 20 for rule in (claim.rule for claim in claims))
 

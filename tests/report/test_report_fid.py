@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 
 from mubench.cli.app import app
-from mubench.report import claims as cl
 from mubench.report import make_document, plots
-from mubench.report import rows as sel
 from mubench.report.document import Details, Heading, Table
+from mubench.report.measurements.fid import sample_quality_claim, sample_scores
+from mubench.report.verdicts import FAILS, HOLDS, NOT_MEASURED, SOME_CONDITIONS, Claim
 from mubench.results import make_row, read_results, write_csv
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "report"
@@ -51,8 +51,8 @@ def scored(root: Path, fids: dict[str, dict[int, float]], per_step: dict[str, fl
     return pd.DataFrame(rows)
 
 
-def claim(rows: pd.DataFrame) -> cl.Claim:
-    return cl.sample_quality_claim(rows)
+def claim(rows: pd.DataFrame) -> Claim:
+    return sample_quality_claim(rows)
 
 
 # ---------------------------------------------------------------- the join
@@ -73,7 +73,7 @@ def test_fid_rows_join_their_sample_rows_through_the_folder(tmp_path, monkeypatc
             make_row("fid", "f3", input_a="x", input_b="y", fid=1.0, n_a=3, n_b=3),  # no model: left out
         ]
     )
-    scores = sel.sample_scores(rows)
+    scores = sample_scores(rows)
     got = scores[["model", "steps", "fid", "n_images", "sample_s_per_image", "nfe_per_trajectory"]]
     assert got.astype(object).where(got.notna(), None).values.tolist() == [
         [CAND, 10, 30.0, 16, 0.5, 40],
@@ -161,24 +161,24 @@ def test_the_fid_plots(tmp_path):
 @pytest.mark.parametrize(
     ("cand", "per_step", "measured", "verdict"),
     [
-        (BETTER, 0.1, "FID 150.0 at 10 vs 20 steps (better), 1 vs 10 s/image (better)", cl.HOLDS),
-        (BETTER, 0.5, "FID 150.0 at 10 vs 20 steps (better), 5 vs 10 s/image (better)", cl.HOLDS),
-        (BETTER, 0.96, "FID 150.0 at 10 vs 20 steps (better), 9.6 vs 10 s/image (same)", cl.FAILS),
-        (BETTER, 1.5, "FID 150.0 at 10 vs 20 steps (better), 15 vs 10 s/image (worse)", cl.FAILS),
+        (BETTER, 0.1, "FID 150.0 at 10 vs 20 steps (better), 1 vs 10 s/image (better)", HOLDS),
+        (BETTER, 0.5, "FID 150.0 at 10 vs 20 steps (better), 5 vs 10 s/image (better)", HOLDS),
+        (BETTER, 0.96, "FID 150.0 at 10 vs 20 steps (better), 9.6 vs 10 s/image (same)", FAILS),
+        (BETTER, 1.5, "FID 150.0 at 10 vs 20 steps (better), 15 vs 10 s/image (worse)", FAILS),
         (
             {**BETTER, 10: 157.4},
             0.1,
             "FID 150.0 at 10 vs 20 steps (better), 1 vs 10 s/image (better)",
-            cl.HOLDS,
+            HOLDS,
         ),
         (
             {**BETTER, 10: 157.6},
             0.1,
             "FID 150.0 at 20 vs 20 steps (same), 2 vs 10 s/image (better)",
-            cl.FAILS,
+            FAILS,
         ),
-        (BASELINE, 0.5, "FID 150.0 at 20 vs 20 steps (same), 10 vs 10 s/image (same)", cl.FAILS),
-        ({5: 400.0, 10: 300.0, 20: 200.0}, 0.1, "never within 5% of FID 150.0 (worse)", cl.FAILS),
+        (BASELINE, 0.5, "FID 150.0 at 20 vs 20 steps (same), 10 vs 10 s/image (same)", FAILS),
+        ({5: 400.0, 10: 300.0, 20: 200.0}, 0.1, "never within 5% of FID 150.0 (worse)", FAILS),
     ],
 )
 def test_the_claim_in_each_direction(tmp_path, cand, per_step, measured, verdict):
@@ -205,7 +205,7 @@ def test_the_claim_is_not_measured_without_its_rows(tmp_path):
         rows.assign(checkpoint="untrained"),  # random weights: no claim
         scored(tmp_path, {CAND: {5: 1.0, 10: 1.0}, BASE: {20: 2.0, 40: 2.0}}),  # no step count in common
     ):
-        assert claim(missing).verdict == cl.NOT_MEASURED
+        assert claim(missing).verdict == NOT_MEASURED
         assert claim(missing).measured == "—"
     assert "at one step count" in claim(missing).conditions
     assert claim(rows.iloc[:0]).conditions.startswith("needs fid rows of samples of trained")
@@ -215,7 +215,7 @@ def test_the_claim_per_reference_lists_its_groups_under_the_table(tmp_path):
     first = scored(tmp_path / "a", {CAND: BETTER, BASE: BASELINE}, {CAND: 0.1, BASE: 0.5})
     second = scored(tmp_path / "b", {CAND: BASELINE, BASE: BASELINE}, {CAND: 0.1, BASE: 0.5}, "test.npz")
     found = claim(pd.concat([first, second], ignore_index=True))
-    assert found.verdict == f"{cl.SOME_CONDITIONS}: (1)"
+    assert found.verdict == f"{SOME_CONDITIONS}: (1)"
     assert found.measured.startswith("(1) FID 150.0 at 10 vs 20 steps (better)")
     assert "; (2) FID 150.0 at 20 vs 20 steps (same)" in found.measured
     assert found.groups == ("ddim(eta=0), 16 images vs ref.npz, sampled on cpu",
@@ -302,12 +302,12 @@ def test_sample_and_fid_of_the_tiny_pair_make_the_section(runner, tmp_path, clea
     clean_exit(runner.invoke(app, ["report", "results", "-q"]), 0)
     md = (results / "report.md").read_text()
     rows = pd.concat([read_results(p)[0] for p in sorted(results.glob("*.csv"))], ignore_index=True)
-    scores = sel.sample_scores(rows)
+    scores = sample_scores(rows)
     assert sorted(scores[["model", "steps"]].values.tolist()) == [[BASE, 2], [CAND, 2]]
     assert scores["sample_s_per_image"].notna().all() and (scores["n_images"] == 4).all()
     assert (scores["nfe_per_trajectory"].notna() == (scores["model"] == CAND)).all()
     assert "## Sample quality" in md
     for name in ("fid_vs_steps", "fid_vs_time"):
         assert (results / "plots" / f"{name}.png").read_bytes().startswith(b"\x89PNG")
-    found = cl.sample_quality_claim(rows)
-    assert found.verdict != cl.NOT_MEASURED and found.measured in md
+    found = sample_quality_claim(rows)
+    assert found.verdict != NOT_MEASURED and found.measured in md

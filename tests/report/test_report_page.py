@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mubench.cli.app import app
-from mubench.report.claims import CELL_LIMIT
+from mubench.report.verdicts import CELL_LIMIT
 
 ROOT = Path(__file__).resolve().parents[2]
 PAPER = ROOT / "results" / "cpu" / "paper"
