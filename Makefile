@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint bench ci-suite report-screenshot clean
+.PHONY: install demo test test-slow test-all lint bench ci-suite report-screenshot clean
 
 # The CI suite's output folder, compared with the committed baseline results/ci/.
 CI_RESULTS ?= build/ci-results
@@ -24,10 +24,17 @@ demo: install
 	$(BIN)/mubench latency --repeats 10 --trajectory-repeats 1
 	$(BIN)/mubench robustness --sigma 0.1 --num-images 20
 
+# The quick tests and the linter; the tests marked slow (worker processes, torchrun, full-size models,
+# subprocesses) have their own target. CI runs both (.ci/run).
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not slow"
 	$(BIN)/ruff check mubench tests benchmarks
 	$(BIN)/ruff format --check mubench tests benchmarks
+
+test-slow: install
+	$(BIN)/python -m pytest -q -m slow
+
+test-all: test test-slow
 
 # Exact counts must match the baseline; quality within 0.5%; timing is shown, not gated.
 ci-suite: install
