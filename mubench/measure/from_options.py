@@ -118,7 +118,7 @@ def inference_mode_fields(models: Sequence[str], o: dict[str, Any], base: Path |
     """The fields of :class:`~mubench.measure.runtime.mode.InferenceMode` the options give (latency and
     profile share them)."""
     from mubench.measure.runtime.compile_options import parse_compile_options
-    from mubench.measure.runtime.device import NumericFlags, resolve_device
+    from mubench.measure.runtime.device import NumericFlags
 
     keys = ("device", "dtype", "batch_size", "compile", "channels_last", "cuda_graphs", "prepack", "seed",
             "prefault", "weights")  # fmt: skip
@@ -131,7 +131,6 @@ def inference_mode_fields(models: Sequence[str], o: dict[str, Any], base: Path |
                 f"'{opt('compile_option')}' is an empty list; leave it out for inductor's defaults"
             )
         given["compile_options"] = parse_compile_options(list(o["compile_option"]))
-    resolve_device(given.get("device", "cpu"))  # a missing GPU is found before anything runs
     return dict(
         **given,
         resolution=shared_resolution(models, o.get("resolution")),

@@ -142,6 +142,7 @@ def full_disk(monkeypatch):
     import mubench.checkpoints
     import mubench.results
     import mubench.train
+    import mubench.train_state
 
     real, writes = mubench.results.write_bytes_atomic, []
 
@@ -153,6 +154,7 @@ def full_disk(monkeypatch):
             real(path, data)
 
         monkeypatch.setattr(mubench.train, "write_bytes_atomic", filling)
+        monkeypatch.setattr(mubench.train_state, "write_bytes_atomic", filling)
         monkeypatch.setattr(mubench.checkpoints, "write_bytes_atomic", filling)
 
     return arm

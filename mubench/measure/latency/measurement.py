@@ -16,13 +16,16 @@ if TYPE_CHECKING:
 
 def _conditions(models: Sequence[str], o: dict[str, Any], base: Path | None) -> LatencyConditions:
     from mubench.measure.latency.conditions import LatencyConditions, default_steps
+    from mubench.measure.runtime.device import resolve_device
 
     timed = {k: o[k] for k in ("sampler", "eta", "repeats", "trajectory_repeats", "processes") if k in o}
-    return LatencyConditions(
+    conds = LatencyConditions(
         **inference_mode_fields(models, o, base),
         **timed,
         steps=o.get("steps", default_steps(o.get("sampler", "ddim"))),
     )
+    resolve_device(conds.device)  # a missing GPU is found before anything runs
+    return conds
 
 
 def _time(

@@ -16,9 +16,12 @@ if TYPE_CHECKING:
 
 def _conditions(models: Sequence[str], o: dict[str, Any], base: Path | None) -> ProfileConditions:
     from mubench.measure.profile.conditions import ProfileConditions
+    from mubench.measure.runtime.device import resolve_device
 
     calls = {"calls": o["repeats"]} if "repeats" in o else {}
-    return ProfileConditions(**inference_mode_fields(models, o, base), **calls)
+    conds = ProfileConditions(**inference_mode_fields(models, o, base), **calls)
+    resolve_device(conds.device)  # a missing GPU is found before anything runs
+    return conds
 
 
 def _profile(
