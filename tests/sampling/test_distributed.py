@@ -84,8 +84,12 @@ def test_robustness_on_two_processes_gives_the_scores_of_one(
     one, two = pd.read_csv(tmp_path / "one.csv"), pd.read_csv(tmp_path / "two.csv")
     assert list(two["model"]) == list(one["model"]) and (two["status"] == "ok").all()
     assert set(two["world_size"]) == {2} and set(one["world_size"]) == {1}
+    # The reference rows agree exactly; a model's outputs agree to float32 precision only (a rank runs its
+    # convolutions with other thread counts than the test process), and so do its scores.
     for column in SCORES:
-        assert np.allclose(two[column], one[column], rtol=1e-6, atol=1e-9, equal_nan=True), column
+        assert np.allclose(two[column], one[column], rtol=1e-5, atol=1e-7, equal_nan=True), column
+    references = one["model"].isin(["identity", "tv"])
+    assert two.loc[references, SCORES].equals(one.loc[references, SCORES])
     assert list(two["nfe_total"].fillna(-1)) == list(one["nfe_total"].fillna(-1))
 
 
