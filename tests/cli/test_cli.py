@@ -298,6 +298,7 @@ def test_flops_solver_options_change_nfe_and_macs(runner, tmp_path):
     assert fv["macs"] == _ode_u_tiny_macs(32)["total"] - ode_per_eval  # 3 evaluations a block, not 4
 
 
+@pytest.mark.slow
 def test_flops_adaptive_solver_reports_nfe_distribution(runner, tmp_path):
     csv = tmp_path / "f.csv"
     result = runner.invoke(

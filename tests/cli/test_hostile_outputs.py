@@ -237,6 +237,7 @@ def plugins(tmp_path, monkeypatch):
     sys.modules.pop("mubench_test_plugins", None)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("factory", "command"), CASES, ids=[f"{f}-{c}" for f, c in CASES])
 def test_a_misbehaving_plugin_is_an_error_row_named_in_one_line_and_the_others_are_measured(
     factory, command, plugins, runner, tmp_path

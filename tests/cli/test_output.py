@@ -72,6 +72,7 @@ def _flat(text: str) -> str:
     return " ".join(text.split())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_every_table_is_whole_at_80_and_100_columns_and_unbounded(name, runner, monkeypatch):
     args, needed, wide_only = COMMANDS[name]
@@ -95,6 +96,7 @@ def test_every_table_is_whole_at_80_and_100_columns_and_unbounded(name, runner, 
         assert _flat(caption) in _flat(out), f"caption of {name} at {width}:\n{out}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["params", "flops", "latency", "robustness"])
 def test_the_default_table_of_two_models_fits_100_columns(name, runner, monkeypatch):
     first = _printed(monkeypatch, runner, COMMANDS[name][0])[0]
@@ -102,6 +104,7 @@ def test_the_default_table_of_two_models_fits_100_columns(name, runner, monkeypa
     assert max(len(line.rstrip()) for line in out.splitlines()) <= 100, out
 
 
+@pytest.mark.slow
 def test_wide_shows_the_other_columns(runner, monkeypatch):
     args, needed, wide_only = COMMANDS["flops"]
     first = _printed(monkeypatch, runner, [*args, "--wide"])[0]
@@ -126,6 +129,7 @@ def _mubench(args: list[str], columns: str | None) -> subprocess.CompletedProces
     return subprocess.run([sys.executable, "-m", "mubench", *args], capture_output=True, text=True, env=env)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("columns", [None, "80", "abc", "0"])
 def test_piped_output_is_whole_whatever_columns_says(columns):
     """Piped (as in a CI log): the table at its natural width, or COLUMNS when valid; a bad COLUMNS is

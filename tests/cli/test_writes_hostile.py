@@ -68,6 +68,7 @@ def test_a_full_disk_everywhere_prints_the_rows(in_tmp, monkeypatch, runner):
     assert "params_total" in result.stdout and "ode-u-tiny" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["params", "flops"])
 def test_unfinished_rows_that_cannot_be_kept_do_not_stop_the_run(command, in_tmp, monkeypatch, runner):
     _disk_full(monkeypatch, when=lambda dst: ".partial" in dst)
@@ -89,6 +90,7 @@ WRITERS = {  # command line -> the file the injected failure hits
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(WRITERS))
 def test_a_full_disk_at_each_writer_is_one_line(case, in_tmp, monkeypatch, runner):
     args, target = WRITERS[case]
@@ -235,6 +237,7 @@ def test_a_report_rewrites_its_own_files_but_not_edited_ones(results_folder, run
     assert (results_folder / "report.md").read_text().endswith("my edit\n")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("columns", ["abc", "0", "-3", ""])
 def test_a_bad_columns_variable_falls_back_to_a_usable_width(columns, tmp_path):
     env = {**os.environ, "COLUMNS": columns, "PYTHONPATH": str(Path(__file__).parents[2])}

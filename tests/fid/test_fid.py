@@ -70,6 +70,7 @@ def test_fid_of_a_set_against_itself_is_zero(runner, clean_exit, tmp_path, with_
     assert "not pytorch-fid's published file" in row["message"]  # random weights are told apart
 
 
+@pytest.mark.slow
 def test_fid_equals_pytorch_fids_own_function_on_its_own_features(
     runner, clean_exit, tmp_path, with_inception, folders
 ):
@@ -85,6 +86,7 @@ def test_fid_equals_pytorch_fids_own_function_on_its_own_features(
     assert other_batches["fid"] == pytest.approx(theirs, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_fid_ref_writes_pytorch_fids_layout_and_reads_it_back(
     runner, clean_exit, tmp_path, with_inception, folders
 ):

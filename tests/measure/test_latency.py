@@ -123,6 +123,7 @@ def test_latency_reports_ode_nfe(tiny_rows):
         ),
     ],
 )
+@pytest.mark.slow
 def test_modes_are_checked_against_eager_fp32(extra, mode, max_err):
     conds = LatencyConditions(**{**FAST, "trajectory_repeats": 0, **extra})
     rows = measure_latency(["ode-u-tiny"], conds, "r")

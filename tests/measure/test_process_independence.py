@@ -21,6 +21,8 @@ from mubench.measure.runtime.machine_state import busy_warning, machine_state
 from mubench.measure.runtime.prefault import library_mappings, prefault_libraries
 from mubench.report.measurements.latency import latency_outcome
 
+pytestmark = pytest.mark.slow  # worker processes: seconds each
+
 linux_only = pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux /proc")
 FAST = dict(repeats=3, trajectory_repeats=1, steps=2, warmup_min=1, warmup_max_s=2.0, resolution=32)
 

@@ -70,6 +70,7 @@ def check_sums(frame: pd.DataFrame) -> None:
         assert rows["category_flops_share"].sum() == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_eager_categories_sum_to_the_profiled_call_and_count_every_flop():
     models = ["ode-u-tiny", "lucid-unet-tiny"]
     frame = profile_rows(models)

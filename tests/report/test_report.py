@@ -62,6 +62,7 @@ def _all_some_none(flags: list[bool], some: str) -> str:
 # ---------------------------------------------------------------- the report files
 
 
+@pytest.mark.slow
 def test_report_from_fixture_writes_markdown_html_and_plots(runner, tmp_path, clean_exit, fixture_rows):
     out = tmp_path / "report"
     result = runner.invoke(app, ["report", str(FIXTURE), "--out", str(out), "-q"])
@@ -111,6 +112,7 @@ def test_report_defaults_to_the_results_folder_and_lists_failed_rows(runner, tmp
     assert "batch 512" not in md.split("## Failed measurements")[0]  # failed rows stay out of the figures
 
 
+@pytest.mark.slow
 def test_latency_tables_show_the_process_spread_where_rows_have_it(runner, tmp_path, clean_exit, rows):
     folder = tmp_path / "results"
     shutil.copytree(FIXTURE, folder)

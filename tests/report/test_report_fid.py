@@ -85,6 +85,7 @@ def test_fid_rows_join_their_sample_rows_through_the_folder(tmp_path, monkeypatc
     assert scores["checkpoint"].tolist() == [WEIGHTS] * 3
 
 
+@pytest.mark.slow
 def test_a_folder_of_csv_files_is_read_and_a_suites_own_copies_are_not(runner, tmp_path, clean_exit):
     folder = tmp_path / "results"
     shutil.copytree(FIXTURE, folder)

@@ -21,6 +21,8 @@ from mubench.fid.inception import WEIGHTS_FILE
 from mubench.measure.robustness.lpips import BACKBONE_FILES
 from mubench.sampling.run import MARKER
 
+pytestmark = pytest.mark.slow  # worker processes and torchrun: seconds each
+
 
 def test_shares_cover_every_item_once_and_interleave_restores_the_order():
     for world_size in range(1, 6):

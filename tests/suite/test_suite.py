@@ -368,6 +368,7 @@ def test_latency_tables_default_to_the_commands_resolution(tmp_path):
     assert alone.conds.resolution is None  # one model: its own size, as the command
 
 
+@pytest.mark.slow
 def test_resume_with_an_edited_suite_keeps_the_earlier_suite_file(runner, tmp_path, clean_exit, monkeypatch):
     path, out = write(tmp_path, SUITE), tmp_path / "out"
     clean_exit(runner.invoke(app, ["run", str(path), "--out", str(out), "-q"]), 0)

@@ -16,6 +16,7 @@ from mubench.train import TrainConfig, train
 QUICK = dict(dataset="patches32", batch_size=8, lr=1e-3, save_every=1000)
 
 
+@pytest.mark.slow
 def test_a_short_training_run_lowers_the_loss(tmp_path):
     losses = []
     out = tmp_path / "m.safetensors"
@@ -186,6 +187,7 @@ def test_the_state_holds_the_step_and_the_ema_weights(tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("interrupted", ["save_state", "save_checkpoint"])
 def test_a_run_interrupted_while_saving_resumes_where_it_was(tmp_path, monkeypatch, interrupted):
     import mubench.train
