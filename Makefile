@@ -42,7 +42,7 @@ ci-suite: install
 	$(BIN)/mubench run benchmarks/ci.toml --out $(CI_RESULTS) --quiet
 	$(BIN)/mubench compare results/ci $(CI_RESULTS) $(foreach m,$(EXACT_METRICS),--fail-on-change $(m)) \
 		--fail-on psnr_db_mean:0.5% --fail-on ssim_mean:0.5% --fail-on-missing \
-		--changed-only --csv $(CI_RESULTS)/compare.csv
+		--changed-only --csv $(CI_RESULTS)-compare.csv
 
 bench: install
 	$(BIN)/python benchmarks/flops_registry.py
