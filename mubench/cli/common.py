@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 
 from mubench.cli.declared import typer_annotation
-from mubench.cli.output import OutputConsole
+from mubench.cli.output import OutputConsole, columns_from_env
 from mubench.defaults import DEFAULT_PAIR
 from mubench.distributed import launched
 from mubench.errors import MubenchError, UsageError
@@ -23,19 +23,10 @@ if TYPE_CHECKING:  # imported where used: `mubench --help` starts without pandas
     import pandas as pd
 
 
-def _terminal_width() -> int | None:
-    """COLUMNS when it is a positive whole number; otherwise it is removed, so that rich (and the help
-    pages) use the terminal's width, or 80, instead of failing or printing nothing."""
-    text = os.environ.get("COLUMNS")
-    if text is None:
-        return None
-    if text.strip().isdigit() and 0 < int(text) <= 100_000:
-        return int(text)
+# An invalid COLUMNS (text, 0, negative) is dropped before rich or typer read it, so that the help pages
+# use the terminal's width, or 80, instead of failing or printing nothing.
+if "COLUMNS" in os.environ and columns_from_env() is None:
     del os.environ["COLUMNS"]
-    return None
-
-
-_terminal_width()  # an invalid COLUMNS is dropped before rich or typer read it
 
 console = OutputConsole()  # tables whole when piped; COLUMNS when valid
 err_console = OutputConsole(stderr=True)  # notes on one line each when logged

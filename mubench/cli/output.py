@@ -21,9 +21,9 @@ UNBOUNDED = 10_000  # "as wide as the content": no table of mubench's comes near
 
 
 def columns_from_env(environ: Mapping[str, str] | None = None) -> int | None:
-    """``COLUMNS`` as a width, or None when it is unset or not a positive whole number (ignored)."""
+    """``COLUMNS`` as a width, or None when it is unset or not a whole number in [1, 100000] (ignored)."""
     value = (os.environ if environ is None else environ).get("COLUMNS", "").strip()
-    return int(value) if value.isdigit() and int(value) > 0 else None
+    return int(value) if value.isdigit() and 0 < int(value) <= 100_000 else None
 
 
 class OutputConsole(Console):
