@@ -59,11 +59,6 @@ class Measurement(Generic[C]):
     def option_names(self) -> tuple[str, ...]:
         return tuple(option.name for option in self.options)
 
-    def given(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        """The options of this measurement among ``values`` (a command's arguments), None-valued ones
-        left out."""
-        return {k: v for k, v in values.items() if k in self.option_names and v is not None}
-
     def with_preset(self, preset: str | None, options: Mapping[str, Any]) -> dict[str, Any]:
         """``options`` over the named preset's values (given values win)."""
         if preset is None:
