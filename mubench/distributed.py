@@ -19,7 +19,7 @@ from mubench.errors import MeasurementError, MubenchError
 T = TypeVar("T")
 
 # The commands that share their work over torchrun's ranks; every other one is refused under torchrun.
-SHARDED_COMMANDS = ("sample", "fid", "fid-ref", "robustness")
+SHARDED_COMMANDS = ("sample", "fid", "fid-ref", "robustness", "train")
 
 
 def under_torchrun() -> bool:
@@ -62,6 +62,17 @@ class World:
         with _peer_errors():
             dist.gather_object(value, parts if self.is_main else None, dst=0)
         return parts if self.is_main else []
+
+    def mean(self, value: Any) -> float:
+        """The mean over the ranks of a one-element tensor (its own value without torchrun)."""
+        if self.world_size == 1:
+            return float(value.item())
+        import torch.distributed as dist
+
+        total = value.detach().clone().reshape(1)
+        with _peer_errors():
+            dist.all_reduce(total)
+        return float(total.item()) / self.world_size
 
     def broadcast(self, value: T) -> T:
         """Rank 0's ``value`` on every rank."""

@@ -10,13 +10,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from mubench.errors import UsageError, opt
-from mubench.options.catalog import COMMAND_RANGES, MEASUREMENT_OPTIONS
+from mubench.options.catalog import COMMAND_OPTIONS, COMMAND_RANGES, MEASUREMENT_OPTIONS
 from mubench.options.declare import Range
 
 
 def _declared_ranges() -> dict[str, Range]:
     """Each numeric option's range by name, from its declaration (an option means the same everywhere)."""
-    declared = [o for options in MEASUREMENT_OPTIONS.values() for o in options if o.range is not None]
+    every = (*MEASUREMENT_OPTIONS.values(), *COMMAND_OPTIONS.values())
+    declared = [o for options in every for o in options if o.range is not None]
     return {**{o.name: o.range for o in declared}, **COMMAND_RANGES}
 
 

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 
 SCHEMA_VERSION = 1
-ALL = ("params", "flops", "latency", "robustness", "profile", "sample", "fid")
+ALL = ("params", "flops", "latency", "robustness", "profile", "sample", "fid", "train")
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,8 @@ def _metric(
 # The commands whose rows fill a column.
 PARAMS, FLOPS, LATENCY, ROBUSTNESS = ("params",), ("flops",), ("latency",), ("robustness",)
 SAMPLE, FID, BENCHMARK, PROFILE = ("sample",), ("fid",), ("benchmark",), ("profile",)
+TRAIN = ("train",)  # the curve rows of `mubench train --log`
+SCORED = ROBUSTNESS + TRAIN  # denoising scores
 LATENCY_ROBUSTNESS, LATENCY_PROFILE = LATENCY + ROBUSTNESS, LATENCY + PROFILE
 COLUMNS: tuple[Column, ...] = (
     # -- keys and bookkeeping, in every row, in this order
@@ -225,8 +227,8 @@ COLUMNS: tuple[Column, ...] = (
     _info("cpu_governor", str, "", LATENCY, "cpufreq governor, where shown"),
     _info("cpu_boost", str, "", LATENCY, "turbo / boost on or off, where shown"),
     # -- robustness
-    _key("sigma", float, "pixel noise in [0, 1] units", ROBUSTNESS),
-    _key("dataset", str, "test images", ROBUSTNESS),
+    _key("sigma", float, "pixel noise in [0, 1] units", SCORED),
+    _key("dataset", str, "test images", SCORED),
     _info(
         "checkpoint",
         str,
@@ -235,23 +237,23 @@ COLUMNS: tuple[Column, ...] = (
         "weights used: a mubench file, FORMAT:PATH@sha256:HEX for another library's, untrained, or none "
         "(references; flops and latency without --checkpoint)",
     ),
-    _key("n_images", int, "test images denoised", ROBUSTNESS),
+    _key("n_images", int, "test images denoised", SCORED),
     _info("n_sources", int, "", ROBUSTNESS, "distinct photographs the images come from"),
     _info(
         "n_nonfinite",
         int,
         "images",
-        ROBUSTNESS,
+        SCORED,
         "images with a non-finite PSNR, SSIM or LPIPS (NaN output; PSNR inf for an exact copy): left out of "
         "the row's means, stds, CIs and paired differences; all of them: status error",
     ),
-    _info("t_start", int, "", ROBUSTNESS, "the matched start step t*"),
-    _metric("psnr_db_mean", float, "dB", ROBUSTNESS, "mean PSNR (data range 1)", "higher"),
-    _info("psnr_db_std", float, "dB", ROBUSTNESS, "standard deviation over images"),
-    _info("psnr_db_ci95", float, "dB", ROBUSTNESS, "95% CI half-width of the mean"),
-    _metric("ssim_mean", float, "", ROBUSTNESS, "mean SSIM", "higher"),
-    _info("ssim_std", float, "", ROBUSTNESS, "standard deviation over images"),
-    _info("ssim_ci95", float, "", ROBUSTNESS, "95% CI half-width of the mean"),
+    _info("t_start", int, "", SCORED, "the matched start step t*"),
+    _metric("psnr_db_mean", float, "dB", SCORED, "mean PSNR (data range 1)", "higher"),
+    _info("psnr_db_std", float, "dB", SCORED, "standard deviation over images"),
+    _info("psnr_db_ci95", float, "dB", SCORED, "95% CI half-width of the mean"),
+    _metric("ssim_mean", float, "", SCORED, "mean SSIM", "higher"),
+    _info("ssim_std", float, "", SCORED, "standard deviation over images"),
+    _info("ssim_ci95", float, "", SCORED, "95% CI half-width of the mean"),
     _info(
         "psnr_db_diff_mean", float, "dB", ROBUSTNESS, "paired per-image PSNR difference to the first model"
     ),
@@ -261,19 +263,26 @@ COLUMNS: tuple[Column, ...] = (
     _info("ssim_diff_std", float, "", ROBUSTNESS, "its standard deviation"),
     _info("ssim_diff_ci95", float, "", ROBUSTNESS, "its 95% CI half-width"),
     # -- robustness: LPIPS (lpips package, v0.1 calibration), when its backbone weights are there
-    _info("lpips_net", str, "", ROBUSTNESS, "LPIPS backbone: alex or vgg (torchvision ImageNet weights)"),
-    _metric("lpips_mean", float, "", ROBUSTNESS, "mean LPIPS distance to the clean image"),
-    _info("lpips_std", float, "", ROBUSTNESS, "standard deviation over images"),
-    _info("lpips_ci95", float, "", ROBUSTNESS, "95% CI half-width of the mean"),
+    _info("lpips_net", str, "", SCORED, "LPIPS backbone: alex or vgg (torchvision ImageNet weights)"),
+    _metric("lpips_mean", float, "", SCORED, "mean LPIPS distance to the clean image"),
+    _info("lpips_std", float, "", SCORED, "standard deviation over images"),
+    _info("lpips_ci95", float, "", SCORED, "95% CI half-width of the mean"),
     _info("lpips_diff_mean", float, "", ROBUSTNESS, "paired per-image LPIPS difference to the first model"),
     _info("lpips_diff_std", float, "", ROBUSTNESS, "its standard deviation"),
     _info("lpips_diff_ci95", float, "", ROBUSTNESS, "its 95% CI half-width"),
     _metric(
         "nfe_total", int, "evaluations", ROBUSTNESS, "ODE evaluations over the whole denoising", exact=True
     ),
-    _info("denoiser_calls", int, "", ROBUSTNESS, "denoiser calls from t* to 0"),
+    _info("denoiser_calls", int, "", SCORED, "denoiser calls from t* to 0"),
     _metric("denoise_s_per_image", float, "s", ROBUSTNESS, "wall time per image"),
-    _info("training_steps", int, "", ROBUSTNESS + SAMPLE, "optimizer steps of the checkpoint"),
+    _info("training_steps", int, "", ROBUSTNESS + SAMPLE + TRAIN, "optimizer steps of the checkpoint"),
+    # -- train: the curve rows, one per evaluation and sigma
+    _info("images_seen", int, "images", TRAIN, "training images seen so far (steps x global batch)"),
+    _info("train_tmacs", float, "TMACs", TRAIN, "training compute so far: 3 x forward MACs x images seen"),
+    _info("wall_s", float, "s", TRAIN, "training wall time so far, resumed runs included"),
+    _info("loss_mean", float, "", TRAIN, "mean training loss since the previous row's step"),
+    _info("lr", float, "", TRAIN, "learning rate"),
+    _metric("images_per_s", float, "images/s", TRAIN, "training images per second since then", "higher"),
     # -- sample
     _key("seeds", str, "seeds sampled, one image each, e.g. 0-49999", SAMPLE),
     _info("n_seeds", int, "images", SAMPLE + BENCHMARK, "images generated"),
@@ -287,11 +296,7 @@ COLUMNS: tuple[Column, ...] = (
     ),
     _info("out_dir", str, "", SAMPLE, "folder of the PNG files (<seed>.png) and grid.png"),
     _info(
-        "world_size",
-        int,
-        "processes",
-        ROBUSTNESS + SAMPLE + FID + BENCHMARK,
-        "processes that shared the work under torchrun (1 without)",
+        "world_size", int, "processes", SCORED + SAMPLE + FID + BENCHMARK, "torchrun's processes (1 alone)"
     ),
     # -- fid (pytorch-fid's Inception and Frechet distance; KID with --kid)
     _key("fid_dims", int, "Inception features compared: 2048 (pool3, the standard), 768, 192 or 64", FID),

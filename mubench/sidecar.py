@@ -31,6 +31,7 @@ class CheckpointMeta(TypedDict, total=False):
     dataset: str
     final_loss: float | None
     config: dict[str, Any]
+    training: dict[str, Any]  # what the run reached: budgets, wall time, throughput, device
     source_format: str
     source_path: str
     source_sha256: str
@@ -73,6 +74,7 @@ FIELDS: dict[str, Callable[[Any], str | None]] = {
     "dataset": _text,
     "final_loss": _loss,
     "config": _object,
+    "training": _object,
     "source_format": _text,
     "source_path": _text,
     "source_sha256": _text,

@@ -167,10 +167,10 @@ def test_measurement_options_are_declared_in_the_catalog_only():
 
 
 def test_an_option_name_has_one_range_wherever_it_is_declared():
-    from mubench.options.catalog import COMMAND_RANGES, MEASUREMENT_OPTIONS
+    from mubench.options.catalog import COMMAND_OPTIONS, COMMAND_RANGES, MEASUREMENT_OPTIONS
 
     by_name: dict[str, set] = {}
-    for options in MEASUREMENT_OPTIONS.values():
+    for options in (*MEASUREMENT_OPTIONS.values(), *COMMAND_OPTIONS.values()):
         for option in options:
             if option.range is not None:
                 by_name.setdefault(option.name, set()).add(option.range)

@@ -1,74 +1,108 @@
-"""`mubench train`: train a registry model as a denoiser on a built-in dataset."""
+"""`mubench train`: train a registry model as a denoiser, on one process or many (torchrun).
+
+Its options besides --model, --out and --resume are declared in :mod:`mubench.options.catalog` (TRAIN),
+where their help, defaults and ranges live.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
-import typer
+import inspect
+import time
+from typing import Any
 
 from mubench.cli.common import console, friendly_errors, progress
-from mubench.defaults import BUILTIN_DATASETS
-from mubench.errors import UsageError
-from mubench.ranges import bounds
+from mubench.cli.declared import typer_parameter
+from mubench.errors import UsageError, opt
+from mubench.options import Option
+from mubench.options.catalog import TRAIN
+
+_OWN = (
+    Option("model", str, "Registry name of the model to train.", short="-m"),
+    Option("out", str, "Checkpoint to write (.safetensors, with a .json sidecar); an existing one needs "
+           "--resume.", is_path=True),
+)  # fmt: skip
+_AFTER = (
+    Option("resume", bool, "Continue the run saved at --out.", default=False),
+    Option("quiet", bool, "No progress bar.", default=False, short="-q"),
+)
+# Options the configuration takes under another name.
+_RENAMED = {"eval_sigma": "eval_sigmas"}
 
 
-@friendly_errors
-def train_command(
-    model: Annotated[str, typer.Option("--model", "-m", help="Registry name of the model to train.")],
-    out: Annotated[
-        Path,
-        typer.Option(
-            help="Checkpoint to write (.safetensors, with a .json sidecar); an existing one needs --resume."
-        ),
-    ],
-    dataset: Annotated[
-        str,
-        typer.Option(
-            help=f"Training images: {', '.join(BUILTIN_DATASETS)} (built in), a torchvision name, "
-            "folder:PATH."
-        ),
-    ] = "patches32",
-    data_root: Annotated[Path | None, typer.Option(help="Root of torchvision datasets.")] = None,
-    steps: Annotated[int | None, typer.Option(**bounds("steps"), help="Optimizer steps.")] = 2000,
-    minutes: Annotated[
-        float | None,
-        typer.Option(**bounds("minutes"), help="Wall-clock budget; stops at whichever comes first."),
-    ] = None,
-    batch_size: Annotated[int, typer.Option(**bounds("batch_size"), help="Images per step.")] = 64,
-    lr: Annotated[float, typer.Option(**bounds("lr"), help="Adam learning rate.")] = 2e-4,
-    ema_decay: Annotated[float, typer.Option(**bounds("ema_decay"), help="EMA decay per step.")] = 0.999,
-    grad_clip: Annotated[float, typer.Option(**bounds("grad_clip"), help="Max gradient norm.")] = 1.0,
-    prediction: Annotated[str | None, typer.Option(help="eps or v. Default: the model's own.")] = None,
-    seed: Annotated[
-        int, typer.Option(**bounds("seed"), help="Seed of weights, batches, steps and noise.")
-    ] = 0,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run saved at --out.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-) -> None:
-    """Train a model to denoise: epsilon or v objective, Adam, EMA, gradient clipping, seeded, resumable.
+def _train(**values: Any) -> None:
+    """Train a model to denoise: epsilon or v objective, Adam, EMA, gradient clipping; seeded, resumable,
+    on one process or many (torchrun), with budgets in steps, images, minutes or training compute.
 
     Examples:
 
         mubench train --model ode-u-tiny --out ode-u-tiny.safetensors --steps 3000
 
         mubench train --model lucid-unet-tiny --out lucid.safetensors --minutes 10 --resume
-    """
-    from mubench.results import check_writable
-    from mubench.train import TrainConfig, train
 
+        mubench train -m ode-u --dataset folder:photos --resolution 64 --images 1000000 --device cuda
+        --dtype bf16 --compile --eval-every 1000 --log ode-u.curve.csv --out ode-u.safetensors
+    """
+    from mubench.distributed import is_main
+    from mubench.results import check_writable, new_run_id
+    from mubench.training import TrainConfig, train
+
+    model, out, log = values["model"], values["out"], values["log"]
+    if model is None:
+        raise UsageError(f"give {opt('model')}: the registry name of the model to train")
+    if out is None:
+        raise UsageError(f"give {opt('out')}: the checkpoint to write (.safetensors)")
     if out.suffix != ".safetensors":
-        raise UsageError(f"--out '{out}' must end in .safetensors (checkpoints are safetensors files)")
+        raise UsageError(f"{opt('out')} '{out}' must end in .safetensors (checkpoints are safetensors files)")
+    if log is not None and values["eval_every"] == 0:
+        raise UsageError(f"{opt('log')} holds the curve rows: give {opt('eval_every')} N too")
     check_writable(out)
-    cfg = TrainConfig(
-        model=model, dataset=dataset, steps=steps, minutes=minutes, batch_size=batch_size, lr=lr,
-        ema_decay=ema_decay, grad_clip=grad_clip, prediction=prediction, seed=seed,
-        data_root=str(data_root) if data_root else None,
-    )  # fmt: skip
-    with progress(steps, f"training {model}", quiet) as tick:
-        meta = train(cfg, out, resume, lambda step, loss: tick(f"loss {loss:.4f}", completed=step))
+    check_writable(log)
+    settings = {_RENAMED.get(o.name, o.name): values[o.name] for o in TRAIN if o.name != "log"}
+    settings = {k: v for k, v in settings.items() if v is not None}
+    settings["eval_sigmas"] = tuple(settings.get("eval_sigmas") or ()) or TrainConfig.eval_sigmas
+    if "data_root" in settings:
+        settings["data_root"] = str(settings["data_root"])
+    cfg = TrainConfig(model=model, **settings)
+    quiet = values["quiet"] or not is_main()
+    counted = [n for n in (cfg.steps, cfg.images and -(-cfg.images // cfg.batch_size)) if n]
+    began, first = time.monotonic(), {}
+    with progress(min(counted, default=None), f"training {model}", quiet) as tick:
+
+        def show(step: int, loss: float, reached: dict[str, float]) -> None:
+            seconds = time.monotonic() - began
+            first.setdefault("step", step - 1)
+            rate = (step - first["step"]) * cfg.batch_size / max(seconds, 1e-9)
+            tick(f"loss {loss:.4f} · {rate:,.0f} images/s{_left(cfg, reached, seconds)}", completed=step)
+
+        meta = train(cfg, out, values["resume"], show, log=log, run_id=new_run_id())
+    if not is_main():
+        return
     loss = "n/a" if meta["final_loss"] is None else f"{meta['final_loss']:.4f}"
+    training = meta["training"]
+    rate = training["images_per_s"]
     console.print(
-        f"trained {model} for {meta['steps']} steps on {dataset} ({meta['prediction']} objective, "
-        f"{meta['schedule']} schedule): final loss {loss}; wrote {out}"
+        f"trained {model} for {meta['steps']} steps on {cfg.dataset} ({meta['prediction']} objective, "
+        f"{meta['schedule']} schedule, {training['device']} {cfg.dtype}): final loss {loss}; "
+        f"{'' if rate is None else f'{rate:,.1f} images/s; '}stopped by {training['stopped_by']}; wrote {out}"
+        + (f" and {log}" if log else "")
     )
+
+
+def _left(cfg: Any, reached: dict[str, float], seconds: float) -> str:
+    """What is left of the budgets given (minutes: of this run's), as the progress bar shows it."""
+    left = []
+    if cfg.steps is not None:
+        left.append(f"{cfg.steps - reached['steps']:,} steps")
+    if cfg.images is not None:
+        left.append(f"{cfg.images - reached['images']:,} images")
+    if cfg.minutes is not None:
+        left.append(f"{max(cfg.minutes - seconds / 60, 0):.1f} min")
+    if cfg.train_tmacs is not None:
+        left.append(f"{max(cfg.train_tmacs - reached['train_tmacs'], 0):.3g} TMACs")
+    return f" · left: {', '.join(left)}" if left else ""
+
+
+_PARAMETERS = [typer_parameter(option) for option in (*_OWN, *TRAIN, *_AFTER)]
+_train.__signature__ = inspect.Signature(_PARAMETERS)  # type: ignore[attr-defined]
+_train.__annotations__ = {p.name: p.annotation for p in _PARAMETERS}
+train_command = friendly_errors(_train)

@@ -21,16 +21,31 @@ def check_dataset_name(name: str) -> None:
     )
 
 
-def load_dataset(name: str, split: str, data_root: Path | None = None, limit: int | None = None) -> Images:
+def load_dataset(
+    name: str,
+    split: str,
+    data_root: Path | None = None,
+    limit: int | None = None,
+    resolution: int | None = None,
+) -> Images:
     """The ``split`` ("train" or "test") of dataset ``name``; at most ``limit`` images (None: all), spread
-    evenly over the split so that every source is represented in proportion."""
+    evenly over the split so that every source is represented in proportion. ``resolution``: the side of
+    a folder's or a torchvision dataset's centre crops (None: the dataset's own); a built-in dataset has
+    one resolution, named in its name."""
     check_dataset_name(name)
     if name in DATASETS:
         images = load_builtin(name, split)
+        if resolution is not None and resolution != images.images.shape[-1]:
+            same = [d for d, (_, side) in DATASETS.items() if side == resolution]
+            other = f"; the built-in {same[0]} has it" if same else ""
+            raise UsageError(
+                f"{opt('resolution')} {resolution}: the built-in dataset {name} is "
+                f"{images.images.shape[-1]} px{other}"
+            )
     elif name in TORCHVISION:
-        return load_torchvision(name, split, data_root, limit)
+        return load_torchvision(name, split, data_root, limit, resolution)
     else:
-        images = load_folder(name[len(FOLDER_PREFIX) :], split)
+        images = load_folder(name[len(FOLDER_PREFIX) :], split, resolution)
     if limit is None or limit >= len(images):
         return images
     keep = evenly_spaced(len(images), limit)

@@ -59,8 +59,9 @@ def _read_image(file: Path, folder: str) -> np.ndarray:
     return image
 
 
-def load_folder(path: str, split: str) -> Images:
-    """Every image file in ``path`` (sorted by name), centre-cropped to 32 x 32; the same for both splits."""
+def load_folder(path: str, split: str, resolution: int | None = None) -> Images:
+    """Every image file in ``path`` (sorted by name), centre-cropped to ``resolution`` (default 32) px
+    square; the same for both splits."""
     folder = Path(path)
     if not folder.is_dir():
         what = "is a file; give the folder holding the images" if folder.exists() else "no such directory"
@@ -70,12 +71,15 @@ def load_folder(path: str, split: str) -> Images:
         raise UsageError(
             f"{opt('dataset')} folder:{path}: no image files ({', '.join(IMAGE_SUFFIXES)}) in it"
         )
-    arrays = [_square(_read_image(f, path), FOLDER_RESOLUTION) for f in files]
+    arrays = [_square(_read_image(f, path), resolution or FOLDER_RESOLUTION) for f in files]
     return _to_images(f"folder:{path}", split, arrays, [f.name for f in files])
 
 
-def load_torchvision(name: str, split: str, data_root: Path | None, limit: int | None = None) -> Images:
-    """A torchvision dataset read from ``data_root`` without downloading (``limit`` images evenly spaced)."""
+def load_torchvision(
+    name: str, split: str, data_root: Path | None, limit: int | None = None, resolution: int | None = None
+) -> Images:
+    """A torchvision dataset read from ``data_root`` without downloading (``limit`` images evenly spaced),
+    centre-cropped to ``resolution`` px (default: the dataset's own)."""
     import torchvision
 
     cls_name, size, layout = TORCHVISION[name]
@@ -95,5 +99,5 @@ def load_torchvision(name: str, split: str, data_root: Path | None, limit: int |
             f"{str(exc).splitlines()[0]}"
         ) from None
     keep = evenly_spaced(len(dataset), limit)
-    arrays = [_square(np.asarray(dataset[i][0]), size) for i in keep]
+    arrays = [_square(np.asarray(dataset[i][0]), resolution or size) for i in keep]
     return _to_images(name, split, arrays, [f"{name}[{split}][{i}]" for i in keep])

@@ -161,16 +161,50 @@ MEASUREMENT_OPTIONS: dict[str, tuple[Option, ...]] = {
     "profile": PROFILE,
     "robustness": ROBUSTNESS,
 }
-# The ranges of the other commands' numeric options (sample, fid, fid-ref, train, compare).
+# What `mubench train` takes besides --model, --out and --resume: data, budgets, optimizer, mode, curves.
+TRAIN = (
+    Option("dataset", str, f"Training images: {', '.join(BUILTIN_DATASETS)} (built in), a torchvision name, "
+           "folder:PATH.", default="patches32"),
+    Option("data_root", str, "Root of torchvision datasets.", is_path=True),
+    RESOLUTION.but(help="folder:PATH and torchvision datasets: side of the centre crops, in px. Default: "
+                   "the dataset's own (32; celeba 64)."),
+    Option("flip", bool, "Random horizontal flips of the training images.", default=True),
+    Option("workers", int, "DataLoader worker processes (0: batches made in the training process).",
+           default=0, range=Range(0, 256)),
+    STEPS.but(help="Budget: optimizer steps. Default: 2000 when no other budget is given.", unit="steps"),
+    Option("images", int, "Budget: training images seen (steps x global batch).", range=Range(1, 10**15),
+           unit="images"),
+    Option("minutes", float, "Budget: wall-clock minutes.", range=Range(0, low_open=True), unit="min"),
+    Option("train_tmacs", float, "Budget: training compute in TMACs, forward + backward counted as 3 x the "
+           "forward MACs of `mubench flops`.", range=Range(0, low_open=True), unit="TMACs"),
+    BATCH_SIZE.but(default=64, help="Images per optimizer step, over all processes (the global batch)."),
+    Option("lr", float, "Adam learning rate.", default=2e-4, range=Range(0, low_open=True)),
+    Option("ema_decay", float, "EMA decay per step.", default=0.999, range=Range(0.0, 1.0, high_open=True)),
+    Option("grad_clip", float, "Max gradient norm.", default=1.0, range=Range(0, low_open=True)),
+    Option("prediction", str, "eps or v. Default: the model's own."),
+    SEED.but(help="Seed of weights, batches, steps and noise."),
+    Option("save_every", int, "Steps between checkpoints.", default=500, range=COUNT, unit="steps"),
+    DEVICE,
+    Option("dtype", str, "fp32, or bf16 / fp16 under autocast (fp16 with a gradient scaler).",
+           default="fp32"),
+    Option("channels_last", bool, "Channels-last memory format.", default=False),
+    Option("compile", bool, "torch.compile the model.", default=False),
+    Option("eval_every", int, "Curves: score the EMA weights every N steps (0: never).", default=0,
+           range=Range(0, 10**9), unit="steps"),
+    Option("eval_images", int, "Curves: test images scored.", default=64, range=Range(1, 10_000_000),
+           unit="images"),
+    Option("eval_steps", int, "Curves: DDIM denoiser calls from t* (robustness's --steps).", default=10,
+           range=COUNT, unit="calls"),
+    Option("eval_sigma", float, "Curves: pixel noise sigma; repeat for several. Default: 0.1, 0.2, 0.3.",
+           repeatable=True, range=Range(0.0, 1.0, low_open=True)),
+    Option("log", str, "Curves: write the rows (loss, throughput, scores) to this CSV file.", is_path=True),
+)  # fmt: skip
+COMMAND_OPTIONS: dict[str, tuple[Option, ...]] = {"train": TRAIN}
+# The ranges of the other commands' numeric options (sample, fid, fid-ref, compare).
 COMMAND_RANGES = {
     "num_images": Range(1, 10_000_000),
     "dims": Range(64, 2048),
     "kid_subsets": Range(1, 100_000),
     "kid_subset_size": Range(2, 1_000_000),
-    "minutes": Range(0, low_open=True),
-    "lr": Range(0, low_open=True),
-    "grad_clip": Range(0, low_open=True),
-    "ema_decay": Range(0.0, 1.0, high_open=True),
-    "save_every": COUNT,
     "threshold": Range(0),  # a percentage
 }

@@ -11,7 +11,7 @@ import torch
 from mubench.checkpoints import load_checkpoint, read_meta, save_checkpoint
 from mubench.errors import UsageError
 from mubench.registry import get_model
-from mubench.train import TrainConfig, train
+from mubench.training import TrainConfig, train
 
 QUICK = dict(dataset="patches32", batch_size=8, lr=1e-3, save_every=1000)
 
@@ -23,7 +23,7 @@ def test_a_short_training_run_lowers_the_loss(tmp_path):
     meta = train(
         TrainConfig("lucid-unet-tiny", steps=40, **QUICK),
         out,
-        on_progress=lambda s, loss: losses.append(loss),
+        on_progress=lambda s, loss, reached: losses.append(loss),
     )
     assert len(losses) == 40 and meta["steps"] == 40
     assert losses[-1] < 0.8 * losses[4]  # running means: the last 40 steps against the first 5
@@ -102,17 +102,22 @@ def test_misfits_are_named(tmp_path):
 
 @pytest.mark.parametrize(
     ("kwargs", "needle"),
-    [(dict(steps=None), "steps or minutes"), (dict(steps=0), "steps"),
-     (dict(dataset="imagenet"), "dataset"), (dict(prediction="x0"), "prediction"),
-     (dict(batch_size=0), "batch_size")],
+    [(dict(steps=0), "steps"), (dict(images=0), "images"), (dict(eval_sigmas=()), "eval_sigma"),
+     (dict(dtype="fp8"), "dtype"), (dict(dataset="imagenet"), "dataset"),
+     (dict(prediction="x0"), "prediction"), (dict(batch_size=0), "batch_size")],
 )  # fmt: skip
 def test_bad_training_config(kwargs, needle):
     with pytest.raises(UsageError, match=needle):
         TrainConfig("ode-u-tiny", **kwargs)
 
 
+def test_without_a_budget_a_run_trains_2000_steps():
+    assert TrainConfig("ode-u-tiny").budgets() == {"steps": 2000}
+    assert TrainConfig("ode-u-tiny", images=640).budgets() == {"images": 640}
+
+
 def test_ema_decay_warms_up_to_its_ceiling():
-    from mubench.train import ema_decay_at
+    from mubench.training import ema_decay_at
 
     assert ema_decay_at(0, 0.999) == pytest.approx(0.1)
     assert ema_decay_at(90, 0.999) == pytest.approx(0.91)
@@ -190,12 +195,12 @@ def test_the_state_holds_the_step_and_the_ema_weights(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("interrupted", ["save_state", "save_checkpoint"])
 def test_a_run_interrupted_while_saving_resumes_where_it_was(tmp_path, monkeypatch, interrupted):
-    import mubench.train
+    import mubench.training.files
 
     cfg = dict(QUICK, save_every=2)
     whole, split = tmp_path / "whole.safetensors", tmp_path / "split.safetensors"
     train(TrainConfig("ode-u-tiny", steps=6, **cfg), whole)
-    real, calls = getattr(mubench.train, interrupted), []
+    real, calls = getattr(mubench.training.files, interrupted), []
 
     def interrupt_the_second_save(*args, **kwargs):
         calls.append(1)
@@ -203,7 +208,7 @@ def test_a_run_interrupted_while_saving_resumes_where_it_was(tmp_path, monkeypat
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(mubench.train, interrupted, interrupt_the_second_save)
+    monkeypatch.setattr(mubench.training.files, interrupted, interrupt_the_second_save)
     with pytest.raises(KeyboardInterrupt):
         train(TrainConfig("ode-u-tiny", steps=6, **cfg), split)
     monkeypatch.undo()

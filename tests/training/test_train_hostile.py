@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from mubench.checkpoints import read_meta
 from mubench.errors import MeasurementError, UsageError
-from mubench.train import TrainConfig, train
+from mubench.training import TrainConfig, train
 
 QUICK = dict(dataset="patches32", batch_size=2, lr=1e-3, save_every=1000)
 HOSTILE_VALUES = ("nan", "inf", "-inf", "-1", "0", "123456789012345678901234567890")
@@ -27,8 +27,11 @@ def _numeric_options() -> list[str]:
 
 
 def test_the_numeric_options_are_the_ones_expected():  # a new one must be added to the checks below
-    assert _numeric_options() == ["--batch-size", "--ema-decay", "--grad-clip", "--lr", "--minutes", "--seed",
-                                  "--steps"]  # fmt: skip
+    assert _numeric_options() == [
+        "--batch-size", "--ema-decay", "--eval-every", "--eval-images", "--eval-steps", "--grad-clip",
+        "--images", "--lr", "--minutes", "--resolution", "--save-every", "--seed", "--steps", "--train-tmacs",
+        "--workers",
+    ]  # fmt: skip
 
 
 def _train(runner, tmp_path, tree_digest, *args, out="t.safetensors", model="ode-u-tiny"):
@@ -141,8 +144,8 @@ def full_disk(monkeypatch):
 
     import mubench.checkpoints
     import mubench.results
-    import mubench.train
-    import mubench.train_state
+    import mubench.training.files
+    import mubench.training.state
 
     real, writes = mubench.results.write_bytes_atomic, []
 
@@ -153,8 +156,8 @@ def full_disk(monkeypatch):
                 raise OSError(errno.ENOSPC, "No space left on device", str(path))
             real(path, data)
 
-        monkeypatch.setattr(mubench.train, "write_bytes_atomic", filling)
-        monkeypatch.setattr(mubench.train_state, "write_bytes_atomic", filling)
+        monkeypatch.setattr(mubench.training.files, "write_bytes_atomic", filling)
+        monkeypatch.setattr(mubench.training.state, "write_bytes_atomic", filling)
         monkeypatch.setattr(mubench.checkpoints, "write_bytes_atomic", filling)
 
     return arm
