@@ -20,7 +20,7 @@ from typing import Any
 from mubench.diffusion.samplers import Sampler
 from mubench.measure.failures import failure_of, failure_row
 from mubench.measure.latency.conditions import LatencyConditions
-from mubench.measure.latency.round_robin import Candidate, active, time_round_robin
+from mubench.measure.latency.round_robin import Candidate, Running, active, time_round_robin
 from mubench.measure.latency.rows import latency_rows
 from mubench.measure.runtime.compile_options import describe_compile_options
 from mubench.measure.runtime.device import (
@@ -42,9 +42,11 @@ def measure_here(
     conds: LatencyConditions,
     run_id: str,
     on_progress: Callable[[str], None] | None = None,
+    running: Running | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, list[float]]]]:
     """The latency measurement in this process: the rows, and each timed model's raw samples
-    (``{"call_ms": [...], "trajectory_s": [...]}`` by model name)."""
+    (``{"call_ms": [...], "trajectory_s": [...]}`` by model name). ``running(name)`` is called before
+    a model's own code runs (building, warming up, each timed turn), ``running(None)`` after."""
     device = resolve_device(conds.device)
     dtype = resolve_dtype(conds.dtype, device)
     specs = [get_spec(name) for name in names]
@@ -54,6 +56,7 @@ def measure_here(
     flag_record = conds.flags.apply()
     sampler = Sampler(conds.sampler, conds.steps, conds.eta)
     tick = on_progress or (lambda _: None)
+    mark = running or (lambda _: None)
     common = dict(
         device=str(device),
         dtype=dtype_name(dtype),
@@ -84,7 +87,9 @@ def measure_here(
         def work(name: str = name) -> None:
             candidates.append(Candidate(prepare(name, conds, device, dtype, resolution, prefaulter)))
 
+        mark(name)
         failed = failure_of(work, partial(fail, name))
+        mark(None)
         if failed is not None:
             failures[name] = failed
 
@@ -93,7 +98,7 @@ def measure_here(
     common.update(prefaulter.fields())
     timer = Timer(device)
     time_round_robin(
-        candidates, conds.repeats, conds.trajectory_repeats, sampler, conds.seed, timer, tick, fail
+        candidates, conds.repeats, conds.trajectory_repeats, sampler, conds.seed, timer, tick, fail, mark
     )
 
     rates = device_rates(device, dtype) if active(candidates) else None  # after timing: it fills memory

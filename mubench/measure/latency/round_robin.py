@@ -19,6 +19,11 @@ from mubench.measure.runtime.timing import Timer
 from mubench.models.ode_block import nfe_by_block, reset_nfe
 
 Fail = Callable[[str, BaseException], dict[str, Any]]  # (model name, error) -> its failure row
+Running = Callable[[str | None], None]  # told the model whose code runs next, then None when it is done
+
+
+def _nobody(_: str | None) -> None:
+    pass
 
 
 @dataclass
@@ -47,14 +52,15 @@ def time_round_robin(
     timer: Timer,
     tick: Callable[[str], None],
     fail: Fail,
+    running: Running = _nobody,
 ) -> None:
     """``repeats`` rounds of one per-call sample per model, then ``trajectory_repeats`` rounds of one
     trajectory per model (round ``i`` starts from the noise of seed ``seed + i``), into ``candidates``.
-    ``tick(label)`` after each round."""
+    ``tick(label)`` after each round; ``running(name)`` before each model's turn, ``running(None)`` after."""
     for _ in _rounds(repeats, tick, "per-call"):
         for c in active(candidates):
             p = c.prepared
-            _guard(c, lambda c=c, p=p: c.call_ms.append(timer(p.call, p.calls_per_sample)), fail)
+            _guard(c, lambda c=c, p=p: c.call_ms.append(timer(p.call, p.calls_per_sample)), fail, running)
 
     device = timer.device
     schedules: dict[str, NoiseSchedule] = {}
@@ -65,12 +71,14 @@ def time_round_robin(
             gen = torch.Generator(device=device).manual_seed(seed + i)
             x_start = torch.randn(p.x.shape, generator=gen, device=device).to(memory_format=_format(p.x))
 
-            _guard(c, partial(_time_trajectory, c, sampler, schedule, x_start, gen, timer), fail)
+            _guard(c, partial(_time_trajectory, c, sampler, schedule, x_start, gen, timer), fail, running)
 
 
-def _guard(candidate: Candidate, work: Callable[[], None], fail: Fail) -> None:
+def _guard(candidate: Candidate, work: Callable[[], None], fail: Fail, running: Running) -> None:
     """Run ``work``; an error marks the candidate failed (its row says why) and frees GPU memory."""
+    running(candidate.prepared.name)
     candidate.failure = failure_of(work, partial(fail, candidate.prepared.name))
+    running(None)
 
 
 def _time_trajectory(

@@ -5,8 +5,10 @@ process to the next, and a figure from one process can be an outlier that no amo
 it reveals. Each worker builds, seeds, pre-faults, warms up and times every model round-robin, exactly
 as a single run does. Each model's summary row gives the median of the per-process medians, each
 process's median, and ``call_ms_process_spread`` = (max - min) / median of the per-process medians;
-the other statistics pool every sample of every process. A worker that crashes becomes the reason in
-the rows' message, and the other workers still count.
+the other statistics pool every sample of every process. A worker that fails becomes the reason in
+the rows' message, and the other workers still count. A worker process that dies (a hard exit, a
+signal) is laid on the model whose code it was running, and a fresh worker measures the other models
+again without it; their figures come from as many processes as ever.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import queue
 import statistics
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from mubench.errors import UsageError
@@ -31,13 +34,34 @@ _POLL_S = 0.2
 
 Rows = list[dict[str, Any]]
 Samples = dict[str, dict[str, list[float]]]
+Numbered = list[tuple[int, Rows, Samples]]  # each process's rows and samples, after its index
 
 
-def _worker(names: list[str], conds: LatencyConditions, run_id: str, index: int, out: Any) -> None:
-    """Body of one worker process: measure, then send ("done", rows, samples) or the error."""
+@dataclass(frozen=True)
+class Died:
+    """A worker process that ended without reporting: how, and the model whose code it was running."""
+
+    how: str  # "exited with code 3", "was killed by signal 11"
+    running: str | None  # None: no model's code was running (or the process died before saying)
+
+
+Outcome = tuple[Rows, Samples] | str | Died  # figures, why the worker gave none, or its death
+
+
+def _worker(
+    names: list[str], conds: LatencyConditions, run_id: str, index: int, out: Any, running: Any
+) -> None:
+    """Body of one worker process: measure, then send ("done", rows, samples) or the error. The model
+    whose code runs is kept in the shared ``running`` (its place in ``names``; -1: none), which outlives
+    a process that dies."""
     os.environ[WORKER_ENV] = f"{index}/{conds.processes}"
+    places = {name: i for i, name in enumerate(names)}
+
+    def mark(name: str | None) -> None:
+        running.value = -1 if name is None else places[name]
+
     try:
-        rows, samples = measure_here(names, conds, run_id, lambda label: out.put(("tick", label)))
+        rows, samples = measure_here(names, conds, run_id, lambda label: out.put(("tick", label)), mark)
         out.put(("done", rows, samples))
     except UsageError as exc:
         out.put(("usage", exc.message))  # its options still marked, for the caller to name
@@ -47,11 +71,14 @@ def _worker(names: list[str], conds: LatencyConditions, run_id: str, index: int,
 
 def _run_worker(
     names: list[str], conds: LatencyConditions, run_id: str, index: int, tick: Callable[[str], None]
-) -> tuple[Rows, Samples] | str:
-    """One worker's rows and samples, or why it produced none."""
+) -> Outcome:
+    """One worker's rows and samples, why it produced none, or how it died."""
     context = mp.get_context("spawn")  # a fresh interpreter: nothing inherited from this process
     channel = context.Queue()
-    process = context.Process(target=_worker, args=(names, conds, run_id, index, channel), daemon=True)
+    running = context.RawValue("i", -1)
+    process = context.Process(
+        target=_worker, args=(names, conds, run_id, index, channel, running), daemon=True
+    )
     process.start()
     result: tuple | None = None
     try:
@@ -78,12 +105,67 @@ def _run_worker(
     if result is None:
         code = process.exitcode
         how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
-        return f"worker process {index + 1} of {conds.processes} {how} before reporting"
+        return Died(how, names[running.value] if 0 <= running.value < len(names) else None)
     if result[0] == "usage":
         raise UsageError(result[1])
     if result[0] == "error":
-        return f"worker process {index + 1} of {conds.processes} failed: {result[1]}"
+        return f"{_worker_name(index, conds)} failed: {result[1]}"
     return result[1], result[2]
+
+
+def _worker_name(index: int, conds: LatencyConditions) -> str:
+    return f"worker process {index + 1} of {conds.processes}"
+
+
+def _measure_process(
+    names: list[str], conds: LatencyConditions, run_id: str, index: int, tick: Callable[[str], None]
+) -> tuple[tuple[Rows, Samples] | None, dict[str, str]]:
+    """Process ``index``'s figures of ``names``, and why it has none of the models it lacks.
+
+    A worker that dies is blamed on the model whose code it was running; when that is unknown, each
+    model runs alone in a fresh worker and those that die alone are blamed. A fresh worker then measures
+    the others together, so that each is still measured in ``conds.processes`` processes.
+    """
+    lost: dict[str, str] = {}
+    group = list(names)
+    while group:
+        outcome = _run_worker(group, conds, run_id, index, tick)
+        if not isinstance(outcome, Died):
+            if isinstance(outcome, str):
+                return None, {**lost, **dict.fromkeys(group, outcome)}
+            return outcome, lost
+        blamed = _blame(outcome, group, conds, run_id, index, tick)
+        if not blamed:  # none dies alone: the death cannot be laid on one model
+            reason = f"{_worker_name(index, conds)} {outcome.how} before reporting"
+            return None, {**lost, **dict.fromkeys(group, reason)}
+        lost.update(blamed)
+        group = [name for name in group if name not in blamed]
+        if group:
+            tick(f"process {index + 1}/{conds.processes}: measuring the other models again")
+    return None, lost
+
+
+def _blame(
+    death: Died,
+    group: list[str],
+    conds: LatencyConditions,
+    run_id: str,
+    index: int,
+    tick: Callable[[str], None],
+) -> dict[str, str]:
+    """The models of ``group`` that ``death`` is laid on, each with the message for its row."""
+    worker = _worker_name(index, conds)
+    culprit = death.running or (group[0] if len(group) == 1 else None)
+    if culprit is not None:
+        tick(f"process {index + 1}/{conds.processes}: the worker {death.how} while measuring {culprit}")
+        return {culprit: f"{worker} {death.how} while measuring this model"}
+    tick(f"process {index + 1}/{conds.processes}: the worker {death.how}; measuring each model alone")
+    blamed = {}
+    for name in group:
+        alone = _run_worker([name], conds, run_id, index, tick)
+        if isinstance(alone, Died):
+            blamed[name] = f"{worker} {alone.how} while measuring this model alone"
+    return blamed
 
 
 def measure_in_workers(
@@ -95,32 +177,34 @@ def measure_in_workers(
     """Run the latency measurement of ``names`` in ``conds.processes`` fresh processes; one summary row
     per model (see the module's docstring)."""
     tick = on_progress or (lambda _: None)
-    results: list[tuple[Rows, Samples]] = []
-    crashes: list[str] = []
+    results: Numbered = []
+    lost: dict[str, list[str]] = {name: [] for name in names}
     for index in range(conds.processes):
-        outcome = _run_worker(names, conds, run_id, index, tick)
-        if isinstance(outcome, str):
-            crashes.append(outcome)
-        else:
-            results.append(outcome)
-    rows = [_summary_row(name, conds, run_id, results, crashes) for name in names]
+        result, reasons = _measure_process(names, conds, run_id, index, tick)
+        if result is not None:
+            results.append((index, *result))
+        for name, reason in reasons.items():
+            lost[name].append(reason)
+    rows = [_summary_row(name, conds, run_id, results, lost[name]) for name in names]
     add_ratios(rows)
     return rows
 
 
 def _summary_row(
-    name: str, conds: LatencyConditions, run_id: str, results: list[tuple[Rows, Samples]], crashes: list[str]
+    name: str, conds: LatencyConditions, run_id: str, results: Numbered, lost: list[str]
 ) -> dict[str, Any]:
-    mine = [(next(r for r in rows if r["model"] == name), samples.get(name)) for rows, samples in results]
-    ok = [(row, samples) for row, samples in mine if row["status"] == "ok" and samples]
-    failed = [f"process {i + 1}: {row['message']}" for i, (row, _) in enumerate(mine)
-              if row["status"] != "ok"]  # fmt: skip
-    reasons = crashes + failed
+    """``name``'s row over the processes' ``results``; ``lost``: why the others have no row of it."""
+    mine = [(i, r, samples.get(name)) for i, rows, samples in results for r in rows if r["model"] == name]
+    ok = [(row, samples) for _, row, samples in mine if row["status"] == "ok" and samples]
+    failed = [f"process {i + 1}: {row['message']}" for i, row, _ in mine if row["status"] != "ok"]
+    reasons = lost + failed
     if not ok:
+        message = "; ".join(reasons)[:500]
         if mine:
-            return {**mine[0][0], "message": "; ".join(reasons)[:500]}
-        exc = RuntimeError("; ".join(reasons))
-        return failure_row("latency", run_id, name, exc, processes=conds.processes, device=conds.device)
+            return {**mine[0][1], "message": message}
+        exc = RuntimeError(message)
+        row = failure_row("latency", run_id, name, exc, processes=conds.processes, device=conds.device)
+        return {**row, "message": message}
     rows = [row for row, _ in ok]
     summary = dict(rows[0])
     for prefix in ("call_ms", "trajectory_s"):
