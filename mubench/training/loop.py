@@ -89,9 +89,10 @@ def run_steps(
             raise MeasurementError(
                 f"training stopped at step {step}: model '{trainee.name}' raised {what}"
             ) from None
-        value = world.mean(loss.detach())
-        if not math.isfinite(value):
+        value = float(loss.detach())
+        if not math.isfinite(value):  # checked on each rank first: the failing one names itself
             raise MeasurementError(f"training stopped at step {step}: the loss is {value}")
+        value = world.mean(loss.detach()) if world.world_size > 1 else value
         if trainee.scaler:  # fp16: a step with overflowing gradients is skipped and the scale lowered
             trainee.scaler.unscale_(trainee.optimizer)
             nn.utils.clip_grad_norm_(trainable, objective.grad_clip)

@@ -56,6 +56,9 @@ def _adam_moments(
             _, index, name = key.split("/")
             adam.setdefault(int(index), {})[name] = value
     for i, state in adam.items():
+        for name, value in state.items():  # a 0-dim parameter's moments were saved with one dimension
+            if name != "step" and i in range(len(params)) and params[i].dim() == 0 and value.shape == (1,):
+                state[name] = value.reshape(())
         if i not in range(len(params)) or any(
             v.shape != params[i].shape for k, v in state.items() if k != "step"
         ):
