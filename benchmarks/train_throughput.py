@@ -21,14 +21,15 @@ fp32), x1.5 on a GPU (`--device cuda --dtype bf16 --compile` against the Trainer
 
 Each tool runs its own training step, as its users get it; what differs besides the code (read from the
 Trainer's source): the Trainer updates its EMA every 10 steps (copying the weights until step 100),
-mubench every step, and mubench also checks every weight of the model and of the EMA for finiteness
-after each step; the Trainer weights each image's loss by SNR / (SNR + 1) (compute alike), uses Adam
+mubench every step, and mubench checks the loss and the gradient norm for finiteness each step; the
+Trainer weights each image's loss by SNR / (SNR + 1) (compute alike), uses Adam
 lr 1e-4, betas (0.9, 0.99) against mubench's 2e-4, (0.9, 0.999) (compute alike); both clip the gradient
 norm at 1 and read the loss once a step. Data: the Trainer decodes every PNG of every batch in a
 DataLoader of os.cpu_count() workers (shuffle, pin_memory, random horizontal flips; the workers start
 again at every epoch: every 187 steps at batch 16, 46 at batch 64), which on the CPU share the cores
 with training; mubench decodes the folder once at start-up (outside the difference) and indexes a
-tensor, with no flips (its `--workers`, where `mubench train` has one, is given os.cpu_count()). On a
+tensor, with random flips too (its default); on a GPU it is given `--workers` os.cpu_count(), on the
+CPU none (its default: the batches are made in the training process, which the cores then serve). On a
 GPU the Trainer runs fp16 autocast with a gradient scaler (`--peer-mixed-precision bf16` for bf16). Each
 mubench run ends by writing its checkpoint and resume state (0.7 GB), the peer's by writing nothing:
 that is in both the K1 and the K2 run, so the difference takes it out.
@@ -204,7 +205,7 @@ def mubench_command(
         command += ["--resolution", str(args.resolution)]
     elif args.resolution != 32:
         raise SystemExit(f"mubench train has no --resolution here: it cannot train at {args.resolution}")
-    if "--workers" in options:
+    if "--workers" in options and args.device == "cuda":  # on the CPU, workers would compete for the cores
         command += ["--workers", str(os.cpu_count())]  # as many as the Trainer's DataLoader
     if args.device == "cuda":
         missing = [flag for flag in GPU_FLAGS if flag.startswith("--") and flag not in options]
@@ -382,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from mubench.train import TrainConfig
+    from mubench.training import TrainConfig
 
     save_every = next(f.default for f in fields(TrainConfig) if f.name == "save_every")
     check_settings(args.batch_size, args.resolution, args.k1, args.k2, args.repeats, save_every)
@@ -403,8 +404,6 @@ def main(argv: list[str] | None = None) -> int:
         side = f"{args.resolution}x{args.resolution}"
         print(f"{n_images} images of {side} in {images}; batch {args.batch_size}, K1 {args.k1}, "
               f"K2 {args.k2}, {args.repeats} rounds, {args.device}", flush=True)  # fmt: skip
-        if "--workers" not in options:
-            print(f"mubench train has no --workers here; the Trainer's DataLoader uses {os.cpu_count()}")
         rows: list[dict[str, Any]] = []
         per_round: dict[str, list[float]] = {tool: [] for tool in TOOLS}
         for round_index in range(args.repeats):

@@ -4,6 +4,7 @@ of the difference method, the parameter-count check and the commands it runs for
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -106,7 +107,11 @@ def test_the_mubench_command(bench, tmp_path):
         "--batch-size", "16", "--dataset", f"folder:{tmp_path}", "--seed", "0", "--quiet",
     ]  # fmt: skip
     full = bench.mubench_command(7, tmp_path / "x.safetensors", tmp_path, args, {"--resolution", "--workers"})
-    assert full[-4:-2] == ["--resolution", "32"] and full[-2] == "--workers"
+    assert full[-2:] == ["--resolution", "32"]  # on the CPU, no --workers: its default, none
+    gpu = bench.parse_args(["--device", "cuda"])
+    options = {"--resolution", "--workers", "--device", "--dtype", "--compile"}
+    on_gpu = bench.mubench_command(7, tmp_path / "x.safetensors", tmp_path, gpu, options)
+    assert on_gpu[on_gpu.index("--workers") + 1] == str(os.cpu_count())
 
 
 def test_the_mubench_command_refuses_what_this_checkout_cannot_do(bench, tmp_path):
