@@ -140,11 +140,26 @@ def checkpoint_meta(
 class RunFiles:
     """What rank 0 writes, and what it puts back if the run fails."""
 
-    def __init__(self, out: Path, log: Path | None, resume: bool, world: World) -> None:
+    def __init__(self, out: Path, log: Path | None, resume: bool, world: World, start: int = 0) -> None:
         self.out, self.log, self.resume, self.world = out, log, resume, world
         self.losses: list[float] = []  # every step's loss in this run
         self.interval: list[float] = []  # since the last evaluation
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[dict[str, Any]] = self._earlier_rows(start) if world.is_main else []
+
+    def _earlier_rows(self, start: int) -> list[dict[str, Any]]:
+        """A resumed run's log keeps the rows up to the step it resumes from."""
+        if not (self.resume and self.log is not None and self.log.exists()):
+            return []
+        from mubench.results import read_results
+
+        try:
+            frame, _ = read_results(self.log)
+            kept = frame[(frame["command"] == "train") & (frame["training_steps"] <= start)]
+        except (UsageError, KeyError, TypeError) as exc:
+            detail = exc.message if isinstance(exc, UsageError) else f"no {exc}"
+            raise UsageError(f"{opt('log')} '{self.log}': its earlier rows cannot be read ({detail}); "
+                             f"give another {opt('log')}") from None  # fmt: skip
+        return [{k: v for k, v in row.items() if v == v} for row in kept.to_dict("records")]  # NaN: absent
 
     def recent_loss(self) -> float:
         return recent_mean(self.losses)

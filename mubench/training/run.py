@@ -89,7 +89,7 @@ def train(
     trainee = _on_device(cfg, model, ema, optimizer, world, device, dtype)
     budget = Budget(cfg.budgets(), cfg.batch_size, TRAIN_MACS_PER_FORWARD_MAC * (forward_macs or 0),
                     seconds_before=seconds_before)  # fmt: skip
-    files = RunFiles(out, log, resume, world)
+    files = RunFiles(out, log, resume, world, start)
     objective = Objective(schedule.alpha_bar.float().to(device), prediction, cfg.grad_clip, cfg.ema_decay)
     batches = StepBatches(data, len(schedule.alpha_bar), cfg.batch_size, cfg.seed, cfg.flip,
                           Slice(world.rank, world.world_size))  # fmt: skip

@@ -70,6 +70,7 @@ def test_a_batch_depends_on_seed_and_step_only():
     assert any(flipped) and not all(flipped)
 
 
+@pytest.mark.slow
 def test_workers_do_not_change_the_weights(tmp_path):
     from safetensors.torch import load_file
 
@@ -85,6 +86,7 @@ def torch_equal(a, b) -> bool:
     return torch.equal(a, b)
 
 
+@pytest.mark.slow
 def test_curve_rows_score_what_robustness_scores(runner, clean_exit, tmp_path):
     out, log = tmp_path / "c.safetensors", tmp_path / "curve.csv"
     cfg = TrainConfig("ode-u-tiny", steps=3, eval_every=2, eval_images=6, eval_sigmas=(0.1, 0.3), **QUICK)
@@ -124,3 +126,11 @@ def test_bad_device_precision_and_curve_settings_are_one_line(runner, clean_exit
     clean_exit(result, 2)
     assert needle in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_resumed_run_keeps_the_curve_rows_it_resumes_from(tmp_path):
+    out, log = tmp_path / "r.safetensors", tmp_path / "curve.csv"
+    settings = dict(eval_every=2, eval_images=2, eval_steps=1, eval_sigmas=(0.2,), **QUICK)
+    train(TrainConfig("ode-u-tiny", steps=3, **settings), out, log=log)  # rows at 0, 2, 3
+    train(TrainConfig("ode-u-tiny", steps=5, **settings), out, resume=True, log=log)  # 4, 5
+    assert list(pd.read_csv(log).training_steps) == [0, 2, 3, 4, 5]
