@@ -37,7 +37,7 @@ def report(results_dir: ResultsArg, out: OutOpt = None, quiet: QuietOpt = False)
     The report opens with the paper's claims: the paper's figure, the authors' code's, what the rows
     measured, under which conditions, and a verdict computed from the rows by a stated rule. Then
     parameters and MACs, latency, denoising quality, convergence, sample quality (FID against steps
-    and wall time), cost against quality, failed rows.
+    and wall time), cost against quality, training curves (`mubench train --log` rows), failed rows.
     It reads the rows only: nothing is measured again.
 
     Examples:

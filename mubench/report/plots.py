@@ -12,6 +12,7 @@ from mubench.report.measurements.flops import params_macs
 from mubench.report.measurements.latency import latency_plot
 from mubench.report.measurements.profile import profile_plot
 from mubench.report.measurements.robustness import quality_vs_sigma
+from mubench.report.measurements.training import training_loss, training_psnr_steps, training_psnr_tmacs
 
 __all__ = [
     "PLOTS",
@@ -23,6 +24,9 @@ __all__ = [
     "profile_plot",
     "quality_vs_sigma",
     "quality_vs_steps",
+    "training_loss",
+    "training_psnr_steps",
+    "training_psnr_tmacs",
 ]
 
 PLOTS = {
@@ -34,4 +38,7 @@ PLOTS = {
     "cost_quality": cost_quality,
     "fid_vs_steps": fid_vs_steps,
     "fid_vs_time": fid_vs_time,
+    "training_psnr_steps": training_psnr_steps,
+    "training_psnr_tmacs": training_psnr_tmacs,
+    "training_loss": training_loss,
 }

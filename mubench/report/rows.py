@@ -50,6 +50,11 @@ READ_COLUMNS = {
         *("fid", "kid_mean", "kid_std", "n_a", "n_b", "input_a", "input_b", "steps", "sampler"),
         *("checkpoint", "fid_dims"),
     ),
+    "train": (
+        *("sigma", "dataset", "seed", "n_images", "steps", "sampler", "t_start", "world_size"),
+        *("training_steps", "images_seen", "train_tmacs", "wall_s", "loss_mean", "lr", "images_per_s"),
+        *("psnr_db_mean", "psnr_db_ci95", "ssim_mean", "ssim_ci95", "lpips_mean", "lpips_ci95"),
+    ),
 }
 
 

@@ -1,6 +1,7 @@
 """The report's document: its sections in order (summary, claims, size, latency, profile, quality,
-convergence, sample quality, cost, failures, environment). The measurements' sections are their modules'
-(:mod:`mubench.report.measurements`); the summary, claims, failures and environment are made here.
+convergence, sample quality, cost, training curves, failures, environment). The measurements' sections
+are their modules' (:mod:`mubench.report.measurements`); the summary, claims, failures and environment
+are made here.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from mubench.report.measurements.flops import size_section
 from mubench.report.measurements.latency import latency_section
 from mubench.report.measurements.profile import profile_section
 from mubench.report.measurements.robustness import quality_section
+from mubench.report.measurements.training import training_section
 from mubench.report.rows import failed_rows
 from mubench.report.tables import distinct_values, format_table
 
@@ -48,6 +50,7 @@ def make_document(
         convergence_section,
         sample_quality_section,
         cost_section,
+        training_section,
         failures_section,
         environment_section,
     )
