@@ -51,7 +51,7 @@ SCORED = ROBUSTNESS + TRAIN  # denoising scores
 LATENCY_ROBUSTNESS, LATENCY_PROFILE = LATENCY + ROBUSTNESS, LATENCY + PROFILE
 COLUMNS: tuple[Column, ...] = (
     # -- keys and bookkeeping, in every row, in this order
-    _key("command", str, "params, flops, latency, robustness, profile, sample or fid"),
+    _key("command", str, "params, flops, latency, robustness, profile, sample, fid or train"),
     _key("model", str, "registry name, package.module:factory, or a reference denoiser"),
     _key("device", str, "cpu, cuda or cuda:N"),
     _key("dtype", str, "fp32, fp16 or bf16 (autocast)"),

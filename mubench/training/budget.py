@@ -8,8 +8,10 @@ seen; the forward MACs are what ``mubench flops`` counts for the model at the tr
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -43,6 +45,7 @@ class Budget:
     start_step: int = 0  # where this run began (a resumed run: the checkpoint's step)
     seconds_before: float = 0.0  # wall seconds of earlier runs this one resumes
     _started: float = field(default=math.nan, repr=False)
+    _paused_s: float = field(default=0.0, repr=False)  # evaluations: not training time, nor budget
 
     def start(self, step: int) -> None:
         self.step = self.start_step = step
@@ -50,8 +53,17 @@ class Budget:
 
     @property
     def seconds(self) -> float:
-        """Wall seconds of this run so far (not counting resumed ones)."""
-        return time.monotonic() - self._started
+        """Wall seconds of this run's training so far (not counting resumed runs, nor evaluations)."""
+        return time.monotonic() - self._started - self._paused_s
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Time spent in the body (an evaluation) counts neither as training time nor against --minutes."""
+        begin = time.monotonic()
+        try:
+            yield
+        finally:
+            self._paused_s += time.monotonic() - begin
 
     def reached(self) -> dict[str, float]:
         """Steps, images seen, minutes and training TMACs up to now, over every run of the checkpoint."""

@@ -36,7 +36,7 @@ class Curves:
 
     def __init__(
         self, cfg: TrainConfig, schedule: Any, prediction: str, world: World, device: torch.device,
-        dtype: torch.dtype, run_id: str,
+        dtype: torch.dtype, run_id: str, start: int = 0, seconds_before: float = 0.0,
     ) -> None:  # fmt: skip
         from mubench.data import load_dataset
         from mubench.diffusion.samplers import Sampler
@@ -66,7 +66,7 @@ class Curves:
             seeds = sampler_seeds(seed, self.n_images)[mine]
             t_star = schedule.step_for_sigma(sigma)
             self.levels.append(_Level(sigma, t_star, noisy[mine], test.images[mine].numpy(), seeds))
-        self.last: dict[str, float] = {"steps": 0, "seconds": 0.0}
+        self.last: dict[str, float] = {"steps": start, "seconds": seconds_before}  # the previous row's
 
     def rows(self, ema: nn.Module, reached: dict[str, float], losses: list[float], lr: float) -> list[dict]:
         """The rows of the EMA weights at this point (rank 0; [] on the others)."""
@@ -81,7 +81,8 @@ class Curves:
             if self.world.is_main:
                 scored.append((level, {m: _interleave([p[m] for p in parts]) for m in parts[0]}))
         steps, seconds = reached["steps"], reached["minutes"] * 60
-        rate = (steps - self.last["steps"]) * self.cfg.batch_size / max(seconds - self.last["seconds"], 1e-9)
+        trained = (steps - self.last["steps"]) * self.cfg.batch_size
+        rate = trained / max(seconds - self.last["seconds"], 1e-9) if trained else None
         self.last = {"steps": steps, "seconds": seconds}
         if not self.world.is_main:
             return []

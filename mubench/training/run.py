@@ -102,11 +102,12 @@ def train(
     if cfg.eval_every:
         from mubench.training.curves import Curves
 
-        curves = Curves(cfg, schedule, prediction, world, device, dtype, run_id)
+        curves = Curves(cfg, schedule, prediction, world, device, dtype, run_id, start, seconds_before)
 
     def evaluate() -> None:
         if curves is not None:
-            files.add_rows(curves.rows(ema, budget.reached(), files.take_interval(), cfg.lr))
+            with budget.paused():
+                files.add_rows(curves.rows(ema, budget.reached(), files.take_interval(), cfg.lr))
 
     def after_step(step: int, loss: float) -> None:
         files.losses.append(loss)
