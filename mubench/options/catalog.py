@@ -148,9 +148,9 @@ ROBUSTNESS = (
     DEVICE.but(help="cpu, cuda or cuda:N (under torchrun, cuda is each process's own GPU). Reference "
                "denoisers run on the CPU."),
     DTYPE.but(help="fp32, or fp16 / bf16: the models' calls under autocast (the sampler stays fp32)."),
-    BATCH_SIZE.but(default=32, help="Images per denoiser call. An image's result does not depend on it; "
-                   "32 fills a CPU's cores and keeps a GPU busy with the tiny models while a batch of "
-                   "64 px images stays small in memory."),
+    BATCH_SIZE.but(default=32, help="Images per denoiser call (an image's result does not depend on it). 32 "
+                   "shares each call's fixed cost (Python, ODE solver steps, kernel launches) over many "
+                   "images while a batch's activations stay small; raise it on a GPU with memory to spare."),
     COMPILE,
     CHANNELS_LAST,
     Option("reference", str, f"Reference rows (default all): {', '.join(REFERENCES)}.", is_list=True),

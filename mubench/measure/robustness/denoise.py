@@ -10,7 +10,9 @@ solver steps a batch as a whole, so with one the estimates move within its toler
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -43,7 +45,8 @@ def denoise_images(
     CPU generator seeded with ``seeds[i]``. ``denoiser_model`` (``name`` in error messages) must already be
     on ``device`` (and in channels-last memory format with ``channels_last``, which feeds it channels-last
     inputs); it predicts ``prediction`` (eps, v or x0). With ``dtype`` fp16 or bf16 its calls run under
-    autocast and their output is cast back to float32: the sampler computes in float32. Raises
+    autocast and their output is cast back to float32: the sampler computes in float32. float32 on CUDA
+    is float32 throughout (TF32 off during the calls, as before them afterwards). Raises
     :class:`~mubench.errors.MeasurementError` when the model returns anything but a tensor of its input's
     shape.
     """
@@ -60,7 +63,7 @@ def denoise_images(
 
     scale = math.sqrt(float(schedule.alpha_bar[t_star]))
     estimates, calls = [], len(sampler.timesteps(t_star))
-    with torch.inference_mode():
+    with torch.inference_mode(), full_float32(device):
         for start in range(0, len(noisy), batch_size):
             x_start = (scale * (2 * noisy[start : start + batch_size].float() - 1)).to(device)
             if channels_last:
@@ -72,3 +75,18 @@ def denoise_images(
     if not estimates:
         return torch.empty(noisy.shape, dtype=torch.float32), calls
     return torch.cat(estimates), calls
+
+
+@contextlib.contextmanager
+def full_float32(device: torch.device) -> Iterator[None]:
+    """On CUDA, float32 matmuls and convolutions without TF32 (cuDNN allows it by default), the previous
+    settings restored afterwards; on the CPU, nothing to change."""
+    if device.type != "cuda":
+        yield
+        return
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved

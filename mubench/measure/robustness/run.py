@@ -30,7 +30,7 @@ from mubench.distributed import World, interleave, join
 from mubench.errors import UsageError, opt
 from mubench.measure.failures import MODEL_FAILURES, failure_row
 from mubench.measure.robustness.conditions import LPIPS_LEFT_OUT, RobustnessConditions, metric_plan
-from mubench.measure.robustness.denoise import denoise_images
+from mubench.measure.robustness.denoise import denoise_images, full_float32
 from mubench.measure.robustness.lpips import LpipsScorer
 from mubench.measure.robustness.metrics import (
     Scores,
@@ -129,7 +129,7 @@ def measure_robustness(
             if conds.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             try:
-                with inference_contexts(device, dtype)():
+                with inference_contexts(device, dtype)(), full_float32(device):  # as the timed calls run
                     runner(x, torch.zeros(n, dtype=torch.long, device=device))
             except MODEL_FAILURES:  # the timed calls fail the same way, and their rows say why
                 break
