@@ -27,9 +27,8 @@ import torch
 
 from mubench.measure import LatencyConditions, measure_latency
 from mubench.measure.counting.traffic import op_calls
-from mubench.measure.runtime.build import build_model, example_inputs
+from mubench.measure.runtime.build import build_model, example_inputs, inference_contexts
 from mubench.measure.runtime.device import resolve_device, resolve_dtype
-from mubench.measure.runtime.prepare import inference_contexts
 from mubench.measure.runtime.rates import device_rates
 from mubench.models.solver_config import SolverConfig
 from mubench.registry import get_spec

@@ -49,6 +49,7 @@ SAMPLE, FID, BENCHMARK, PROFILE = ("sample",), ("fid",), ("benchmark",), ("profi
 TRAIN = ("train",)  # the curve rows of `mubench train --log`
 SCORED = ROBUSTNESS + TRAIN  # denoising scores
 LATENCY_ROBUSTNESS, LATENCY_PROFILE = LATENCY + ROBUSTNESS, LATENCY + PROFILE
+RUN_MODE = LATENCY + PROFILE + ROBUSTNESS  # the commands whose rows say how the models ran
 COLUMNS: tuple[Column, ...] = (
     # -- keys and bookkeeping, in every row, in this order
     _key("command", str, "params, flops, latency, robustness, profile, sample, fid or train"),
@@ -128,10 +129,10 @@ COLUMNS: tuple[Column, ...] = (
     _info("paper_macs", int, "MACs", FLOPS, "the paper authors' own count, where known"),
     _info("channels", int, "", FLOPS, "image channels"),
     # -- latency: mode
-    _key("mode", str, "inference mode, e.g. compile+channels_last", LATENCY_PROFILE),
-    _info("compile", bool, "", LATENCY_PROFILE, "torch.compile"),
+    _key("mode", str, "inference mode, e.g. compile+channels_last", RUN_MODE),
+    _info("compile", bool, "", RUN_MODE, "torch.compile"),
     _info("compile_options", str, "", LATENCY_PROFILE, "inductor settings given"),
-    _info("channels_last", bool, "", LATENCY_PROFILE, "channels-last memory format"),
+    _info("channels_last", bool, "", RUN_MODE, "channels-last memory format"),
     _info("cuda_graphs", bool, "", LATENCY, "calls replayed from a CUDA graph"),
     _info("prepack", bool, "", LATENCY_PROFILE, "convolutions prepacked for oneDNN"),
     _info("tf32", bool, "", LATENCY_PROFILE, "TF32 allowed"),
@@ -271,7 +272,13 @@ COLUMNS: tuple[Column, ...] = (
     _info("lpips_diff_std", float, "", ROBUSTNESS, "its standard deviation"),
     _info("lpips_diff_ci95", float, "", ROBUSTNESS, "its 95% CI half-width"),
     _metric(
-        "nfe_total", int, "evaluations", ROBUSTNESS, "ODE evaluations over the whole denoising", exact=True
+        "nfe_total",
+        int,
+        "evaluations",
+        ROBUSTNESS,
+        "ODE evaluations over the whole denoising of a batch (adaptive solvers: the mean over batches; "
+        "empty when compiled)",
+        exact=True,
     ),
     _info("denoiser_calls", int, "", SCORED, "denoiser calls from t* to 0"),
     _metric("denoise_s_per_image", float, "s", ROBUSTNESS, "wall time per image"),

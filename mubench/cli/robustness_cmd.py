@@ -28,6 +28,8 @@ def robustness(call: CommandCall) -> None:
     The table includes the noisy input itself (identity) and classical denoisers as reference rows.
     With no --model: the tiny comparison pair with the checkpoints mubench ships (trained on patches32).
     A model without weights is refused unless --allow-untrained (its rows are marked untrained).
+    Models run on --device, --batch-size images per call (an image's score does not depend on it),
+    in fp32 or under fp16 / bf16 autocast; the reference denoisers run on the CPU.
 
     Examples:
 
@@ -39,7 +41,9 @@ def robustness(call: CommandCall) -> None:
 
         mubench robustness --sigma 0.2 --metric lpips --lpips-backbone alexnet-owt-7be5be79.pth
 
-        torchrun --standalone --nproc-per-node 4 -m mubench robustness --sigma 0.1 --num-images 1000
+        mubench robustness --sigma 0.1 --num-images 320 --device cuda --dtype bf16 --batch-size 64
+
+        torchrun --standalone --nproc-per-node 4 -m mubench robustness --num-images 1000 --device cuda
     """
     from mubench.distributed import is_main
     from mubench.measure.measurements import measurement

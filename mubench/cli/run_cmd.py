@@ -23,7 +23,10 @@ def run(
         typer.Option("--resume", help="Keep the finished items of an earlier run in --out; run the rest."),
     ] = False,
     device: Annotated[
-        str | None, typer.Option(help="Run every latency table on this device (cpu, cuda, cuda:N).")
+        str | None,
+        typer.Option(
+            help="Run every latency, profile and robustness table on this device (cpu, cuda, cuda:N)."
+        ),
     ] = None,
     only: Annotated[
         list[str] | None,

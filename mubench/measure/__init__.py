@@ -23,6 +23,7 @@ _ENTRY_POINTS = {
     "measure_profile": "mubench.measure.profile.run",
     "RobustnessConditions": "mubench.measure.robustness.conditions",
     "measure_robustness": "mubench.measure.robustness.run",
+    "denoise_images": "mubench.measure.robustness.denoise",
 }
 __all__ = sorted(_ENTRY_POINTS)
 

@@ -68,16 +68,19 @@ SOLVER = (
            "torchdiffeq (reference, every method) or fixed (mubench's loop: euler, midpoint, rk4)."),
 )  # fmt: skip
 # How a model is run for timing and profiling (latency and profile share it).
+DTYPE = Option("dtype", str, "fp32, or fp16 / bf16 (autocast).", default="fp32")
+COMPILE = Option("compile", bool, "torch.compile every model.", default=False)
+CHANNELS_LAST = Option("channels_last", bool, "Channels-last memory format.", default=False)
 MODE = (
     DEVICE,
-    Option("dtype", str, "fp32, or fp16 / bf16 (autocast).", default="fp32"),
+    DTYPE,
     BATCH_SIZE,
     RESOLUTION,
     Option("warmup", int, "Minimum warm-up calls (then until stable).", default=3, range=Range(1, 100_000)),
-    Option("compile", bool, "torch.compile every model.", default=False),
+    COMPILE,
     Option("compile_option", str, "With --compile: an inductor setting KEY=VALUE, e.g. cpp_wrapper=true "
            "(repeatable).", is_list=True, unordered=True),
-    Option("channels_last", bool, "Channels-last memory format.", default=False),
+    CHANNELS_LAST,
     Option("prepack", bool, "CPU: convolutions by oneDNN with weights prepacked once (fp32).", default=False),
     Option("tf32", bool, "Allow TF32 for fp32 matmul/conv on GPU.", default=False),
     Option("cudnn_benchmark", bool, "cuDNN autotuning.", default=False),
@@ -142,6 +145,14 @@ ROBUSTNESS = (
     Option("steps_sweep", int, "Convergence: comma-separated DDIM step counts from t*, e.g. 1,2,5,10.",
            is_list=True, comma_separated=True, range=COUNT),
     SEED.but(help="Seed of the noise and of untrained weights."),
+    DEVICE.but(help="cpu, cuda or cuda:N (under torchrun, cuda is each process's own GPU). Reference "
+               "denoisers run on the CPU."),
+    DTYPE.but(help="fp32, or fp16 / bf16: the models' calls under autocast (the sampler stays fp32)."),
+    BATCH_SIZE.but(default=32, help="Images per denoiser call (an image's result does not depend on it). 32 "
+                   "shares each call's fixed cost (Python, ODE solver steps, kernel launches) over many "
+                   "images while a batch's activations stay small; raise it on a GPU with memory to spare."),
+    COMPILE,
+    CHANNELS_LAST,
     Option("reference", str, f"Reference rows (default all): {', '.join(REFERENCES)}.", is_list=True),
     *WEIGHTS,
     PREDICTION,

@@ -120,8 +120,12 @@ def _eager_costs(
     """FLOPs and unfused bytes per operator of one call of the eager model, built alike (same weights,
     input and memory format) but apart: the mode's prepacked convolutions have no FLOP formula."""
     from mubench.measure.counting.traffic import op_costs
-    from mubench.measure.runtime.build import build_model, example_inputs
-    from mubench.measure.runtime.prepare import inference_contexts
+    from mubench.measure.runtime.build import (
+        build_model,
+        example_inputs,
+        inference_contexts,
+        to_channels_last,
+    )
     from mubench.registry import get_spec
 
     spec = get_spec(name)
@@ -129,7 +133,6 @@ def _eager_costs(
     model = build_model(spec, channels, mode.solver, mode.seed).to(device)
     x, t = example_inputs(mode.batch_size, channels, resolution, mode.seed, str(device))
     if mode.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-        x = x.contiguous(memory_format=torch.channels_last)
+        model, x = to_channels_last(model, x)
     with inference_contexts(device, dtype)():
         return op_costs(lambda: model(x, t))

@@ -1,4 +1,5 @@
-"""What a robustness run measures: noise levels, images, sampler, metrics, weights."""
+"""What a robustness run measures: noise levels, images, sampler, metrics, weights, and where and how the
+models run (device, autocast dtype, batch size, memory format, compilation)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from mubench.defaults import REFERENCES
 from mubench.diffusion.samplers import PREDICTIONS, Sampler
 from mubench.errors import UsageError, opt
 from mubench.measure.robustness.lpips import check_net, missing_backbone_message
+from mubench.measure.runtime.device import check_dtype_name
+from mubench.measure.runtime.mode import mode_label
 from mubench.ranges import check_numbers
 
 
@@ -32,11 +35,18 @@ class RobustnessConditions:
     lpips_backbone: str | None = None  # the backbone weights file (default: the torch hub cache's)
     weights: str = "ema"  # a Trainer checkpoint's ema or raw weights
     prediction: str | None = None  # eps, v or x0: for weights whose source does not say
+    device: str = "cpu"  # cpu, cuda or cuda:N; under torchrun cuda is each rank's own GPU
+    dtype: str = "fp32"  # fp32, or fp16 / bf16: the model calls under autocast
+    batch_size: int = 32  # images per denoiser call (an image's result does not depend on it)
+    compile: bool = False  # torch.compile every model
+    channels_last: bool = False  # channels-last memory format for every model and input
 
     def __post_init__(self) -> None:
         if not self.sigmas:
             raise UsageError(f"give at least one {opt('sigma')}")
-        check_numbers({"sigma": list(self.sigmas), "num_images": self.num_images, "seed": self.seed})
+        check_numbers({"sigma": list(self.sigmas), "num_images": self.num_images, "seed": self.seed,
+                       "batch_size": self.batch_size})  # fmt: skip
+        check_dtype_name(self.dtype)
         unknown = set(self.references) - set(REFERENCES)
         if unknown:
             raise UsageError(
@@ -66,6 +76,10 @@ class RobustnessConditions:
         check_net(self.lpips_net)
         if self.metrics and "lpips" not in self.metrics and self.lpips_backbone is not None:
             raise UsageError(f"{opt('lpips_backbone')} has no effect without lpips in {opt('metric')}")
+
+    def mode(self) -> str:
+        """The models' inference mode as latency names it: ``eager``, ``compile``, ``channels_last``, ..."""
+        return mode_label(self.compile, channels_last=self.channels_last)
 
 
 METRICS = ("psnr", "ssim", "lpips")  # their columns: psnr_db_*, ssim_*, lpips_*

@@ -14,7 +14,8 @@ from mubench.options.catalog import ROBUSTNESS as ROBUSTNESS_OPTIONS
 
 # Options whose value the conditions take as they are.
 _AS_GIVEN = ("dataset", "num_images", "sampler", "steps", "eta", "seed", "allow_untrained", "prefault",
-             "weights", "prediction", "lpips_net")  # fmt: skip
+             "weights", "prediction", "lpips_net", "device", "dtype", "batch_size", "compile",
+             "channels_last")  # fmt: skip
 
 
 if TYPE_CHECKING:
@@ -22,8 +23,10 @@ if TYPE_CHECKING:
 
 
 def _conditions(models: Sequence[str], o: dict[str, Any], base: Path | None) -> RobustnessConditions:
+    from mubench.distributed import launched
     from mubench.measure.robustness.conditions import RobustnessConditions, metric_plan
     from mubench.measure.robustness.weights import checkpoint_paths
+    from mubench.measure.runtime.device import resolve_device
 
     given = {k: o[k] for k in _AS_GIVEN if k in o}
     if "reference" in o:
@@ -44,6 +47,7 @@ def _conditions(models: Sequence[str], o: dict[str, Any], base: Path | None) -> 
         checkpoints=checkpoint_pairs(models, o, base),
         **given,
     )
+    resolve_device(launched().device(conds.device))  # a missing GPU is found before anything runs
     checkpoint_paths(list(models), conds)  # weights for every model, before anything runs
     metric_plan(conds)  # LPIPS asked for: its backbone file is there
     return conds

@@ -10,16 +10,16 @@ and a 95% confidence interval (Student t) over images. Reference rows in the sam
 sigma (as the models are, through t*). Nothing picks a step or a parameter using the clean image.
 Models after the first also get paired per-image differences to the first (``psnr_db_diff_*``,
 ``ssim_diff_*``, ``lpips_diff_*``; same noisy images), which separate two models more sharply than their
-own CIs.
+own CIs. Models run on ``--device`` in ``--batch-size`` batches (:mod:`~mubench.measure.robustness.denoise`),
+optionally under autocast, channels-last or compiled; the reference denoisers run on the CPU.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -30,6 +30,7 @@ from mubench.distributed import World, interleave, join
 from mubench.errors import UsageError, opt
 from mubench.measure.failures import MODEL_FAILURES, failure_row
 from mubench.measure.robustness.conditions import LPIPS_LEFT_OUT, RobustnessConditions, metric_plan
+from mubench.measure.robustness.denoise import denoise_images, full_float32
 from mubench.measure.robustness.lpips import LpipsScorer
 from mubench.measure.robustness.metrics import (
     Scores,
@@ -39,7 +40,8 @@ from mubench.measure.robustness.metrics import (
 from mubench.measure.robustness.noise import noise_seed, noisy_images, sampler_seeds
 from mubench.measure.robustness.references import classical_denoiser
 from mubench.measure.robustness.weights import checkpoint_paths, trained_as, trained_schedule, weights_label
-from mubench.measure.runtime.build import build_model, checked_output
+from mubench.measure.runtime.build import build_model, compiled, inference_contexts
+from mubench.measure.runtime.device import dtype_name, resolve_device, resolve_dtype
 from mubench.measure.runtime.prefault import Prefaulter
 from mubench.models.ode_block import has_ode_blocks, nfe_by_block, reset_nfe
 from mubench.registry import ModelSpec, get_spec
@@ -64,15 +66,18 @@ def measure_robustness(
     test = load_dataset(conds.dataset, "test", root, limit=conds.num_images)
     clean = test.images
     resolution = clean.shape[-1]
-    world = join("cpu")
+    world = join(conds.device)
+    device = resolve_device(world.device(conds.device))  # under torchrun: this rank's own GPU
+    dtype = resolve_dtype(conds.dtype, device)
     if len(clean) < world.world_size:
         raise UsageError(f"{len(clean)} test images for {world.world_size} processes; start fewer processes")
     mine = world.share(range(len(clean)))  # this process's images: all of them without torchrun
+    batch_size = min(conds.batch_size, -(-len(clean) // world.world_size))  # rank 0's share is the largest
     for spec in specs:
         spec.check_resolution(resolution)
     score, lpips_note = _scores(conds, resolution)
     samplers = [Sampler(conds.sampler, n, conds.eta) for n in conds.steps_sweep or (conds.steps,)]
-    models, trained = {}, {}
+    models, trained, runners = {}, {}, {}  # runners: what is called (compiled, or the model itself)
     unbuilt: dict[str, BaseException] = {}  # a model whose factory failed gets error rows, the others run
     for spec in specs:
         try:
@@ -90,6 +95,15 @@ def measure_robustness(
                     f"{opt('prediction')} v, eps or x0"
                 )
             trained[spec.name] = meta
+        try:
+            model = models[spec.name].to(device)
+            if conds.channels_last:
+                model = model.to(memory_format=torch.channels_last)
+        except MODEL_FAILURES as exc:  # a user's module may not move (or not fit on the GPU)
+            unbuilt[spec.name] = exc
+            continue
+        models[spec.name] = model
+        runners[spec.name] = compiled(model) if conds.compile else model
     starts = {  # t* per model and sigma, checked against the sampler before any work
         (spec.name, sigma): trained_schedule(spec, trained).step_for_sigma(sigma)
         for spec in specs
@@ -106,17 +120,30 @@ def measure_robustness(
                     f"{opt('steps_sweep')}: {sampler.steps} steps is more than the {t_star + 1} steps from "
                     f"t* = {t_star} to 0"
                 ) from None
-    for model in models.values():  # one untimed call each: one-time set-up is not charged to the first sigma
-        try:
-            with torch.inference_mode():
-                model(torch.zeros_like(clean[mine]), torch.zeros(len(mine), dtype=torch.long))
-        except MODEL_FAILURES:  # the timed calls fail the same way, and their rows say why
-            pass
+    # Untimed calls at each batch shape this rank will run (the last batch may be smaller): one-time
+    # set-up, compilation included, is not charged to the first sigma.
+    shapes = {min(conds.batch_size, len(mine)), len(mine) % conds.batch_size} - {0}
+    for runner in runners.values():
+        for n in sorted(shapes, reverse=True):
+            x = torch.zeros((n, *clean.shape[1:]), device=device)
+            if conds.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            try:
+                with inference_contexts(device, dtype)(), full_float32(device):  # as the timed calls run
+                    runner(x, torch.zeros(n, dtype=torch.long, device=device))
+            except MODEL_FAILURES:  # the timed calls fail the same way, and their rows say why
+                break
     prefaulter = Prefaulter(conds.prefault)
     prefaulter()  # after the untimed calls, which loaded what the models need
     common = dict(dataset=conds.dataset, n_images=len(clean), n_sources=len(set(test.sources)),
-                  resolution=resolution, seed=conds.seed, world_size=world.world_size, **environment("cpu"),
+                  resolution=resolution, seed=conds.seed, world_size=world.world_size,
                   **prefaulter.fields(), lpips_net=conds.lpips_net if score.lpips else None)  # fmt: skip
+    # The models' rows say where and how they ran; the reference denoisers are numpy on the CPU.
+    placed = dict(device=str(device), dtype=dtype_name(dtype), batch_size=batch_size, mode=conds.mode(),
+                  compile=conds.compile, channels_last=conds.channels_last,
+                  **environment(str(device)))  # fmt: skip
+    on_cpu = environment("cpu")
+    placement = _Placement(conds.batch_size, device, dtype, conds.channels_last, conds.compile)
     rows = []
     for sigma in conds.sigmas:
         noisy = noisy_images(clean, sigma, noise_seed(conds.seed, sigma))[mine]
@@ -131,20 +158,21 @@ def measure_robustness(
             if outcome is not None:
                 seconds, scores, _ = outcome
                 rows.append(make_row("robustness", run_id, model=reference, sigma=sigma, checkpoint=None,
-                                     **common, **scored_fields(scores),
+                                     device="cpu", **common, **on_cpu, **scored_fields(scores),
                                      denoise_s_per_image=seconds / len(clean)))  # fmt: skip
             tick(f"sigma {sigma}: {reference}")
         first: dict[int, tuple[str, dict[str, list[float]]]] = {}  # per sampler: first model's scores
         for spec in specs:
             for sampler_index, sampler in enumerate(samplers):
-                model = models.get(spec.name)
+                model = runners.get(spec.name)
                 t_star, seed = starts[spec.name, sigma], noise_seed(conds.seed, sigma)
                 fields, scores, failed = {}, {}, None
                 try:
                     if model is None:
                         raise unbuilt[spec.name]
                     fields, scores = _denoise(spec, model, sampler, trained, noisy, clean_np, t_star,
-                                              sampler_seeds(seed, len(clean))[mine], score)  # fmt: skip
+                                              sampler_seeds(seed, len(clean))[mine], score,
+                                              placement)  # fmt: skip
                 except MODEL_FAILURES as exc:  # the others are still measured; the row says why
                     keys = dict(
                         sampler=sampler.describe(),
@@ -152,8 +180,7 @@ def measure_robustness(
                         sigma=sigma,
                         checkpoint=weights_label(weights[spec.name], spec.name, trained),
                     )  # the ok row's keys
-                    failed = failure_row("robustness", run_id, spec.name, exc, **keys,
-                                         **{**common, "batch_size": len(clean)})  # fmt: skip
+                    failed = failure_row("robustness", run_id, spec.name, exc, **keys, **common, **placed)
                 outcome = _gather(world, fields.get("seconds", 0.0), scores, failed)
                 if outcome is None:  # not rank 0
                     continue
@@ -180,15 +207,16 @@ def measure_robustness(
                         model=spec.name,
                         sampler=sampler.describe(),
                         steps=fields["denoiser_calls"],
-                        solver=model.solver.describe() if has_ode_blocks(model) else None,
+                        solver=models[spec.name].solver.describe() if has_ode_blocks(model) else None,
                         sigma=sigma,
                         checkpoint=weights_label(weights[spec.name], spec.name, trained),
                         training_steps=trained[spec.name].get("steps") if spec.name in trained else None,
-                        **{**common, "batch_size": len(clean)},  # the model denoises all images at once
+                        **common,
+                        **placed,
                         t_start=fields["t_start"],
                         **scored,
                         **paired,
-                        nfe_total=sum(nfe_by_block(model).values()) if has_ode_blocks(model) else None,
+                        nfe_total=fields["nfe_total"],
                         denoiser_calls=fields["denoiser_calls"],
                         denoise_s_per_image=seconds / len(clean),  # the slowest rank's time
                     )
@@ -219,6 +247,16 @@ def _scores(conds: RobustnessConditions, side_px: int) -> tuple[Scores, str | No
     return Scores(metrics, scorer), None
 
 
+class _Placement(NamedTuple):
+    """Where and how the models run: images per call, device, autocast dtype, memory format, compiled."""
+
+    batch_size: int
+    device: torch.device
+    dtype: torch.dtype
+    channels_last: bool
+    compiled: bool
+
+
 def _denoise(
     spec: ModelSpec,
     model: torch.nn.Module,
@@ -229,24 +267,28 @@ def _denoise(
     t_star: int,
     seeds: np.ndarray,
     score: Scores,
+    placement: _Placement,
 ) -> tuple[dict[str, Any], dict[str, list[float]]]:
     """Run the reverse process from t* on the noisy images in [0, 1], the stochastic steps of image i
     drawn from a generator seeded with ``seeds[i]``; (row fields, per-image scores)."""
-    schedule = trained_schedule(spec, trained)
-    prediction = trained_as(spec, trained, "prediction")
-    abar = float(schedule.alpha_bar[t_star])
-    x_start = math.sqrt(abar) * (2 * noisy - 1)
+    batch_size, device = placement.batch_size, placement.device
     reset_nfe(model)
-
-    def denoiser(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return checked_output(spec.name, model(x, t), x)
-
     begin = time.perf_counter()
-    generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
-    result = sampler.sample(denoiser, schedule, x_start, t_star, prediction, generators)
+    estimates, calls = denoise_images(
+        model, spec.name, trained_schedule(spec, trained), trained_as(spec, trained, "prediction"), sampler,
+        noisy, t_star, seeds, batch_size=batch_size, device=device, dtype=placement.dtype,
+        channels_last=placement.channels_last,
+    )  # fmt: skip
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
     seconds = time.perf_counter() - begin
-    scores = score(list(((result.x0 + 1) / 2).clamp(0, 1).numpy()), clean)
-    fields = {"t_start": t_star, "denoiser_calls": result.denoiser_calls, "seconds": seconds}
+    scores = score(list(estimates.numpy()), clean)
+    # One trajectory's ODE evaluations: the counters add up every batch's (adaptive solvers: the mean).
+    # Compiled ODE functions do not count theirs.
+    counted = has_ode_blocks(model) and not placement.compiled
+    batches = -(-len(noisy) // batch_size)
+    nfe = round(sum(nfe_by_block(model).values()) / batches) if counted else None
+    fields = {"t_start": t_star, "denoiser_calls": calls, "seconds": seconds, "nfe_total": nfe}
     return fields, scores
 
 

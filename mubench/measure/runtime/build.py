@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
@@ -9,6 +13,9 @@ from mubench.defaults import PAPER_RESOLUTION as PAPER_RESOLUTION  # re-exported
 from mubench.errors import MeasurementError, UsageError, opt
 from mubench.models.solver_config import SolverConfig
 from mubench.registry import ModelSpec
+
+if TYPE_CHECKING:
+    from mubench.measure.runtime.compile_options import CompileOptions
 
 NUM_DIFFUSION_STEPS = 1000  # T of every built-in model's schedule
 
@@ -66,3 +73,27 @@ def checked_output(name: str, output: object, x: torch.Tensor) -> torch.Tensor:
             f"model '{name}' returned shape {tuple(output.shape)} for an input of shape {tuple(x.shape)}"
         )
     return output
+
+
+def inference_contexts(device: torch.device, dtype: torch.dtype) -> Callable[[], contextlib.ExitStack]:
+    """A factory of the contexts every call runs under: inference mode, and autocast below float32."""
+
+    def enter() -> contextlib.ExitStack:
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch.inference_mode())
+        if dtype != torch.float32:
+            stack.enter_context(torch.autocast(device.type, dtype=dtype))
+        return stack
+
+    return enter
+
+
+def to_channels_last(model: nn.Module, x: torch.Tensor) -> tuple[nn.Module, torch.Tensor]:
+    """``model`` (converted in place) and its input ``x`` in the channels-last memory format."""
+    return model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+
+
+def compiled(model: nn.Module, options: CompileOptions = ()) -> nn.Module:
+    """``torch.compile`` of ``model`` with inductor ``options`` (none: inductor's defaults); it compiles on
+    its first call."""
+    return torch.compile(model, options=dict(options) or None)

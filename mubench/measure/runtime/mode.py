@@ -1,6 +1,7 @@
 """How a model is run for timing or profiling: device, precision, input, memory format, compilation.
 
-Latency and profile share it, so that a profile explains the very mode that was timed.
+Latency and profile share it, so that a profile explains the very mode that was timed; robustness rows
+name their mode the same way (:func:`mode_label`).
 """
 
 from __future__ import annotations
@@ -52,12 +53,20 @@ class InferenceMode:
 
     def mode(self) -> str:
         """The inference mode applied to every model, e.g. ``eager`` or ``compile+channels_last``."""
-        compiled = (
-            f"compile({describe_compile_options(self.compile_options)})"
-            if self.compile_options
-            else "compile"
+        return mode_label(
+            self.compile, self.compile_options, self.channels_last, self.cuda_graphs, self.prepack
         )
-        flags = ((compiled, self.compile), ("channels_last", self.channels_last),
-                 ("cuda_graphs", self.cuda_graphs), ("prepack", self.prepack))  # fmt: skip
-        parts = [name for name, on in flags if on]
-        return "+".join(parts) or "eager"
+
+
+def mode_label(
+    compile: bool,
+    compile_options: CompileOptions = (),
+    channels_last: bool = False,
+    cuda_graphs: bool = False,
+    prepack: bool = False,
+) -> str:
+    """The ``mode`` column: ``eager``, or the flags that are on, e.g. ``compile+channels_last``."""
+    compiled = f"compile({describe_compile_options(compile_options)})" if compile_options else "compile"
+    flags = ((compiled, compile), ("channels_last", channels_last), ("cuda_graphs", cuda_graphs),
+             ("prepack", prepack))  # fmt: skip
+    return "+".join(name for name, on in flags if on) or "eager"

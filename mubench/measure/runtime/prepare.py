@@ -9,7 +9,6 @@ sample lasts long enough to time.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +19,14 @@ from torch import nn
 
 from mubench.measure.counting.live_memory import peak_live_bytes
 from mubench.measure.counting.traffic import OpCall, op_calls, total, weights_bytes
-from mubench.measure.runtime.build import build_model, example_inputs, load_given_weights
+from mubench.measure.runtime.build import (
+    build_model,
+    compiled,
+    example_inputs,
+    inference_contexts,
+    load_given_weights,
+    to_channels_last,
+)
 from mubench.measure.runtime.device import dtype_name
 from mubench.measure.runtime.prepack import prepack_convolutions
 from mubench.measure.runtime.timing import PeakMemory, Timer, warm_up
@@ -64,19 +70,6 @@ class PreparedModel:
     adaptive: bool  # an adaptive ODE solver: NFE depends on the input
 
 
-def inference_contexts(device: torch.device, dtype: torch.dtype) -> Callable[[], contextlib.ExitStack]:
-    """A factory of the contexts every call runs under: inference mode, and autocast below float32."""
-
-    def enter() -> contextlib.ExitStack:
-        stack = contextlib.ExitStack()
-        stack.enter_context(torch.inference_mode())
-        if dtype != torch.float32:
-            stack.enter_context(torch.autocast(device.type, dtype=dtype))
-        return stack
-
-    return enter
-
-
 def prepare(
     name: str,
     conds: InferenceMode,
@@ -108,8 +101,7 @@ def prepare(
     if not torch.isfinite(reference).all():
         raise FloatingPointError("model output has NaN or Inf in eager float32; not timed")
     if conds.channels_last:
-        eager = eager.to(memory_format=torch.channels_last)
-        x = x.contiguous(memory_format=torch.channels_last)
+        eager, x = to_channels_last(eager, x)
     contexts = inference_contexts(device, dtype)
     reset_nfe(eager)
     calls: list[OpCall] = []
@@ -122,7 +114,7 @@ def prepare(
         prepack_convolutions(eager, (x, t))
     model = eager
     if conds.compile:
-        model = torch.compile(eager, options=dict(conds.compile_options) or None)
+        model = compiled(eager, conds.compile_options)
 
     def denoise(xt: torch.Tensor, tt: torch.Tensor) -> torch.Tensor:
         with contexts():
