@@ -190,9 +190,7 @@ COLUMNS: tuple[Column, ...] = (
     _metric("latency_over_macs_ratio", float, "fraction", LATENCY, "call_ms_vs_first / macs_vs_first"),
     # -- bytes moved, memory and the roofline (flops and latency rows)
     _info("bytes_min", int, "bytes", FLOPS, "weights, input and output once: a call's compulsory traffic"),
-    _info(
-        "bytes_unfused", int, "bytes", FLOPS + LATENCY, "every aten op reads its inputs, writes its outputs"
-    ),
+    _info("bytes_unfused", int, "bytes", FLOPS + LATENCY, "every aten op reads its inputs, writes outputs"),
     _info("arithmetic_intensity_min", float, "FLOPs/byte", FLOPS, "flops / bytes_min"),
     _info("arithmetic_intensity_unfused", float, "FLOPs/byte", FLOPS, "flops / bytes_unfused"),
     _info("weights_mib", float, "MiB", FLOPS + LATENCY, "parameters and buffers"),
@@ -208,9 +206,7 @@ COLUMNS: tuple[Column, ...] = (
     _info("processes", int, "", LATENCY, "fresh worker processes measured"),
     _info("processes_ok", int, "", LATENCY, "workers that gave figures"),
     _info("call_ms_process_medians", str, "ms", LATENCY, "each worker's median, ;-separated"),
-    _info(
-        "call_ms_process_spread", float, "fraction", LATENCY, "(max - min) / median of the workers' medians"
-    ),
+    _info("call_ms_process_spread", float, "fraction", LATENCY, "(max - min) / median of workers' medians"),
     _info("trajectory_s_process_medians", str, "s", LATENCY, "each worker's median, ;-separated"),
     _info("trajectory_s_process_spread", float, "fraction", LATENCY, "(max - min) / median of those medians"),
     _info(
@@ -255,9 +251,7 @@ COLUMNS: tuple[Column, ...] = (
     _metric("ssim_mean", float, "", SCORED, "mean SSIM", "higher"),
     _info("ssim_std", float, "", SCORED, "standard deviation over images"),
     _info("ssim_ci95", float, "", SCORED, "95% CI half-width of the mean"),
-    _info(
-        "psnr_db_diff_mean", float, "dB", ROBUSTNESS, "paired per-image PSNR difference to the first model"
-    ),
+    _info("psnr_db_diff_mean", float, "dB", ROBUSTNESS, "paired per-image PSNR difference to the 1st model"),
     _info("psnr_db_diff_std", float, "dB", ROBUSTNESS, "its standard deviation"),
     _info("psnr_db_diff_ci95", float, "dB", ROBUSTNESS, "its 95% CI half-width"),
     _info("ssim_diff_mean", float, "", ROBUSTNESS, "paired per-image SSIM difference to the first model"),
@@ -276,8 +270,8 @@ COLUMNS: tuple[Column, ...] = (
         int,
         "evaluations",
         ROBUSTNESS,
-        "ODE evaluations over the whole denoising of a batch (adaptive solvers: the mean over batches; "
-        "empty when compiled)",
+        "ODE evaluations over the whole denoising of a batch "
+        "(adaptive solvers: the mean over batches; empty when compiled)",
         exact=True,
     ),
     _info("denoiser_calls", int, "", SCORED, "denoiser calls from t* to 0"),
@@ -303,7 +297,7 @@ COLUMNS: tuple[Column, ...] = (
     ),
     _info("out_dir", str, "", SAMPLE, "folder of the PNG files (<seed>.png) and grid.png"),
     _info(
-        "world_size", int, "processes", SCORED + SAMPLE + FID + BENCHMARK, "torchrun's processes (1 alone)"
+        "world_size", int, "processes", SCORED + SAMPLE + FID + BENCHMARK, "torchrun's processes (1: none)"
     ),
     # -- fid (pytorch-fid's Inception and Frechet distance; KID with --kid)
     _key("fid_dims", int, "Inception features compared: 2048 (pool3, the standard), 768, 192 or 64", FID),
@@ -334,9 +328,7 @@ COLUMNS: tuple[Column, ...] = (
     _info("category_op_calls", float, "", PROFILE, "operator (or kernel) invocations per call"),
     _info("category_flops", int, "FLOPs", PROFILE, "per call (eager model; convolutions, matmuls)"),
     _info("category_flops_share", float, "fraction", PROFILE, "of the call's FLOPs"),
-    _info(
-        "category_bytes", int, "bytes", PROFILE, "per call, unfused (each op reads inputs, writes outputs)"
-    ),
+    _info("category_bytes", int, "bytes", PROFILE, "per call, unfused (ops read inputs, write outputs)"),
     _info("category_bytes_share", float, "fraction", PROFILE, "of the call's unfused bytes"),
     _info("category_top_ops", str, "ms", PROFILE, "the category's operators with most time, ;-separated"),
     _info("profile_call_ms", float, "ms", PROFILE, "wall-clock time per profiled call (profiler on)"),
