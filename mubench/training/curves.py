@@ -20,6 +20,7 @@ from mubench.errors import UsageError
 from mubench.training.config import TrainConfig
 
 NOISE_SEED = 0  # `mubench robustness`'s default --seed: the curve's scores are the ones it gives
+EVAL_BATCH_SIZE = 32  # images per denoiser call, as robustness's default (a score does not depend on it)
 
 
 @dataclass
@@ -110,20 +111,13 @@ class Curves:
 
     def _denoise(self, ema: nn.Module, level: _Level) -> torch.Tensor:
         """The level's noisy images denoised from t* by the EMA weights: [0, 1], float32, on the CPU."""
-        from mubench.measure.runtime.build import checked_output
+        from mubench.measure.robustness.denoise import denoise_images
 
-        abar = float(self.schedule.alpha_bar[level.t_star])
-        x_start = (math.sqrt(abar) * (2 * level.noisy - 1)).to(self.device)
-        generators = [torch.Generator().manual_seed(int(s)) for s in level.seeds]
-
-        def denoiser(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
-                return checked_output(self.cfg.model, ema(x, t), x).float()
-
-        with torch.inference_mode():
-            result = self.sampler.sample(denoiser, self.schedule, x_start, level.t_star, self.prediction,
-                                         generators)  # fmt: skip
-        return ((result.x0.float().cpu() + 1) / 2).clamp(0, 1)
+        estimates, _ = denoise_images(ema, self.cfg.model, self.schedule, self.prediction, self.sampler,
+                                      level.noisy, level.t_star, level.seeds, batch_size=EVAL_BATCH_SIZE,
+                                      device=self.device, dtype=self.dtype,
+                                      channels_last=self.cfg.channels_last)  # fmt: skip
+        return estimates
 
 
 def _interleave(parts: list[list[float]]) -> list[float]:
