@@ -46,6 +46,14 @@ class Attention(nn.Module):
         q, k, v = self.qkv(self.norm(x)).chunk(3, dim=1)
         if not self.linear:
             return self.proj(multihead_attention(q, k, v, self.heads))
+        if q.stride(-1) == 1:  # not channels-last: heads-major (B, heads, d, HW) views, no copies
+            b, _, h, w = q.shape
+            q, k, v = (y.reshape(b, self.heads, self.dim_head, h * w) for y in (q, k, v))
+            q = q.softmax(dim=-2) * self.dim_head**-0.5  # over channels within a head
+            k = k.softmax(dim=-1)  # over positions
+            context = torch.einsum("bhdn,bhen->bhde", k, v)
+            out = torch.einsum("bhde,bhdn->bhen", context, q).reshape(b, -1, h, w)
+            return self.norm_out(self.proj(out))
         # Positions-major (B, HW, heads, d) views: channels-last memory is not copied.
         q, k, v = (positions_by_head(y, self.heads) for y in (q, k, v))
         q = q.softmax(dim=-1) * self.dim_head**-0.5  # over channels within a head

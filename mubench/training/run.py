@@ -71,7 +71,7 @@ def train(
     forward_macs = _forward_macs(model, spec.channels, resolution)
     if forward_macs is None and cfg.train_tmacs is not None:
         raise UsageError(f"{opt('train_tmacs')}: the MACs of model '{cfg.model}' cannot be counted")
-    optimizer = torch.optim.Adam(trainable, lr=cfg.lr)
+    optimizer = _adam(trainable, cfg.lr)
     start, seconds_before = 0, 0.0
     if resume:
         meta = load_checkpoint(out, ema, cfg.model)
@@ -134,6 +134,15 @@ def train(
     return meta
 
 
+def _adam(params: list[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
+    """Adam, its fused kernels where this torch has them for the parameters (on the CPU: 3-4x faster a
+    step than the per-tensor loop; the same update up to float rounding)."""
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, lr=lr)
+
+
 def _built(cfg: TrainConfig) -> torch.nn.Module:
     try:
         return build_model(get_spec(cfg.model), seed=cfg.seed)
@@ -162,9 +171,10 @@ def _on_device(
     memory_format = torch.channels_last if cfg.channels_last else torch.preserve_format
     model.to(device=device, memory_format=memory_format)  # in place: Adam keeps its parameters
     ema.to(device=device, memory_format=memory_format)
+    fused = bool(optimizer.defaults.get("fused"))  # fused Adam keeps its step counts on the device too
     for state in optimizer.state.values():
         for key, value in state.items():
-            if isinstance(value, torch.Tensor) and key != "step":
+            if isinstance(value, torch.Tensor) and (key != "step" or fused):
                 state[key] = value.to(device)
     forward: Any = model
     if world.world_size > 1:
