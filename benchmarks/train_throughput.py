@@ -46,8 +46,6 @@ images/s) and `DIR/train_throughput.json` (environment, settings, the exact comm
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
 import re
@@ -301,14 +299,24 @@ def table(summary: dict[str, Any], per_round: dict[str, list[float]], args: argp
     return "\n".join(lines)
 
 
-def write_results(out: Path, rows: list[dict[str, Any]], record: dict[str, Any]) -> None:
+def write_results(
+    out: Path, rows: list[dict[str, Any]], record: dict[str, Any], summary: dict[str, Any], device: str
+) -> None:
+    """``train_throughput.csv`` in the result schema (a row per tool and round, then the ratio's row) and
+    ``train_throughput.json`` (the record, with each round's wall times)."""
+    from mubench.results import benchmark_row, new_run_id, write_benchmark
+
+    run_id, name = new_run_id(), Path(__file__).stem
+    table = [benchmark_row(name, row["tool"], run_id, device=device, bench_run=row["round"],
+                           batch_size=row["batch_size"], resolution=row["resolution"],
+                           images_per_s=row["images_per_s"]) for row in rows]  # fmt: skip
+    ratio, low, high = summary["ratio"], summary["ratio_min"], summary["ratio_max"]
+    table.append(benchmark_row(name, "mubench / peer images/s", run_id, device=device,
+                               n_runs=len(summary["round_ratios"]), ratio=ratio, ratio_spread=(high - low) / ratio,
+                               target=summary["target"], within_target=summary["target_met"]))  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    (out / "train_throughput.csv").write_text(buffer.getvalue())
-    (out / "train_throughput.json").write_text(json.dumps(record, indent=2) + "\n")
+    write_benchmark(table, out / "train_throughput.csv", device)
+    (out / "train_throughput.json").write_text(json.dumps({**record, "rounds": rows}, indent=2) + "\n")
 
 
 def run_record(
@@ -426,7 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(per_round)
     if args.out is not None:
         settings = {"parameters": {"mubench": ours, "peer": peer}, "images": n_images}
-        write_results(args.out, rows, run_record(args, argv, options, settings, commands, summary))
+        record = run_record(args, argv, options, settings, commands, summary)
+        write_results(args.out, rows, record, record["summary"], args.device)
     print(f"\n{time.perf_counter() - begin:.0f} s in all")
     print(table(summary, per_round, args))
     return 0
