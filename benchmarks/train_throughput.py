@@ -311,8 +311,9 @@ def write_results(
                            batch_size=row["batch_size"], resolution=row["resolution"],
                            images_per_s=row["images_per_s"]) for row in rows]  # fmt: skip
     ratio, low, high = summary["ratio"], summary["ratio_min"], summary["ratio_max"]
-    table.append(benchmark_row(name, "mubench / peer images/s", run_id, device=device,
-                               n_runs=len(summary["round_ratios"]), ratio=ratio, ratio_spread=(high - low) / ratio,
+    spread = (high - low) / ratio
+    table.append(benchmark_row(name, "mubench / peer images/s", run_id, device=device, ratio=ratio,
+                               n_runs=len(summary["round_ratios"]), ratio_spread=spread,
                                target=summary["target"], within_target=summary["target_met"]))  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     write_benchmark(table, out / "train_throughput.csv", device)
