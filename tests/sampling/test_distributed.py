@@ -145,7 +145,7 @@ def test_fid_refuses_the_folder_of_an_unfinished_sample_run(runner, clean_exit, 
     assert "unfinished mubench sample run (seeds 0-9)" in result.output
 
 
-@pytest.mark.parametrize("command", ["latency", "profile", "flops", "run", "train"])
+@pytest.mark.parametrize("command", ["latency", "profile", "flops", "run", "convert"])
 def test_commands_that_time_or_write_shared_files_are_refused_under_torchrun(runner, command, monkeypatch):
     monkeypatch.setenv("RANK", "0")
     monkeypatch.setenv("WORLD_SIZE", "2")

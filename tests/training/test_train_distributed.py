@@ -28,12 +28,14 @@ def _train(tmp_path: Path, out: str, *args: str, processes: int = 1, model: str 
 
 
 def _assert_same_weights(first: Path, second: Path) -> None:
-    """The checkpoints and their resume states hold the same tensors, within 1e-5 of the largest value."""
+    """The files hold the same tensors: weights within 1e-5 of each tensor's largest value, Adam's moments
+    (squares of gradients summed in another order) within 1e-4."""
     a, b = load_file(str(first)), load_file(str(second))
     assert a.keys() == b.keys()
     for name in a:
         scale = float(a[name].float().abs().max()) or 1.0
-        assert float((a[name].float() - b[name].float()).abs().max()) <= 1e-5 * scale, name
+        tolerance = 1e-4 if name.startswith("adam/") else 1e-5
+        assert float((a[name].float() - b[name].float()).abs().max()) <= tolerance * scale, name
 
 
 def test_two_processes_train_the_weights_one_does(tmp_path):
