@@ -81,16 +81,3 @@ class Budget:
         now = self.reached() | {"minutes": self.seconds / 60}
         # a relative tolerance: a compute budget of exactly k steps' TMACs stops after k steps
         return next((name for name, limit in self.limits.items() if now[name] >= limit * (1 - 1e-12)), None)
-
-    def steps_left_estimate(self) -> int | None:
-        """Steps until the first count budget (steps, images, compute) is reached: the progress bar's
-        total; None when only minutes limit the run."""
-        counts = []
-        if "steps" in self.limits:
-            counts.append(int(self.limits["steps"]))
-        if "images" in self.limits:
-            counts.append(math.ceil(self.limits["images"] / self.batch_size))
-        if "train_tmacs" in self.limits and self.train_macs_per_image:
-            per_step = self.batch_size * self.train_macs_per_image / 1e12
-            counts.append(math.ceil(self.limits["train_tmacs"] * (1 - 1e-12) / per_step))
-        return min(counts) if counts else None

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mubench.distributed import World
+from mubench.distributed import World, interleave
 from mubench.errors import UsageError
 from mubench.training.config import TrainConfig
 
@@ -80,7 +80,7 @@ class Curves:
             scores = self.score(list(estimates.numpy()), level.clean)
             parts = self.world.gather_values(scores)
             if self.world.is_main:
-                scored.append((level, {m: _interleave([p[m] for p in parts]) for m in parts[0]}))
+                scored.append((level, {m: interleave([p[m] for p in parts]) for m in parts[0]}))
         steps, seconds = reached["steps"], reached["minutes"] * 60
         trained = (steps - self.last["steps"]) * self.cfg.batch_size
         rate = trained / max(seconds - self.last["seconds"], 1e-9) if trained else None
@@ -118,9 +118,3 @@ class Curves:
                                       device=self.device, dtype=self.dtype,
                                       channels_last=self.cfg.channels_last)  # fmt: skip
         return estimates
-
-
-def _interleave(parts: list[list[float]]) -> list[float]:
-    from mubench.distributed import interleave
-
-    return interleave(parts)

@@ -72,18 +72,13 @@ def test_a_batch_depends_on_seed_and_step_only():
 
 @pytest.mark.slow
 def test_workers_do_not_change_the_weights(tmp_path):
+    import torch
     from safetensors.torch import load_file
 
     train(TrainConfig("ode-u-tiny", steps=3, **QUICK), tmp_path / "w0.safetensors")
     train(TrainConfig("ode-u-tiny", steps=3, workers=2, **QUICK), tmp_path / "w2.safetensors")
     a, b = load_file(str(tmp_path / "w0.safetensors")), load_file(str(tmp_path / "w2.safetensors"))
-    assert all(torch_equal(a[k], b[k]) for k in a)
-
-
-def torch_equal(a, b) -> bool:
-    import torch
-
-    return torch.equal(a, b)
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 @pytest.mark.slow
